@@ -1,0 +1,361 @@
+//! Coordinate reference systems: parse what files and users say, check it against the
+//! coordinates, and move between the input CRS and the metric working frame (via `proj`).
+
+use geo::{Coord, Rect};
+use proj::Proj;
+use serde_json::{json, Value};
+
+use crate::error::{Error, Result};
+
+/// A coordinate reference system as named by a file or a user.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum CrsSpec {
+    /// An EPSG code, e.g. 4547 (CGCS2000 / 3-degree Gauss–Kruger CM 114E).
+    Epsg(u32),
+    /// OGC CRS84: WGS84 longitude, latitude (the GeoJSON default).
+    Crs84,
+    /// Any other definition PROJ understands (WKT, PROJ string, `AUTHORITY:CODE`).
+    Definition(String),
+}
+
+impl CrsSpec {
+    /// Parses `EPSG:4547`, `4547`, `urn:ogc:def:crs:EPSG::4547`, `OGC:CRS84`, `CRS84`, `WGS84`,
+    /// or keeps the text as a PROJ definition.
+    pub fn parse(text: &str) -> CrsSpec {
+        let t = text.trim();
+        let lower = t.to_ascii_lowercase();
+        if lower.ends_with("crs84") || lower == "wgs84" || lower == "wgs 84" {
+            return CrsSpec::Crs84;
+        }
+        if let Ok(code) = t.parse::<u32>() {
+            return CrsSpec::Epsg(code);
+        }
+        for prefix in ["epsg:", "urn:ogc:def:crs:epsg:", "http://www.opengis.net/def/crs/epsg/0/"] {
+            if let Some(rest) = lower.strip_prefix(prefix) {
+                // urn:ogc:def:crs:EPSG::4547 and urn:ogc:def:crs:EPSG:6.6:4547 both end in the code.
+                let code = rest.rsplit(':').next().unwrap_or(rest);
+                if let Ok(code) = code.parse::<u32>() {
+                    return CrsSpec::Epsg(code);
+                }
+            }
+        }
+        CrsSpec::Definition(t.to_string())
+    }
+
+    /// Reads the legacy GeoJSON `crs` member (`{"type":"name","properties":{"name":...}}` or
+    /// `{"type":"EPSG","properties":{"code":...}}`).
+    pub fn from_geojson_member(member: &Value, path: &str) -> Result<CrsSpec> {
+        let props = member.get("properties");
+        let kind = member.get("type").and_then(Value::as_str).unwrap_or("");
+        let found = match kind.to_ascii_lowercase().as_str() {
+            "name" => props.and_then(|p| p.get("name")).and_then(Value::as_str).map(CrsSpec::parse),
+            "epsg" => props
+                .and_then(|p| p.get("code"))
+                .and_then(|c| c.as_u64().or_else(|| c.as_str().and_then(|s| s.parse().ok())))
+                .map(|c| CrsSpec::Epsg(c as u32)),
+            _ => None,
+        };
+        found.ok_or_else(|| Error::Crs {
+            path: path.into(),
+            crs: member.to_string(),
+            message: "the 'crs' member is neither {\"type\":\"name\"} nor {\"type\":\"EPSG\"}; use --crs".into(),
+        })
+    }
+
+    /// The legacy GeoJSON `crs` member naming this CRS, or None for lon/lat (RFC 7946 default).
+    pub fn geojson_member(&self) -> Option<Value> {
+        let name = match self {
+            CrsSpec::Crs84 | CrsSpec::Epsg(4326) => return None,
+            CrsSpec::Epsg(code) => format!("urn:ogc:def:crs:EPSG::{code}"),
+            CrsSpec::Definition(d) => d.clone(),
+        };
+        Some(json!({"type": "name", "properties": {"name": name}}))
+    }
+
+    /// The definition handed to PROJ.
+    pub fn proj_definition(&self) -> String {
+        match self {
+            CrsSpec::Epsg(code) => format!("EPSG:{code}"),
+            CrsSpec::Crs84 => "OGC:CRS84".into(),
+            CrsSpec::Definition(d) => d.clone(),
+        }
+    }
+
+    /// True for CRS84 and EPSG:4326, whose GeoJSON coordinates are lon, lat.
+    pub fn is_wgs84_lonlat(&self) -> bool {
+        matches!(self, CrsSpec::Crs84 | CrsSpec::Epsg(4326))
+    }
+}
+
+impl std::fmt::Display for CrsSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CrsSpec::Epsg(code) => write!(f, "EPSG:{code}"),
+            CrsSpec::Crs84 => write!(f, "OGC:CRS84"),
+            CrsSpec::Definition(d) => {
+                let short: String = d.chars().take(60).collect();
+                write!(f, "{short}")
+            }
+        }
+    }
+}
+
+/// What kind of coordinates a CRS has.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CrsKind {
+    /// Longitude and latitude in degrees.
+    Geographic,
+    /// Easting and northing in a linear unit of `metres_per_unit` metres.
+    Projected {
+        /// Length of one unit in metres (1 for metre-based CRSs).
+        metres_per_unit: f64,
+    },
+}
+
+/// Asks PROJ what kind of CRS `spec` is.
+pub fn classify(spec: &CrsSpec, path: &str) -> Result<CrsKind> {
+    if spec.is_wgs84_lonlat() {
+        return Ok(CrsKind::Geographic);
+    }
+    let crs_err = |message: String| Error::Crs { path: path.into(), crs: spec.to_string(), message };
+    let proj = Proj::new(&spec.proj_definition())
+        .map_err(|e| crs_err(format!("PROJ does not know it ({e})")))?;
+    let text = proj
+        .to_projjson(Some(false), None, None)
+        .map_err(|e| crs_err(format!("PROJ cannot describe it ({e})")))?;
+    let json: Value = serde_json::from_str(&text).map_err(|e| crs_err(e.to_string()))?;
+    let mut node = &json;
+    // A compound CRS (horizontal + vertical): look at its horizontal part.
+    if node.get("type").and_then(Value::as_str) == Some("CompoundCRS") {
+        if let Some(first) = node.get("components").and_then(|c| c.get(0)) {
+            node = first;
+        }
+    }
+    // A bound CRS (with +towgs84): look at its source.
+    if node.get("type").and_then(Value::as_str) == Some("BoundCRS") {
+        if let Some(src) = node.get("source_crs") {
+            node = src;
+        }
+    }
+    match node.get("type").and_then(Value::as_str).unwrap_or("") {
+        "GeographicCRS" | "GeodeticCRS" => Ok(CrsKind::Geographic),
+        "ProjectedCRS" => {
+            let unit = node.pointer("/coordinate_system/axis/0/unit");
+            let metres_per_unit = match unit {
+                None => 1.0,
+                Some(Value::String(s)) if s == "metre" || s == "meter" => 1.0,
+                Some(Value::String(s)) => return Err(crs_err(format!("unsupported unit '{s}'"))),
+                Some(obj) => obj.get("conversion_factor").and_then(Value::as_f64).unwrap_or(1.0),
+            };
+            Ok(CrsKind::Projected { metres_per_unit })
+        }
+        other => Err(crs_err(format!("a {other} is not a horizontal coordinate system"))),
+    }
+}
+
+/// Checks that coordinates with bounding box `bounds` are plausible in a CRS of `kind`:
+/// lon/lat must lie within ±180/±90, and metres must not look like degrees.
+pub fn check_plausible(kind: &CrsKind, spec: &CrsSpec, bounds: Rect<f64>, path: &str) -> Result<()> {
+    let (min, max) = (bounds.min(), bounds.max());
+    let looks_like_degrees =
+        min.x >= -180.0 && max.x <= 180.0 && min.y >= -90.0 && max.y <= 90.0;
+    match kind {
+        CrsKind::Geographic if !looks_like_degrees => Err(Error::Crs {
+            path: path.into(),
+            crs: spec.to_string(),
+            message: format!(
+                "coordinates span x {:.1}..{:.1}, y {:.1}..{:.1}, which are not longitudes and latitudes; \
+                 they look like metres: name the projected CRS with --crs (e.g. EPSG:4547)",
+                min.x, max.x, min.y, max.y
+            ),
+        }),
+        CrsKind::Projected { .. } if looks_like_degrees && bounds.width() < 2.0 && bounds.height() < 2.0 => {
+            Err(Error::Crs {
+                path: path.into(),
+                crs: spec.to_string(),
+                message: format!(
+                    "coordinates span only x {:.6}..{:.6}, y {:.6}..{:.6}: they look like longitudes and \
+                     latitudes, not metres; pass --crs EPSG:4326 (or fix the file's crs member)",
+                    min.x, max.x, min.y, max.y
+                ),
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The metric working frame: coordinates in metres, relative to `origin`, so that numbers stay
+/// small and precise. Converts to and from the input CRS.
+#[derive(Debug, Clone)]
+pub struct WorkFrame {
+    /// The CRS of the input (and of every output).
+    pub source: CrsSpec,
+    /// PROJ definition of the metric CRS used for work, when it differs from the source.
+    pub work_crs: Option<String>,
+    /// Scale from source units to metres when the source is projected (no PROJ needed).
+    pub metres_per_unit: f64,
+    /// Origin subtracted after projection, in work-CRS metres.
+    pub origin: Coord<f64>,
+}
+
+impl WorkFrame {
+    /// Builds the frame for data in `source` with bounding box `bounds` (source units):
+    /// metre-based projected CRSs are used as they are; geographic ones go to their UTM zone.
+    pub fn new(source: CrsSpec, kind: &CrsKind, bounds: Rect<f64>, path: &str) -> Result<WorkFrame> {
+        let centre = bounds.center();
+        match kind {
+            CrsKind::Projected { metres_per_unit } => Ok(WorkFrame {
+                source,
+                work_crs: None,
+                metres_per_unit: *metres_per_unit,
+                origin: Coord { x: centre.x * metres_per_unit, y: centre.y * metres_per_unit },
+            }),
+            CrsKind::Geographic => {
+                let zone = (((centre.x + 180.0) / 6.0).floor() as i64).clamp(0, 59) + 1;
+                let code = if centre.y >= 0.0 { 32600 + zone } else { 32700 + zone };
+                let mut frame = WorkFrame {
+                    source,
+                    work_crs: Some(format!("EPSG:{code}")),
+                    metres_per_unit: 1.0,
+                    origin: Coord { x: 0.0, y: 0.0 },
+                };
+                let projector = frame.projector(path)?;
+                frame.origin = projector.to_work(centre).map_err(|m| Error::Crs {
+                    path: path.into(),
+                    crs: frame.source.to_string(),
+                    message: m,
+                })?;
+                Ok(frame)
+            }
+        }
+    }
+
+    /// Name of the working CRS, for reports.
+    pub fn work_crs_name(&self) -> String {
+        self.work_crs.clone().unwrap_or_else(|| self.source.to_string())
+    }
+
+    /// A converter for this frame. PROJ objects are not thread-safe: make one per thread.
+    pub fn projector(&self, path: &str) -> Result<Projector> {
+        let (forward, inverse) = match &self.work_crs {
+            None => (None, None),
+            Some(work) => (
+                Some(self.transform(&self.source, work, path)?),
+                Some(self.transform(&CrsSpec::parse(work), &self.source.proj_definition(), path)?),
+            ),
+        };
+        Ok(Projector { forward, inverse, scale: self.metres_per_unit, origin: self.origin })
+    }
+
+    /// A one-way converter from another layer's CRS `spec` into this frame.
+    pub fn projector_from(&self, spec: &CrsSpec, path: &str) -> Result<Projector> {
+        let same = spec == &self.source || (spec.is_wgs84_lonlat() && self.source.is_wgs84_lonlat());
+        if same {
+            return self.projector(path);
+        }
+        let base = self.work_crs.clone().unwrap_or_else(|| self.source.proj_definition());
+        Ok(Projector {
+            forward: Some(self.transform(spec, &base, path)?),
+            inverse: None,
+            scale: self.metres_per_unit,
+            origin: self.origin,
+        })
+    }
+
+    fn transform(&self, from: &CrsSpec, to: &str, path: &str) -> Result<Proj> {
+        Proj::new_known_crs(&from.proj_definition(), to, None).map_err(|e| Error::Crs {
+            path: path.into(),
+            crs: from.to_string(),
+            message: format!("PROJ cannot transform it to {to}: {e}"),
+        })
+    }
+}
+
+/// Converts single coordinates between a layer's CRS and the working frame.
+pub struct Projector {
+    forward: Option<Proj>,
+    inverse: Option<Proj>,
+    scale: f64,
+    origin: Coord<f64>,
+}
+
+impl Projector {
+    /// Layer CRS → working metres. Errors carry PROJ's message.
+    pub fn to_work(&self, c: Coord<f64>) -> std::result::Result<Coord<f64>, String> {
+        let p = match &self.forward {
+            None => c,
+            Some(proj) => {
+                let (x, y) = proj.convert((c.x, c.y)).map_err(|e| e.to_string())?;
+                Coord { x, y }
+            }
+        };
+        if !(p.x.is_finite() && p.y.is_finite()) {
+            return Err(format!("({}, {}) cannot be projected", c.x, c.y));
+        }
+        Ok(Coord { x: p.x * self.scale - self.origin.x, y: p.y * self.scale - self.origin.y })
+    }
+
+    /// Working metres → the input CRS (only for projectors made by [`WorkFrame::projector`]).
+    pub fn to_source(&self, c: Coord<f64>) -> std::result::Result<Coord<f64>, String> {
+        let p = Coord { x: (c.x + self.origin.x) / self.scale, y: (c.y + self.origin.y) / self.scale };
+        match &self.inverse {
+            None => Ok(p),
+            Some(proj) => {
+                let (x, y) = proj.convert((p.x, p.y)).map_err(|e| e.to_string())?;
+                Ok(Coord { x, y })
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_common_spellings() {
+        assert_eq!(CrsSpec::parse("EPSG:4547"), CrsSpec::Epsg(4547));
+        assert_eq!(CrsSpec::parse("urn:ogc:def:crs:EPSG::4547"), CrsSpec::Epsg(4547));
+        assert_eq!(CrsSpec::parse("urn:ogc:def:crs:EPSG:6.6:3857"), CrsSpec::Epsg(3857));
+        assert_eq!(CrsSpec::parse("urn:ogc:def:crs:OGC:1.3:CRS84"), CrsSpec::Crs84);
+        assert_eq!(CrsSpec::parse("4326"), CrsSpec::Epsg(4326));
+        assert!(matches!(CrsSpec::parse("+proj=utm +zone=51"), CrsSpec::Definition(_)));
+    }
+
+    #[test]
+    fn classifies_with_proj() {
+        assert_eq!(classify(&CrsSpec::Epsg(4490), "t").unwrap(), CrsKind::Geographic);
+        assert_eq!(classify(&CrsSpec::Epsg(4547), "t").unwrap(), CrsKind::Projected { metres_per_unit: 1.0 });
+        match classify(&CrsSpec::Epsg(2230), "t").unwrap() {
+            CrsKind::Projected { metres_per_unit } => assert!((metres_per_unit - 0.3048006).abs() < 1e-6),
+            k => panic!("{k:?}"),
+        }
+        assert!(classify(&CrsSpec::Epsg(999_999), "t").is_err());
+    }
+
+    #[test]
+    fn lonlat_round_trip_through_utm() {
+        let b = Rect::new(Coord { x: 121.47, y: 31.23 }, Coord { x: 121.51, y: 31.25 });
+        let f = WorkFrame::new(CrsSpec::Crs84, &CrsKind::Geographic, b, "t").unwrap();
+        assert_eq!(f.work_crs.as_deref(), Some("EPSG:32651"));
+        let p = f.projector("t").unwrap();
+        let c = Coord { x: 121.49, y: 31.24 };
+        let w = p.to_work(c).unwrap();
+        assert!(w.x.abs() < 100.0 && w.y.abs() < 100.0, "{w:?}");
+        let back = p.to_source(w).unwrap();
+        assert!((back.x - c.x).abs() < 1e-9 && (back.y - c.y).abs() < 1e-9);
+        // 0.01 degree of latitude is about 1109 m
+        let n = p.to_work(Coord { x: 121.49, y: 31.25 }).unwrap();
+        assert!(((n.y - w.y) - 1109.0).abs() < 5.0, "{}", n.y - w.y);
+    }
+
+    #[test]
+    fn implausible_coordinates_are_refused() {
+        let metres = Rect::new(Coord { x: 499_000.0, y: 3_384_000.0 }, Coord { x: 501_000.0, y: 3_386_000.0 });
+        assert!(check_plausible(&CrsKind::Geographic, &CrsSpec::Crs84, metres, "t").is_err());
+        let degrees = Rect::new(Coord { x: 121.47, y: 31.23 }, Coord { x: 121.51, y: 31.25 });
+        let m = CrsKind::Projected { metres_per_unit: 1.0 };
+        assert!(check_plausible(&m, &CrsSpec::Epsg(4547), degrees, "t").is_err());
+        assert!(check_plausible(&m, &CrsSpec::Epsg(4547), metres, "t").is_ok());
+    }
+}

@@ -1,0 +1,183 @@
+//! Typed errors: every message names the file, the feature and the fault.
+
+use std::path::PathBuf;
+
+/// Result alias used throughout wangge.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What is wrong with one input feature.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum FeatureFault {
+    /// The household column is absent from the feature's properties.
+    #[error("has no '{column}' property (columns seen: {available})")]
+    MissingColumn {
+        /// Column that was asked for.
+        column: String,
+        /// Columns present in the layer, comma separated.
+        available: String,
+    },
+    /// A count column holds null.
+    #[error("'{column}' is null")]
+    NullValue {
+        /// Column name.
+        column: String,
+    },
+    /// A count column holds text or another non-numeric value.
+    #[error("'{column}' is not a number: {value}")]
+    NonNumeric {
+        /// Column name.
+        column: String,
+        /// The offending value as written in the file.
+        value: String,
+    },
+    /// A count is negative or not finite.
+    #[error("'{column}' must be a finite number >= 0, found {value}")]
+    NegativeOrNonFinite {
+        /// Column name.
+        column: String,
+        /// The offending value.
+        value: f64,
+    },
+    /// The feature has no geometry or an empty one.
+    #[error("has an empty geometry")]
+    EmptyGeometry,
+    /// A coordinate is NaN or infinite.
+    #[error("has a non-finite coordinate ({x}, {y})")]
+    NonFiniteCoordinate {
+        /// x as read.
+        x: f64,
+        /// y as read.
+        y: f64,
+    },
+    /// A ring has fewer than three distinct points.
+    #[error("has a ring with only {points} distinct points (a polygon ring needs at least 3)")]
+    DegenerateRing {
+        /// Distinct points found.
+        points: usize,
+    },
+    /// A geometry type the layer cannot use.
+    #[error("has a {found} geometry; expected {expected}")]
+    WrongGeometryType {
+        /// Type found.
+        found: String,
+        /// Types accepted.
+        expected: String,
+    },
+    /// The geometry JSON could not be parsed.
+    #[error("has a malformed geometry: {message}")]
+    MalformedGeometry {
+        /// Parser message.
+        message: String,
+    },
+    /// Two features share an id.
+    #[error("repeats id '{id}' (first used by feature #{first_row})")]
+    DuplicateId {
+        /// The repeated id.
+        id: String,
+        /// Zero-based row of the first feature with this id.
+        first_row: usize,
+    },
+    /// The id column value is unusable.
+    #[error("has an unusable id: {message}")]
+    BadId {
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// Every error wangge can report.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A file could not be opened, read, written or renamed.
+    #[error("{path}: {action} failed: {source}")]
+    Io {
+        /// File concerned.
+        path: PathBuf,
+        /// What was being done ("read", "write", "rename", ...).
+        action: &'static str,
+        /// Underlying error.
+        source: std::io::Error,
+    },
+    /// The file is not JSON / GeoJSON.
+    #[error("{path}: not valid GeoJSON: {message}")]
+    Parse {
+        /// File concerned.
+        path: String,
+        /// Parser message, with line and column when known.
+        message: String,
+    },
+    /// One feature of an input layer is unusable.
+    #[error("{path}: feature {feature}: {fault}")]
+    InvalidFeature {
+        /// File (or layer name) concerned.
+        path: String,
+        /// Feature id, or `#row` when it has none.
+        feature: String,
+        /// The fault.
+        #[source]
+        fault: FeatureFault,
+    },
+    /// A whole input layer is unusable (wrong structure, empty, ...).
+    #[error("{path}: {message}")]
+    InvalidLayer {
+        /// File (or layer name) concerned.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The coordinate reference system is unknown or does not fit the coordinates.
+    #[error("{path}: coordinate system {crs}: {message}")]
+    Crs {
+        /// File (or layer name) concerned.
+        path: String,
+        /// CRS as given.
+        crs: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A configuration value is out of range or inconsistent.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// The output directory holds files and overwriting was not allowed.
+    #[error("{path}: output directory is not empty; pass --overwrite to replace its files")]
+    OutputNotEmpty {
+        /// Directory concerned.
+        path: PathBuf,
+    },
+    /// The run was interrupted (Ctrl-C or a caller's cancellation).
+    #[error("interrupted")]
+    Interrupted,
+    /// A stage produced a result that breaks one of its invariants: a bug in wangge.
+    #[error("internal invariant broken in {stage}: {message} (please report this)")]
+    Invariant {
+        /// Pipeline stage.
+        stage: &'static str,
+        /// Which invariant.
+        message: String,
+    },
+}
+
+impl Error {
+    /// True when the error is the user's input (exit code 3 in the CLI).
+    pub fn is_input_error(&self) -> bool {
+        matches!(
+            self,
+            Error::Parse { .. } | Error::InvalidFeature { .. } | Error::InvalidLayer { .. } | Error::Crs { .. }
+        )
+    }
+
+    /// Shorthand for a layer-level input error.
+    pub(crate) fn layer(path: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::InvalidLayer { path: path.into(), message: message.into() }
+    }
+
+    /// Shorthand for a feature-level input error.
+    pub(crate) fn feature(path: impl Into<String>, feature: impl Into<String>, fault: FeatureFault) -> Self {
+        Error::InvalidFeature { path: path.into(), feature: feature.into(), fault }
+    }
+
+    /// Shorthand for an I/O error.
+    pub(crate) fn io(path: impl Into<PathBuf>, action: &'static str, source: std::io::Error) -> Self {
+        Error::Io { path: path.into(), action, source }
+    }
+}

@@ -1,0 +1,146 @@
+//! Small geometric tools shared by the stages, each backed by an R-tree (`rstar`).
+
+use geo::{Coord, MultiPolygon, Rect};
+use rstar::primitives::{GeomWithData, Line};
+use rstar::{RTree, AABB};
+
+type Segment = GeomWithData<Line<[f64; 2]>, ()>;
+
+/// Point-in-polygon tests against a (possibly large) multipolygon, by counting crossings of a
+/// ray with the ring segments found through an R-tree.
+pub struct PolygonIndex {
+    tree: RTree<Segment>,
+}
+
+impl PolygonIndex {
+    /// Indexes every ring segment of `area`.
+    pub fn new(area: &MultiPolygon<f64>) -> PolygonIndex {
+        let mut segs = Vec::new();
+        for p in &area.0 {
+            for ring in std::iter::once(p.exterior()).chain(p.interiors()) {
+                for w in ring.0.windows(2) {
+                    if w[0] != w[1] {
+                        segs.push(GeomWithData::new(Line::new([w[0].x, w[0].y], [w[1].x, w[1].y]), ()));
+                    }
+                }
+            }
+        }
+        PolygonIndex { tree: RTree::bulk_load(segs) }
+    }
+
+    /// True when `c` lies inside (even-odd rule; points on the boundary may go either way).
+    pub fn contains(&self, c: Coord<f64>) -> bool {
+        let env = AABB::from_corners([c.x, c.y], [f64::INFINITY, c.y]);
+        let mut inside = false;
+        for s in self.tree.locate_in_envelope_intersecting(&env) {
+            let (a, b) = (s.geom().from, s.geom().to);
+            if (a[1] > c.y) != (b[1] > c.y) {
+                let x = a[0] + (c.y - a[1]) * (b[0] - a[0]) / (b[1] - a[1]);
+                if x > c.x {
+                    inside = !inside;
+                }
+            }
+        }
+        inside
+    }
+}
+
+/// Segments (e.g. barriers) that points can be tested against.
+pub struct SegmentIndex {
+    tree: RTree<Segment>,
+}
+
+impl SegmentIndex {
+    /// Indexes the given segments.
+    pub fn new(segments: impl IntoIterator<Item = (Coord<f64>, Coord<f64>)>) -> SegmentIndex {
+        let segs: Vec<Segment> = segments
+            .into_iter()
+            .filter(|(a, b)| a != b)
+            .map(|(a, b)| GeomWithData::new(Line::new([a.x, a.y], [b.x, b.y]), ()))
+            .collect();
+        SegmentIndex { tree: RTree::bulk_load(segs) }
+    }
+
+    /// True when some segment passes within `tol` of `c`.
+    pub fn near(&self, c: Coord<f64>, tol: f64) -> bool {
+        let env = AABB::from_corners([c.x - tol, c.y - tol], [c.x + tol, c.y + tol]);
+        self.tree.locate_in_envelope_intersecting(&env).any(|s| point_segment_distance(c, s.geom()) <= tol)
+    }
+
+    /// True when the index holds no segment.
+    pub fn is_empty(&self) -> bool {
+        self.tree.size() == 0
+    }
+}
+
+fn point_segment_distance(c: Coord<f64>, l: &Line<[f64; 2]>) -> f64 {
+    let (ax, ay, bx, by) = (l.from[0], l.from[1], l.to[0], l.to[1]);
+    let (dx, dy) = (bx - ax, by - ay);
+    let len2 = dx * dx + dy * dy;
+    let t = if len2 > 0.0 { (((c.x - ax) * dx + (c.y - ay) * dy) / len2).clamp(0.0, 1.0) } else { 0.0 };
+    let (px, py) = (ax + t * dx, ay + t * dy);
+    ((c.x - px).powi(2) + (c.y - py).powi(2)).sqrt()
+}
+
+/// The part of segment `a`–`b` inside `rect` (Liang–Barsky), or None.
+pub fn clip_segment(a: Coord<f64>, b: Coord<f64>, rect: &Rect<f64>) -> Option<(Coord<f64>, Coord<f64>)> {
+    let (mut t0, mut t1) = (0.0f64, 1.0f64);
+    let d = Coord { x: b.x - a.x, y: b.y - a.y };
+    let checks = [
+        (-d.x, a.x - rect.min().x),
+        (d.x, rect.max().x - a.x),
+        (-d.y, a.y - rect.min().y),
+        (d.y, rect.max().y - a.y),
+    ];
+    for (p, q) in checks {
+        if p == 0.0 {
+            if q < 0.0 {
+                return None;
+            }
+        } else {
+            let r = q / p;
+            if p < 0.0 {
+                t0 = t0.max(r);
+            } else {
+                t1 = t1.min(r);
+            }
+            if t0 > t1 {
+                return None;
+            }
+        }
+    }
+    let at = |t: f64| if t == 0.0 { a } else if t == 1.0 { b } else { Coord { x: a.x + t * d.x, y: a.y + t * d.y } };
+    Some((at(t0), at(t1)))
+}
+
+/// Euclidean distance between two points.
+#[inline]
+pub fn dist(a: Coord<f64>, b: Coord<f64>) -> f64 {
+    ((a.x - b.x).powi(2) + (a.y - b.y).powi(2)).sqrt()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use geo::polygon;
+
+    #[test]
+    fn polygon_index_handles_holes() {
+        let p = polygon!(
+            exterior: [(x: 0.0, y: 0.0), (x: 10.0, y: 0.0), (x: 10.0, y: 10.0), (x: 0.0, y: 10.0), (x: 0.0, y: 0.0)],
+            interiors: [[(x: 4.0, y: 4.0), (x: 6.0, y: 4.0), (x: 6.0, y: 6.0), (x: 4.0, y: 6.0), (x: 4.0, y: 4.0)]],
+        );
+        let idx = PolygonIndex::new(&MultiPolygon(vec![p]));
+        assert!(idx.contains(Coord { x: 1.0, y: 1.0 }));
+        assert!(!idx.contains(Coord { x: 5.0, y: 5.0 }));
+        assert!(!idx.contains(Coord { x: 11.0, y: 5.0 }));
+    }
+
+    #[test]
+    fn clipping() {
+        let r = Rect::new(Coord { x: 0.0, y: 0.0 }, Coord { x: 10.0, y: 10.0 });
+        let (a, b) = clip_segment(Coord { x: -5.0, y: 5.0 }, Coord { x: 15.0, y: 5.0 }, &r).unwrap();
+        assert_eq!((a.x, b.x), (0.0, 10.0));
+        assert!(clip_segment(Coord { x: -5.0, y: -5.0 }, Coord { x: -1.0, y: 20.0 }, &r).is_none());
+    }
+}

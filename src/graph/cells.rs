@@ -1,0 +1,243 @@
+//! Cells: every domain triangle is given to the nearest unit (a building, or buildings tied
+//! together) by a multi-source shortest-path sweep that never crosses a barrier; areas cut off
+//! from every building (water between barrier banks) are then shared out across the barriers.
+//! Each unit's cell is one edge-connected piece of the mesh.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+
+use super::mesh::{Mesh, NONE};
+use crate::geom::dist;
+
+/// Buildings grouped into units and the mesh triangles labelled by unit.
+#[derive(Debug, Clone)]
+pub struct Cells {
+    /// Unit of each building.
+    pub unit_of_building: Vec<u32>,
+    /// Buildings of each unit, ascending; units are numbered by their lowest building.
+    pub unit_buildings: Vec<Vec<u32>>,
+    /// Unit owning each triangle, or [`NONE`] for domain parts no building can claim.
+    pub unit_of_triangle: Vec<u32>,
+    /// True for triangles reached from their unit without crossing a barrier.
+    pub walkable: Vec<bool>,
+    /// Remarks for the summary (footprint parts given away, unclaimed areas).
+    pub warnings: Vec<String>,
+    /// Area (m²) of the domain that no building could claim.
+    pub unclaimed_area: f64,
+}
+
+/// Union-find over building indices.
+struct UnionFind(Vec<u32>);
+
+impl UnionFind {
+    fn find(&mut self, mut x: u32) -> u32 {
+        while self.0[x as usize] != x {
+            let p = self.0[x as usize];
+            self.0[x as usize] = self.0[p as usize];
+            x = p;
+        }
+        x
+    }
+    fn union(&mut self, a: u32, b: u32) {
+        let (ra, rb) = (self.find(a), self.find(b));
+        if ra != rb {
+            let (lo, hi) = if ra < rb { (ra, rb) } else { (rb, ra) };
+            self.0[hi as usize] = lo;
+        }
+    }
+}
+
+#[derive(PartialEq, PartialOrd)]
+struct Key(f64);
+impl Eq for Key {}
+impl Ord for Key {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        self.0.total_cmp(&o.0)
+    }
+}
+
+/// Groups buildings into units and labels every triangle of `mesh` with its unit.
+/// `labels` names buildings in messages.
+pub fn build_cells(mesh: &Mesh, n_buildings: usize, labels: &dyn Fn(u32) -> String) -> Cells {
+    let mut uf = UnionFind((0..n_buildings as u32).collect());
+    for &(a, b) in &mesh.tied {
+        uf.union(a, b);
+    }
+    let mut unit_of_building = vec![NONE; n_buildings];
+    let mut unit_buildings: Vec<Vec<u32>> = Vec::new();
+    let mut root_unit: HashMap<u32, u32> = HashMap::new();
+    for b in 0..n_buildings as u32 {
+        let r = uf.find(b);
+        let u = *root_unit.entry(r).or_insert_with(|| {
+            unit_buildings.push(Vec::new());
+            (unit_buildings.len() - 1) as u32
+        });
+        unit_of_building[b as usize] = u;
+        unit_buildings[u as usize].push(b);
+    }
+
+    let n = mesh.len();
+    let centroids: Vec<_> = (0..n).map(|t| mesh.centroid(t)).collect();
+    let mut label = vec![NONE; n];
+    let mut dist_to = vec![f64::INFINITY; n];
+    let mut heap = BinaryHeap::new();
+    let mut seeded = vec![false; n];
+    for t in 0..n {
+        let b = mesh.footprint_owner[t];
+        if b != NONE {
+            label[t] = unit_of_building[b as usize];
+            dist_to[t] = 0.0;
+            seeded[t] = true;
+            heap.push(Reverse((Key(0.0), t as u32)));
+        }
+    }
+    // Phase 1: never cross a barrier.
+    sweep(mesh, &centroids, &mut heap, &mut label, &mut dist_to, &|_| true, true);
+    let walkable: Vec<bool> = label.iter().map(|&l| l != NONE).collect();
+    // Phase 2: areas cut off from every building (e.g. a river between two barrier banks) are
+    // shared out from their labelled neighbours, across barriers.
+    for t in 0..n {
+        if walkable[t] && mesh.neighbours[t].iter().any(|&nb| nb != NONE && !walkable[nb as usize]) {
+            heap.push(Reverse((Key(dist_to[t]), t as u32)));
+        }
+    }
+    sweep(mesh, &centroids, &mut heap, &mut label, &mut dist_to, &|t| !walkable[t], false);
+
+    let mut warnings = Vec::new();
+    make_cells_connected(mesh, &mut label, &seeded, &unit_buildings, labels, &mut warnings);
+
+    let unclaimed_area: f64 = (0..n).filter(|&t| label[t] == NONE).map(|t| mesh.area(t)).sum();
+    if unclaimed_area > 0.0 {
+        warnings.push(format!(
+            "{unclaimed_area:.0} m² of the territory hold no building and touch none (a separate part of the territory?): \
+             they are left out of every grid"
+        ));
+    }
+    Cells { unit_of_building, unit_buildings, unit_of_triangle: label, walkable, warnings, unclaimed_area }
+}
+
+/// Multi-source Dijkstra over triangle centroids. `may_enter(t)` filters the triangles that may
+/// be relabelled; `block_barriers` forbids crossing barrier edges.
+fn sweep(
+    mesh: &Mesh,
+    centroids: &[geo::Coord<f64>],
+    heap: &mut BinaryHeap<Reverse<(Key, u32)>>,
+    label: &mut [u32],
+    dist_to: &mut [f64],
+    may_enter: &dyn Fn(usize) -> bool,
+    block_barriers: bool,
+) {
+    while let Some(Reverse((Key(d), t))) = heap.pop() {
+        let t = t as usize;
+        if d > dist_to[t] {
+            continue;
+        }
+        for i in 0..3 {
+            let nb = mesh.neighbours[t][i];
+            if nb == NONE || (block_barriers && mesh.is_barrier(t, i)) {
+                continue;
+            }
+            let nb = nb as usize;
+            if !may_enter(nb) {
+                continue;
+            }
+            let nd = d + dist(centroids[t], centroids[nb]);
+            if nd < dist_to[nb] {
+                dist_to[nb] = nd;
+                label[nb] = label[t];
+                heap.push(Reverse((Key(nd), nb as u32)));
+            }
+        }
+    }
+}
+
+/// Gives every piece of a cell that is cut off from the cell's main piece to the neighbouring
+/// cell it shares the longest boundary with, until every cell is one piece.
+fn make_cells_connected(
+    mesh: &Mesh,
+    label: &mut [u32],
+    seeded: &[bool],
+    unit_buildings: &[Vec<u32>],
+    labels: &dyn Fn(u32) -> String,
+    warnings: &mut Vec<String>,
+) {
+    let n = mesh.len();
+    for _round in 0..8 {
+        // Pieces: triangles of one label connected through edges.
+        let mut piece = vec![NONE; n];
+        let mut pieces: Vec<(u32, Vec<u32>, f64)> = Vec::new(); // (label, triangles, seeded area)
+        for start in 0..n {
+            if piece[start] != NONE || label[start] == NONE {
+                continue;
+            }
+            let id = pieces.len() as u32;
+            let l = label[start];
+            let mut members = vec![start as u32];
+            piece[start] = id;
+            let mut k = 0;
+            while k < members.len() {
+                let t = members[k] as usize;
+                k += 1;
+                for &nb in &mesh.neighbours[t] {
+                    if nb != NONE && piece[nb as usize] == NONE && label[nb as usize] == l {
+                        piece[nb as usize] = id;
+                        members.push(nb);
+                    }
+                }
+            }
+            let seeded_area = members.iter().filter(|&&t| seeded[t as usize]).map(|&t| mesh.area(t as usize)).sum();
+            pieces.push((l, members, seeded_area));
+        }
+        // Main piece of each label: most seeded area, then most triangles, then first found.
+        let mut main: HashMap<u32, u32> = HashMap::new();
+        for (id, (l, members, sa)) in pieces.iter().enumerate() {
+            let better = match main.get(l) {
+                None => true,
+                Some(&m) => {
+                    let (_, mm, msa) = &pieces[m as usize];
+                    (*sa, members.len()) > (*msa, mm.len())
+                }
+            };
+            if better {
+                main.insert(*l, id as u32);
+            }
+        }
+        let mut changed = false;
+        for (id, (l, members, sa)) in pieces.iter().enumerate() {
+            if main[l] == id as u32 {
+                continue;
+            }
+            // Longest shared boundary with another label's main piece.
+            let mut shared: HashMap<u32, f64> = HashMap::new();
+            for &t in members {
+                let t = t as usize;
+                for i in 0..3 {
+                    let nb = mesh.neighbours[t][i];
+                    if nb == NONE {
+                        continue;
+                    }
+                    let nl = label[nb as usize];
+                    if nl != NONE && nl != *l && main.get(&nl) == Some(&piece[nb as usize]) {
+                        let (a, b) = mesh.edge(t, i);
+                        *shared.entry(nl).or_insert(0.0) += dist(a, b);
+                    }
+                }
+            }
+            let Some((&to, _)) = shared.iter().max_by(|a, b| a.1.total_cmp(b.1).then(b.0.cmp(a.0))) else { continue };
+            if *sa > 0.0 {
+                let from_b = labels(unit_buildings[*l as usize][0]);
+                let to_b = labels(unit_buildings[to as usize][0]);
+                warnings.push(format!(
+                    "building {from_b}: a separate part of its footprint ({sa:.0} m²) lies in the cell of building {to_b}"
+                ));
+            }
+            for &t in members {
+                label[t as usize] = to;
+            }
+            changed = true;
+        }
+        if !changed {
+            return;
+        }
+    }
+}

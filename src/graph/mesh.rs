@@ -1,0 +1,351 @@
+//! The domain mesh: a constrained Delaunay triangulation (`spade`) whose constraint edges are the
+//! territory boundary, every footprint ring and every barrier line; each triangle knows whether it
+//! lies in the domain, which footprint holds it, and which of its edges lie on a barrier.
+
+use std::collections::HashMap;
+
+use geo::{BoundingRect, Contains, Coord, LineString, Polygon, Rect};
+use rstar::primitives::{GeomWithData, Rectangle};
+use rstar::RTree;
+use spade::handles::FixedVertexHandle;
+use spade::{ConstrainedDelaunayTriangulation, Point2, PositionInTriangulation, Triangulation};
+
+use crate::error::{Error, Result};
+use crate::geom::{clip_segment, PolygonIndex, SegmentIndex};
+use crate::model::{Building, Footprint, Territory};
+
+/// Marks "no triangle" / "no building" in index arrays.
+pub const NONE: u32 = u32::MAX;
+
+/// Half side (metres) of the small square standing in for a building given as a point.
+const POINT_HALF_SIDE: f64 = 0.25;
+/// Overlaps of footprints larger than this (m²) tie the buildings into one unit.
+const OVERLAP_AREA: f64 = 1.0;
+/// Distance (m) within which a constraint edge is taken to lie on a barrier.
+const ON_BARRIER_TOL: f64 = 1e-4;
+
+/// Triangles of the domain (territory ∪ footprints), with their neighbourhood and labels.
+#[derive(Debug, Clone, Default)]
+pub struct Mesh {
+    /// Vertex positions (working metres).
+    pub points: Vec<Coord<f64>>,
+    /// Vertex indices of each triangle, counter-clockwise.
+    pub triangles: Vec<[u32; 3]>,
+    /// Triangle across edge `i` (from vertex `i` to vertex `i+1`), [`NONE`] on the domain boundary.
+    pub neighbours: Vec<[u32; 3]>,
+    /// Bit `i` set when edge `i` lies on a barrier.
+    pub barrier_edges: Vec<u8>,
+    /// Building whose footprint holds the triangle (lowest index when footprints overlap), or [`NONE`].
+    pub footprint_owner: Vec<u32>,
+    /// Pairs of buildings that must share a grid: overlapping footprints, or a building whose
+    /// interior point lies in another's part of the mesh.
+    pub tied: Vec<(u32, u32)>,
+    /// Domain area not reachable from any building without crossing a barrier is handled later;
+    /// this counts the triangles of the convex hull left outside the domain (for reports).
+    pub outside_triangles: usize,
+}
+
+impl Mesh {
+    /// Area of triangle `t`.
+    pub fn area(&self, t: usize) -> f64 {
+        let [a, b, c] = self.triangles[t].map(|v| self.points[v as usize]);
+        0.5 * ((b.x - a.x) * (c.y - a.y) - (c.x - a.x) * (b.y - a.y)).abs()
+    }
+
+    /// Centroid of triangle `t`.
+    pub fn centroid(&self, t: usize) -> Coord<f64> {
+        let [a, b, c] = self.triangles[t].map(|v| self.points[v as usize]);
+        Coord { x: (a.x + b.x + c.x) / 3.0, y: (a.y + b.y + c.y) / 3.0 }
+    }
+
+    /// End points of edge `i` of triangle `t`.
+    pub fn edge(&self, t: usize, i: usize) -> (Coord<f64>, Coord<f64>) {
+        let tri = self.triangles[t];
+        (self.points[tri[i] as usize], self.points[tri[(i + 1) % 3] as usize])
+    }
+
+    /// True when edge `i` of triangle `t` lies on a barrier.
+    pub fn is_barrier(&self, t: usize, i: usize) -> bool {
+        self.barrier_edges[t] & (1 << i) != 0
+    }
+
+    /// Number of domain triangles.
+    pub fn len(&self) -> usize {
+        self.triangles.len()
+    }
+
+    /// True when the mesh has no triangle.
+    pub fn is_empty(&self) -> bool {
+        self.triangles.is_empty()
+    }
+}
+
+/// Collects vertices (deduplicated exactly) and constraint edges.
+#[derive(Default)]
+struct Constraints {
+    vertices: Vec<Point2<f64>>,
+    index: HashMap<(u64, u64), usize>,
+    edges: Vec<[usize; 2]>,
+}
+
+impl Constraints {
+    fn vertex(&mut self, c: Coord<f64>) -> usize {
+        let key = (c.x.to_bits(), c.y.to_bits());
+        let n = self.vertices.len();
+        *self.index.entry(key).or_insert_with(|| {
+            self.vertices.push(Point2::new(c.x, c.y));
+            n
+        })
+    }
+
+    fn segment(&mut self, a: Coord<f64>, b: Coord<f64>) {
+        let (i, j) = (self.vertex(a), self.vertex(b));
+        if i != j {
+            self.edges.push(if i < j { [i, j] } else { [j, i] });
+        }
+    }
+
+    fn ring(&mut self, ring: &LineString<f64>) {
+        for w in ring.0.windows(2) {
+            self.segment(w[0], w[1]);
+        }
+    }
+}
+
+/// The polygons standing for a building's footprint (a point becomes a small square).
+pub fn footprint_polygons(b: &Building) -> Vec<Polygon<f64>> {
+    match &b.footprint {
+        Footprint::Polygons(mp) => mp.0.clone(),
+        Footprint::Point(c) => {
+            let h = POINT_HALF_SIDE;
+            vec![Rect::new(Coord { x: c.x - h, y: c.y - h }, Coord { x: c.x + h, y: c.y + h }).to_polygon()]
+        }
+    }
+}
+
+/// Triangulates the domain and labels its triangles.
+pub fn build_mesh(buildings: &[Building], territory: &Territory, barriers: &[LineString<f64>]) -> Result<Mesh> {
+    let footprints: Vec<Vec<Polygon<f64>>> = buildings.iter().map(footprint_polygons).collect();
+    let mut cons = Constraints::default();
+    for p in &territory.area.0 {
+        cons.ring(p.exterior());
+        for h in p.interiors() {
+            cons.ring(h);
+        }
+    }
+    for polys in &footprints {
+        for p in polys {
+            cons.ring(p.exterior());
+            for h in p.interiors() {
+                cons.ring(h);
+            }
+        }
+    }
+    // Barriers only matter inside the domain: clip them to its bounding box (plus a margin).
+    let mut bbox = territory.area.bounding_rect().unwrap_or(Rect::new(Coord::zero(), Coord::zero()));
+    for polys in &footprints {
+        for p in polys {
+            if let Some(r) = p.bounding_rect() {
+                bbox = Rect::new(
+                    Coord { x: bbox.min().x.min(r.min().x), y: bbox.min().y.min(r.min().y) },
+                    Coord { x: bbox.max().x.max(r.max().x), y: bbox.max().y.max(r.max().y) },
+                );
+            }
+        }
+    }
+    let margin = 1.0 + 0.01 * bbox.width().max(bbox.height());
+    let clip = Rect::new(
+        Coord { x: bbox.min().x - margin, y: bbox.min().y - margin },
+        Coord { x: bbox.max().x + margin, y: bbox.max().y + margin },
+    );
+    let mut barrier_segments = Vec::new();
+    for l in barriers {
+        for w in l.0.windows(2) {
+            if let Some((a, b)) = clip_segment(w[0], w[1], &clip) {
+                cons.segment(a, b);
+                barrier_segments.push((a, b));
+            }
+        }
+    }
+    cons.edges.sort_unstable();
+    cons.edges.dedup();
+
+    let mut conflicts = Vec::new();
+    let vertices = std::mem::take(&mut cons.vertices);
+    let edges = std::mem::take(&mut cons.edges);
+    let mut cdt: ConstrainedDelaunayTriangulation<Point2<f64>> =
+        ConstrainedDelaunayTriangulation::try_bulk_load_cdt(vertices, edges, |e| conflicts.push(e))
+            .map_err(|e| Error::Invariant { stage: "graph", message: format!("triangulation failed: {e:?}") })?;
+    // Crossing constraints (a barrier across a footprint, overlapping footprints): insert them
+    // one by one, splitting at the crossings.
+    for [a, b] in conflicts {
+        cdt.add_constraint_and_split(FixedVertexHandle::from_index(a), FixedVertexHandle::from_index(b), |p| p);
+    }
+    if cdt.num_inner_faces() == 0 {
+        return Err(Error::layer("buildings", "all buildings and the territory lie on one line: nothing to divide"));
+    }
+
+    // Extract every triangle of the convex hull.
+    let n_faces = cdt.num_all_faces() - 1; // inner faces are 1..=n
+    let mut all_tri = vec![[0u32; 3]; n_faces];
+    let mut all_nb = vec![[NONE; 3]; n_faces];
+    let mut all_constraint = vec![0u8; n_faces];
+    for face in cdt.inner_faces() {
+        let t = face.fix().index() - 1;
+        let edges = face.adjacent_edges();
+        for (i, e) in edges.iter().enumerate() {
+            all_tri[t][i] = e.from().fix().index() as u32;
+            if let Some(nb) = e.rev().face().as_inner() {
+                all_nb[t][i] = (nb.fix().index() - 1) as u32;
+            }
+            if e.as_undirected().is_constraint_edge() {
+                all_constraint[t] |= 1 << i;
+            }
+        }
+    }
+    let points: Vec<Coord<f64>> = cdt.vertices().map(|v| Coord { x: v.position().x, y: v.position().y }).collect();
+
+    // Regions: triangles connected without crossing a constraint edge. Each lies wholly inside
+    // or outside the territory and each footprint, so one sample point classifies it.
+    let mut region = vec![NONE; n_faces];
+    let mut regions: Vec<Vec<u32>> = Vec::new();
+    for start in 0..n_faces {
+        if region[start] != NONE {
+            continue;
+        }
+        let r = regions.len() as u32;
+        let mut members = vec![start as u32];
+        region[start] = r;
+        let mut k = 0;
+        while k < members.len() {
+            let t = members[k] as usize;
+            k += 1;
+            for i in 0..3 {
+                let nb = all_nb[t][i];
+                if nb != NONE && all_constraint[t] & (1 << i) == 0 && region[nb as usize] == NONE {
+                    region[nb as usize] = r;
+                    members.push(nb);
+                }
+            }
+        }
+        regions.push(members);
+    }
+    let tri_area = |t: usize| {
+        let [a, b, c] = all_tri[t].map(|v| points[v as usize]);
+        0.5 * ((b.x - a.x) * (c.y - a.y) - (c.x - a.x) * (b.y - a.y)).abs()
+    };
+    let tri_centroid = |t: usize| {
+        let [a, b, c] = all_tri[t].map(|v| points[v as usize]);
+        Coord { x: (a.x + b.x + c.x) / 3.0, y: (a.y + b.y + c.y) / 3.0 }
+    };
+
+    let territory_index = PolygonIndex::new(&territory.area);
+    let footprint_tree: RTree<GeomWithData<Rectangle<[f64; 2]>, u32>> = RTree::bulk_load(
+        footprints
+            .iter()
+            .enumerate()
+            .flat_map(|(b, polys)| {
+                polys.iter().filter_map(move |p| {
+                    p.bounding_rect().map(|r| {
+                        GeomWithData::new(Rectangle::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y]), b as u32)
+                    })
+                })
+            })
+            .collect(),
+    );
+    let containing = |c: Coord<f64>| -> Vec<u32> {
+        let mut out: Vec<u32> = footprint_tree
+            .locate_all_at_point(&[c.x, c.y])
+            .filter(|g| footprints[g.data as usize].iter().any(|p| p.contains(&c)))
+            .map(|g| g.data)
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out
+    };
+
+    let mut in_domain = vec![false; n_faces];
+    let mut owner = vec![NONE; n_faces];
+    let mut tied = Vec::new();
+    let mut overlapping = Vec::new();
+    for members in &regions {
+        let sample = members.iter().map(|&t| t as usize).max_by(|&a, &b| tri_area(a).total_cmp(&tri_area(b))).unwrap();
+        let c = tri_centroid(sample);
+        let holders = containing(c);
+        let inside = !holders.is_empty() || territory_index.contains(c);
+        let first = holders.first().copied().unwrap_or(NONE);
+        if holders.len() > 1 {
+            overlapping.extend(holders.iter().copied());
+            let area: f64 = members.iter().map(|&t| tri_area(t as usize)).sum();
+            if area > OVERLAP_AREA {
+                for &h in &holders[1..] {
+                    tied.push((first, h));
+                }
+            }
+        }
+        for &t in members {
+            in_domain[t as usize] = inside;
+            owner[t as usize] = first;
+        }
+    }
+    // A building that overlaps others must hold its own interior point, else it shares a grid
+    // with the building whose part of the mesh holds it.
+    overlapping.sort_unstable();
+    overlapping.dedup();
+    for &b in &overlapping {
+        let a = buildings[b as usize].anchor;
+        let face = match cdt.locate(Point2::new(a.x, a.y)) {
+            PositionInTriangulation::OnFace(f) => Some(f.index() - 1),
+            PositionInTriangulation::OnEdge(e) => cdt.directed_edge(e).face().as_inner().map(|f| f.fix().index() - 1),
+            PositionInTriangulation::OnVertex(v) => {
+                cdt.vertex(v).out_edges().find_map(|e| e.face().as_inner()).map(|f| f.fix().index() - 1)
+            }
+            _ => None,
+        };
+        if let Some(t) = face {
+            if owner[t] != NONE && owner[t] != b {
+                tied.push((owner[t], b));
+            }
+        }
+    }
+
+    // Which constraint edges lie on a barrier.
+    let barrier_index = SegmentIndex::new(barrier_segments);
+    let mut barrier_bits = vec![0u8; n_faces];
+    if !barrier_index.is_empty() {
+        for t in 0..n_faces {
+            for i in 0..3 {
+                if all_constraint[t] & (1 << i) != 0 {
+                    let a = points[all_tri[t][i] as usize];
+                    let b = points[all_tri[t][(i + 1) % 3] as usize];
+                    let mid = Coord { x: 0.5 * (a.x + b.x), y: 0.5 * (a.y + b.y) };
+                    if barrier_index.near(mid, ON_BARRIER_TOL) {
+                        barrier_bits[t] |= 1 << i;
+                    }
+                }
+            }
+        }
+    }
+
+    // Keep the domain triangles only.
+    let mut new_index = vec![NONE; n_faces];
+    let mut kept = 0u32;
+    for t in 0..n_faces {
+        if in_domain[t] {
+            new_index[t] = kept;
+            kept += 1;
+        }
+    }
+    let mut mesh = Mesh { points, outside_triangles: n_faces - kept as usize, tied, ..Default::default() };
+    mesh.triangles.reserve(kept as usize);
+    for t in 0..n_faces {
+        if !in_domain[t] {
+            continue;
+        }
+        mesh.triangles.push(all_tri[t]);
+        mesh.neighbours.push(all_nb[t].map(|nb| if nb == NONE { NONE } else { new_index[nb as usize] }));
+        mesh.barrier_edges.push(barrier_bits[t]);
+        mesh.footprint_owner.push(owner[t]);
+    }
+    Ok(mesh)
+}

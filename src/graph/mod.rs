@@ -1,0 +1,172 @@
+//! Graph stage: buildings → units (buildings that must share a grid) and the adjacency between
+//! them. Two units are neighbours when their cells of the domain mesh share a boundary that is
+//! not a barrier, and their footprints are no farther apart than `max_edge_m`.
+
+pub mod cells;
+pub mod mesh;
+
+use std::collections::HashMap;
+
+use geo::{Coord, Distance, Euclidean, MultiPolygon};
+use rayon::prelude::*;
+
+pub use self::cells::{build_cells, Cells};
+pub use self::mesh::{build_mesh, footprint_polygons, Mesh, NONE};
+use crate::geom::dist;
+use crate::model::Model;
+
+/// A group of buildings that always share a grid (normally one building).
+#[derive(Debug, Clone)]
+pub struct Unit {
+    /// Building indices, ascending.
+    pub buildings: Vec<u32>,
+    /// Households of all its buildings.
+    pub households: f64,
+    /// Household-weighted mean of the buildings' interior points (working metres).
+    pub position: Coord<f64>,
+}
+
+/// Units and their adjacency (compressed sparse rows, neighbours ascending).
+#[derive(Debug, Clone)]
+pub struct UnitGraph {
+    /// The units.
+    pub units: Vec<Unit>,
+    /// Row offsets into `targets` (length `units.len() + 1`).
+    pub offsets: Vec<u32>,
+    /// Neighbour unit of each adjacency.
+    pub targets: Vec<u32>,
+    /// Length (m) of the boundary shared by the two cells.
+    pub shared_length: Vec<f64>,
+    /// Cell contacts dropped because the footprints were farther apart than `max_edge_m`.
+    pub dropped_long: usize,
+}
+
+impl UnitGraph {
+    /// Neighbours of unit `u`.
+    #[inline]
+    pub fn neighbours(&self, u: usize) -> &[u32] {
+        &self.targets[self.offsets[u] as usize..self.offsets[u + 1] as usize]
+    }
+
+    /// Number of units.
+    pub fn len(&self) -> usize {
+        self.units.len()
+    }
+
+    /// True when there is no unit.
+    pub fn is_empty(&self) -> bool {
+        self.units.is_empty()
+    }
+
+    /// Connected component of each unit, numbered in order of their lowest unit.
+    pub fn components(&self) -> (Vec<u32>, usize) {
+        let mut comp = vec![NONE; self.len()];
+        let mut count = 0;
+        let mut stack = Vec::new();
+        for s in 0..self.len() {
+            if comp[s] != NONE {
+                continue;
+            }
+            comp[s] = count;
+            stack.push(s as u32);
+            while let Some(u) = stack.pop() {
+                for &v in self.neighbours(u as usize) {
+                    if comp[v as usize] == NONE {
+                        comp[v as usize] = count;
+                        stack.push(v);
+                    }
+                }
+            }
+            count += 1;
+        }
+        (comp, count as usize)
+    }
+
+    /// Builds a graph from explicit units and undirected edges (used by tests and benches).
+    pub fn from_edges(units: Vec<Unit>, edges: &[(u32, u32)]) -> UnitGraph {
+        let mut map: HashMap<(u32, u32), f64> = HashMap::new();
+        for &(a, b) in edges {
+            if a != b {
+                map.insert((a.min(b), a.max(b)), 1.0);
+            }
+        }
+        Self::from_pairs(units, map, 0)
+    }
+
+    fn from_pairs(units: Vec<Unit>, pairs: HashMap<(u32, u32), f64>, dropped_long: usize) -> UnitGraph {
+        let n = units.len();
+        let mut adj: Vec<Vec<(u32, f64)>> = vec![Vec::new(); n];
+        for (&(a, b), &len) in &pairs {
+            adj[a as usize].push((b, len));
+            adj[b as usize].push((a, len));
+        }
+        let mut offsets = Vec::with_capacity(n + 1);
+        let mut targets = Vec::new();
+        let mut shared_length = Vec::new();
+        offsets.push(0);
+        for list in &mut adj {
+            list.sort_by_key(|x| x.0);
+            for &(v, l) in list.iter() {
+                targets.push(v);
+                shared_length.push(l);
+            }
+            offsets.push(targets.len() as u32);
+        }
+        UnitGraph { units, offsets, targets, shared_length, dropped_long }
+    }
+}
+
+/// Builds the unit graph from the labelled mesh.
+pub fn build_unit_graph(model: &Model, mesh: &Mesh, cells: &Cells, max_edge_m: f64) -> UnitGraph {
+    let units: Vec<Unit> = cells
+        .unit_buildings
+        .iter()
+        .map(|bs| {
+            let households: f64 = bs.iter().map(|&b| model.buildings[b as usize].households).sum();
+            let (mut x, mut y, mut w) = (0.0, 0.0, 0.0);
+            for &b in bs {
+                let bd = &model.buildings[b as usize];
+                let wt = bd.households + 1e-3;
+                x += wt * bd.anchor.x;
+                y += wt * bd.anchor.y;
+                w += wt;
+            }
+            Unit { buildings: bs.clone(), households, position: Coord { x: x / w, y: y / w } }
+        })
+        .collect();
+
+    let label = &cells.unit_of_triangle;
+    let mut pairs: HashMap<(u32, u32), f64> = HashMap::new();
+    for t in 0..mesh.len() {
+        for i in 0..3 {
+            let nb = mesh.neighbours[t][i];
+            if nb == NONE || (nb as usize) < t || mesh.is_barrier(t, i) {
+                continue;
+            }
+            let (a, b) = (label[t], label[nb as usize]);
+            if a == b || a == NONE || b == NONE || !cells.walkable[t] || !cells.walkable[nb as usize] {
+                continue;
+            }
+            let (p, q) = mesh.edge(t, i);
+            *pairs.entry((a.min(b), a.max(b))).or_insert(0.0) += dist(p, q);
+        }
+    }
+    // Drop contacts between footprints farther apart than max_edge_m.
+    let far: Vec<(u32, u32)> = pairs
+        .keys()
+        .filter(|&&(a, b)| dist(units[a as usize].position, units[b as usize].position) > max_edge_m)
+        .copied()
+        .collect();
+    let footprint = |u: u32| -> MultiPolygon<f64> {
+        MultiPolygon(units[u as usize].buildings.iter().flat_map(|&b| footprint_polygons(&model.buildings[b as usize])).collect())
+    };
+    let too_far: Vec<(u32, u32)> = far
+        .par_iter()
+        .filter(|&&(a, b)| Euclidean.distance(&footprint(a), &footprint(b)) > max_edge_m)
+        .copied()
+        .collect();
+    for k in &too_far {
+        pairs.remove(k);
+    }
+    UnitGraph::from_pairs(units, pairs, too_far.len())
+}

@@ -1,0 +1,28 @@
+//! wangge (网格, "grid"): divides a territory into balanced, contiguous, compact grids for
+//! community grid governance, and tiles the territory with their polygons.
+//!
+//! The pipeline has one module per stage: [`read`] → [`model`] → [`graph`] → [`partition`] →
+//! [`tessellate`] → [`check`] → [`write`]; [`pipeline`] runs them in order. The CLI
+//! (`src/main.rs`) and the Python bindings are thin layers over [`pipeline`].
+
+pub mod check;
+pub mod config;
+pub mod crs;
+pub mod error;
+pub mod geom;
+pub mod graph;
+pub mod model;
+pub mod partition;
+pub mod pipeline;
+pub mod progress;
+pub mod read;
+pub mod rng;
+pub mod tessellate;
+pub mod write;
+
+pub use config::PartitionConfig;
+pub use error::{Error, FeatureFault, Result};
+pub use pipeline::{partition_files, partition_layers, Inputs, Partitioned};
+
+/// Version of the wangge library.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

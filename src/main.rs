@@ -1,0 +1,175 @@
+//! The `wangge` command line: a thin layer over the library.
+//!
+//! Exit codes: 0 ok, 2 usage, 3 invalid input, 4 infeasible (output written, violations listed),
+//! 5 I/O or other failure.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use wangge::progress::Progress;
+use wangge::write::write_partition;
+use wangge::{partition_files, Error, Inputs, PartitionConfig};
+
+#[derive(Parser)]
+#[command(name = "wangge", version, about = "Divide a territory into balanced, contiguous, compact grids (网格)")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Divide buildings into grids within household bounds and tile the territory with them.
+    Partition(PartitionArgs),
+}
+
+#[derive(Args)]
+struct PartitionArgs {
+    /// Building footprints (GeoJSON: Polygon, MultiPolygon or Point features).
+    buildings: PathBuf,
+    /// Output directory (buildings.geojson, grids.geojson, summary.json).
+    #[arg(short, long)]
+    output: PathBuf,
+    /// Territory the grids must tile (polygons). Default: the buildings' convex hull, buffered.
+    #[arg(long)]
+    territory: Option<PathBuf>,
+    /// Barriers no grid may cross (lines or polygons: rivers, railways, arterials). Repeatable.
+    #[arg(long = "barriers", value_name = "FILE")]
+    barriers: Vec<PathBuf>,
+    /// JSON file with configuration fields (see the README); flags given here override it.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Household column. [default: households]
+    #[arg(long)]
+    households: Option<String>,
+    /// Population column. [default: population, when present]
+    #[arg(long)]
+    population: Option<String>,
+    /// Id column. [default: the feature id, else the row number]
+    #[arg(long)]
+    id: Option<String>,
+    /// CRS of the inputs, overriding the files (e.g. EPSG:4547).
+    #[arg(long)]
+    crs: Option<String>,
+    /// Lowest number of households in a grid. [default: 300]
+    #[arg(long)]
+    min_households: Option<f64>,
+    /// Highest number of households in a grid. [default: 500]
+    #[arg(long)]
+    max_households: Option<f64>,
+    /// Households per grid to aim for. [default: middle of the bounds]
+    #[arg(long)]
+    target_households: Option<f64>,
+    /// Fixed number of grids (instead of choosing it from the bounds).
+    #[arg(long)]
+    grids: Option<usize>,
+    /// Footprints farther apart than this (metres) are never neighbours. [default: 500]
+    #[arg(long)]
+    max_edge_m: Option<f64>,
+    /// Buffer around the buildings' hull when no territory is given (metres). [default: 30]
+    #[arg(long)]
+    territory_buffer_m: Option<f64>,
+    /// Seed of every random choice. [default: 0]
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Passes of the compactness local search (0 disables it). [default: 60]
+    #[arg(long)]
+    improve_passes: Option<usize>,
+    /// Worker threads. [default: all cores]
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Replace the files of a non-empty output directory.
+    #[arg(long)]
+    overwrite: bool,
+    /// No progress output.
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+impl PartitionArgs {
+    fn config(&self) -> Result<PartitionConfig, Error> {
+        let mut c = match &self.config {
+            None => PartitionConfig::default(),
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| Error::Io { path: path.clone(), action: "read", source: e })?;
+                serde_json::from_str(&text).map_err(|e| Error::Config(format!("{}: {e}", path.display())))?
+            }
+        };
+        macro_rules! set {
+            ($field:ident) => {
+                if let Some(v) = &self.$field {
+                    c.$field = v.clone();
+                }
+            };
+            (opt $field:ident) => {
+                if let Some(v) = &self.$field {
+                    c.$field = Some(v.clone());
+                }
+            };
+        }
+        set!(households);
+        set!(opt population);
+        set!(opt id);
+        set!(opt crs);
+        set!(min_households);
+        set!(max_households);
+        set!(opt target_households);
+        set!(opt grids);
+        set!(max_edge_m);
+        set!(territory_buffer_m);
+        set!(seed);
+        set!(improve_passes);
+        c.validate()?;
+        Ok(c)
+    }
+}
+
+fn run_partition(args: PartitionArgs) -> Result<ExitCode, Error> {
+    let config = args.config()?;
+    if let Some(t) = args.threads {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(t.max(1))
+            .build_global()
+            .map_err(|e| Error::Config(format!("--threads: {e}")))?;
+    }
+    // Refuse a non-empty output directory before any work.
+    wangge::write::OutputDir::prepare(&args.output, args.overwrite)?;
+    let inputs = Inputs { buildings: args.buildings.clone(), territory: args.territory.clone(), barriers: args.barriers.clone() };
+    let mut progress = Progress::new(!args.quiet);
+    let (result, layer) = partition_files(&inputs, &config, &mut progress)?;
+    progress.stage("write", "writing outputs");
+    write_partition(&args.output, args.overwrite, &result, &layer)?;
+    progress.done();
+    if !args.quiet {
+        let s = &result.summary;
+        eprintln!(
+            "wangge: {} → {}: {}",
+            args.buildings.display(),
+            args.output.display(),
+            s["message"].as_str().unwrap_or("")
+        );
+        for v in &result.violations {
+            eprintln!("  grid {} [{}]: {}", v.grid_id, v.kind, v.message);
+        }
+    }
+    Ok(if result.infeasible() { ExitCode::from(4) } else { ExitCode::SUCCESS })
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Partition(args) => run_partition(args),
+    };
+    match outcome {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("wangge: error: {e}");
+            ExitCode::from(match &e {
+                Error::Config(_) | Error::OutputNotEmpty { .. } => 2,
+                e if e.is_input_error() => 3,
+                _ => 5,
+            })
+        }
+    }
+}

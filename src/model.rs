@@ -1,0 +1,530 @@
+//! Model stage: input layers → validated buildings, territory and barriers in the metric
+//! working frame. Every bad value is refused here with the file, the feature and the fault.
+
+use std::collections::HashMap;
+
+use geo::{Area, BoundingRect, ConvexHull, Coord, Geometry, InteriorPoint, LineString, MultiPoint, MultiPolygon, Point, Polygon, Rect};
+use rayon::prelude::*;
+use serde_json::Value;
+
+use crate::config::PartitionConfig;
+use crate::crs::{self, CrsKind, CrsSpec, Projector, WorkFrame};
+use crate::error::{Error, FeatureFault, Result};
+use crate::read::{FeatureId, InputFeature, Layer};
+
+/// A building's footprint in working metres.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Footprint {
+    /// One or more polygons (a building mapped in several parts is one MultiPolygon).
+    Polygons(MultiPolygon<f64>),
+    /// A building given only as a point.
+    Point(Coord<f64>),
+}
+
+/// One building: the unit that grids are made of.
+#[derive(Debug, Clone)]
+pub struct Building {
+    /// Zero-based row in the buildings file.
+    pub row: usize,
+    /// Id from `--id`, the feature id, or the row number.
+    pub id: FeatureId,
+    /// Household count (the load of a grid).
+    pub households: f64,
+    /// Population, when the layer has it.
+    pub population: Option<f64>,
+    /// Footprint in working metres.
+    pub footprint: Footprint,
+    /// A point inside the footprint (working metres): where the building is for distances.
+    pub anchor: Coord<f64>,
+}
+
+/// The area the grids must tile, in working metres.
+#[derive(Debug, Clone)]
+pub struct Territory {
+    /// Polygons of the territory.
+    pub area: MultiPolygon<f64>,
+    /// True when derived from the buildings (no `--territory` given).
+    pub derived: bool,
+}
+
+/// The data a partition run works on.
+#[derive(Debug, Clone)]
+pub struct Model {
+    /// Metric working frame (and the input CRS outputs go back to).
+    pub frame: WorkFrame,
+    /// Buildings in file order.
+    pub buildings: Vec<Building>,
+    /// Territory to tile.
+    pub territory: Territory,
+    /// Barrier lines (polygon barriers contribute their rings) that no grid may cross.
+    pub barriers: Vec<LineString<f64>>,
+    /// Name of the population column used, if any.
+    pub population_column: Option<String>,
+    /// Non-fatal remarks about the input (kept in the summary).
+    pub warnings: Vec<String>,
+}
+
+/// Columns to read from the buildings layer for `config`.
+pub fn building_columns(config: &PartitionConfig) -> Vec<String> {
+    let mut cols = vec![config.households.clone()];
+    cols.push(config.population.clone().unwrap_or_else(|| "population".into()));
+    if let Some(id) = &config.id {
+        cols.push(id.clone());
+    }
+    cols
+}
+
+/// Builds the model from the buildings layer (read with [`building_columns`]), an optional
+/// territory layer and barrier layers.
+pub fn build_model(
+    buildings: &Layer,
+    territory: Option<&Layer>,
+    barriers: &[Layer],
+    config: &PartitionConfig,
+) -> Result<Model> {
+    config.validate()?;
+    if buildings.features.is_empty() {
+        return Err(Error::layer(&buildings.name, "has no features"));
+    }
+    let mut warnings = Vec::new();
+    let user_crs = config.crs.as_deref().map(CrsSpec::parse);
+    let source = user_crs.clone().or_else(|| buildings.crs.clone()).unwrap_or(CrsSpec::Crs84);
+    let kind = crs::classify(&source, &buildings.name)?;
+    let bounds = buildings
+        .bounds()
+        .ok_or_else(|| Error::layer(&buildings.name, "no feature has a geometry"))?;
+    crs::check_plausible(&kind, &source, bounds, &buildings.name)?;
+    let frame = WorkFrame::new(source.clone(), &kind, bounds, &buildings.name)?;
+
+    let values = BuildingValues::extract(buildings, config)?;
+    let name = buildings.name.as_str();
+    let converted: Vec<Result<(Footprint, Option<String>)>> = buildings
+        .features
+        .par_iter()
+        .map_init(
+            || frame.projector(name),
+            |proj, f| {
+                let proj = proj.as_ref().map_err(clone_err)?;
+                footprint(f, proj, name, &values.ids[f.row])
+            },
+        )
+        .collect();
+    let mut out = Vec::with_capacity(buildings.features.len());
+    for (f, r) in buildings.features.iter().zip(converted) {
+        let (footprint, warning) = r?;
+        warnings.extend(warning);
+        let anchor = anchor_of(&footprint);
+        out.push(Building {
+            row: f.row,
+            id: values.ids[f.row].clone(),
+            households: values.households[f.row],
+            population: values.population.as_ref().map(|p| p[f.row]).unwrap_or(None),
+            footprint,
+            anchor,
+        });
+    }
+
+    let territory = match territory {
+        Some(layer) => Territory { area: territory_polygons(layer, &frame, &source, user_crs.is_some())?, derived: false },
+        None => Territory { area: derived_territory(&out, config.territory_buffer_m), derived: true },
+    };
+    let mut lines = Vec::new();
+    for layer in barriers {
+        let (l, points) = barrier_lines(layer, &frame, &source, user_crs.is_some())?;
+        lines.extend(l);
+        if points > 0 {
+            warnings.push(format!("{}: {points} point feature(s) ignored: a barrier must be a line or a polygon", layer.name));
+        }
+    }
+    Ok(Model {
+        frame,
+        buildings: out,
+        territory,
+        barriers: lines,
+        population_column: values.population_column,
+        warnings,
+    })
+}
+
+fn clone_err(e: &Error) -> Error {
+    match e {
+        Error::Crs { path, crs, message } => Error::Crs { path: path.clone(), crs: crs.clone(), message: message.clone() },
+        other => Error::Config(other.to_string()),
+    }
+}
+
+/// Household, population and id values of every building, validated.
+struct BuildingValues {
+    households: Vec<f64>,
+    population: Option<Vec<Option<f64>>>,
+    population_column: Option<String>,
+    ids: Vec<FeatureId>,
+}
+
+impl BuildingValues {
+    fn extract(layer: &Layer, config: &PartitionConfig) -> Result<BuildingValues> {
+        let name = &layer.name;
+        let available = || {
+            if layer.columns.is_empty() {
+                "none".to_string()
+            } else {
+                layer.columns.join(", ")
+            }
+        };
+        let hh_col = &config.households;
+        let hh_idx = layer.column_index(hh_col).expect("households column requested");
+        let pop_col = config.population.clone().unwrap_or_else(|| "population".into());
+        let pop_idx = layer.column_index(&pop_col).expect("population column requested");
+        let use_population = config.population.is_some() || layer.has_column(&pop_col);
+        if config.population.is_some() && !layer.has_column(&pop_col) {
+            return Err(Error::layer(name, format!("has no '{pop_col}' column (columns: {})", available())));
+        }
+        let mut households = Vec::with_capacity(layer.features.len());
+        let mut population = Vec::with_capacity(layer.features.len());
+        let mut ids = Vec::with_capacity(layer.features.len());
+        let mut first_row: HashMap<FeatureId, usize> = HashMap::with_capacity(layer.features.len());
+        for f in &layer.features {
+            let id = match &config.id {
+                Some(col) => {
+                    let idx = layer.column_index(col).expect("id column requested");
+                    match &f.attributes[idx] {
+                        None => {
+                            return Err(Error::feature(name, f.label(), FeatureFault::MissingColumn {
+                                column: col.clone(),
+                                available: available(),
+                            }))
+                        }
+                        Some(v) => FeatureId::from_json(v)
+                            .map_err(|m| Error::feature(name, f.label(), FeatureFault::BadId { message: format!("'{col}' is {m}") }))?,
+                    }
+                }
+                None => f.id.clone().unwrap_or(FeatureId::Number(f.row as i64)),
+            };
+            if let Some(&first) = first_row.get(&id) {
+                return Err(Error::feature(name, format!("#{}", f.row), FeatureFault::DuplicateId { id: id.to_string(), first_row: first }));
+            }
+            first_row.insert(id.clone(), f.row);
+            let label = id.to_string();
+            let hh = match &f.attributes[hh_idx] {
+                None => {
+                    return Err(Error::feature(name, &label, FeatureFault::MissingColumn { column: hh_col.clone(), available: available() }))
+                }
+                Some(v) => count_value(v, hh_col).map_err(|fault| Error::feature(name, &label, fault))?,
+            };
+            let pop = if use_population {
+                match &f.attributes[pop_idx] {
+                    None | Some(Value::Null) => None,
+                    Some(v) => Some(count_value(v, &pop_col).map_err(|fault| Error::feature(name, &label, fault))?),
+                }
+            } else {
+                None
+            };
+            households.push(hh);
+            population.push(pop);
+            ids.push(id);
+        }
+        Ok(BuildingValues {
+            households,
+            population: use_population.then_some(population),
+            population_column: use_population.then_some(pop_col),
+            ids,
+        })
+    }
+}
+
+/// A count (households, population): a number, or text holding one; finite and >= 0.
+fn count_value(v: &Value, column: &str) -> std::result::Result<f64, FeatureFault> {
+    let x = match v {
+        Value::Number(n) => n.as_f64().unwrap_or(f64::NAN),
+        Value::String(s) => s.trim().parse::<f64>().map_err(|_| FeatureFault::NonNumeric {
+            column: column.into(),
+            value: v.to_string(),
+        })?,
+        Value::Null => return Err(FeatureFault::NullValue { column: column.into() }),
+        other => return Err(FeatureFault::NonNumeric { column: column.into(), value: other.to_string() }),
+    };
+    if !x.is_finite() || x < 0.0 {
+        return Err(FeatureFault::NegativeOrNonFinite { column: column.into(), value: x });
+    }
+    Ok(x)
+}
+
+/// Converts one building geometry to a working-frame footprint, refusing what cannot be used.
+fn footprint(f: &InputFeature, proj: &Projector, layer: &str, id: &FeatureId) -> Result<(Footprint, Option<String>)> {
+    let err = |fault| Error::feature(layer, id.to_string(), fault);
+    let geom = f.geometry.as_ref().ok_or_else(|| err(FeatureFault::EmptyGeometry))?;
+    let mut polygons = Vec::new();
+    let mut points = Vec::new();
+    collect_parts(geom, &mut polygons, &mut points).map_err(|found| {
+        err(FeatureFault::WrongGeometryType { found, expected: "Polygon, MultiPolygon or Point".into() })
+    })?;
+    if !polygons.is_empty() && !points.is_empty() {
+        return Err(err(FeatureFault::WrongGeometryType {
+            found: "GeometryCollection of polygons and points".into(),
+            expected: "Polygon, MultiPolygon or Point".into(),
+        }));
+    }
+    if polygons.is_empty() {
+        return match points.as_slice() {
+            [] => Err(err(FeatureFault::EmptyGeometry)),
+            [p] => Ok((Footprint::Point(to_work(*p, proj, &err)?), None)),
+            _ => Err(err(FeatureFault::WrongGeometryType { found: "MultiPoint of several points".into(), expected: "Polygon, MultiPolygon or Point".into() })),
+        };
+    }
+    let mut out = Vec::with_capacity(polygons.len());
+    for poly in polygons {
+        let exterior = ring_to_work(poly.exterior(), proj, &err)?;
+        let Some(exterior) = exterior else { continue };
+        let mut holes = Vec::new();
+        for h in poly.interiors() {
+            if let Some(h) = ring_to_work(h, proj, &err)? {
+                holes.push(h);
+            }
+        }
+        out.push(Polygon::new(exterior, holes));
+    }
+    if out.is_empty() {
+        return Err(err(FeatureFault::EmptyGeometry));
+    }
+    let mp = MultiPolygon(out);
+    if mp.unsigned_area() <= 1e-6 {
+        // Every ring is flat: keep the building as a point.
+        let c = mp.bounding_rect().map(|r| r.center()).unwrap_or_default();
+        return Ok((Footprint::Point(c), Some(format!("building {id}: footprint has no area; used as a point"))));
+    }
+    Ok((Footprint::Polygons(mp), None))
+}
+
+/// Splits a geometry into polygons and points; Err(type name) for lines.
+fn collect_parts(g: &Geometry<f64>, polygons: &mut Vec<Polygon<f64>>, points: &mut Vec<Coord<f64>>) -> std::result::Result<(), String> {
+    match g {
+        Geometry::Polygon(p) => polygons.push(p.clone()),
+        Geometry::MultiPolygon(mp) => polygons.extend(mp.0.iter().cloned()),
+        Geometry::Point(p) => points.push(p.0),
+        Geometry::MultiPoint(mp) => points.extend(mp.0.iter().map(|p| p.0)),
+        Geometry::GeometryCollection(gc) => {
+            for m in &gc.0 {
+                collect_parts(m, polygons, points)?;
+            }
+        }
+        Geometry::LineString(_) | Geometry::Line(_) => return Err("LineString".into()),
+        Geometry::MultiLineString(_) => return Err("MultiLineString".into()),
+        Geometry::Rect(r) => polygons.push(r.to_polygon()),
+        Geometry::Triangle(t) => polygons.push(t.to_polygon()),
+    }
+    Ok(())
+}
+
+fn to_work(c: Coord<f64>, proj: &Projector, err: &impl Fn(FeatureFault) -> Error) -> Result<Coord<f64>> {
+    if !(c.x.is_finite() && c.y.is_finite()) {
+        return Err(err(FeatureFault::NonFiniteCoordinate { x: c.x, y: c.y }));
+    }
+    proj.to_work(c).map_err(|m| err(FeatureFault::MalformedGeometry { message: m }))
+}
+
+/// A ring in working metres without repeated points; None for an empty ring.
+fn ring_to_work(ring: &LineString<f64>, proj: &Projector, err: &impl Fn(FeatureFault) -> Error) -> Result<Option<LineString<f64>>> {
+    if ring.0.is_empty() {
+        return Ok(None);
+    }
+    let mut pts: Vec<Coord<f64>> = Vec::with_capacity(ring.0.len());
+    for c in &ring.0 {
+        let w = to_work(*c, proj, err)?;
+        if pts.last() != Some(&w) {
+            pts.push(w);
+        }
+    }
+    if pts.len() > 1 && pts.first() == pts.last() {
+        pts.pop();
+    }
+    if pts.len() < 3 {
+        return Err(err(FeatureFault::DegenerateRing { points: pts.len() }));
+    }
+    pts.push(pts[0]);
+    Ok(Some(LineString(pts)))
+}
+
+/// A point inside the footprint: the interior point of its largest polygon.
+pub fn anchor_of(f: &Footprint) -> Coord<f64> {
+    match f {
+        Footprint::Point(c) => *c,
+        Footprint::Polygons(mp) => {
+            let largest = mp
+                .0
+                .iter()
+                .max_by(|a, b| a.unsigned_area().total_cmp(&b.unsigned_area()))
+                .expect("non-empty multipolygon");
+            largest
+                .interior_point()
+                .map(|p| p.0)
+                .or_else(|| largest.bounding_rect().map(|r| r.center()))
+                .unwrap_or_default()
+        }
+    }
+}
+
+/// The buildings' convex hull grown by `buffer` metres (a 32-gon approximates the round corners).
+pub fn derived_territory(buildings: &[Building], buffer: f64) -> MultiPolygon<f64> {
+    let mut pts = Vec::new();
+    for b in buildings {
+        match &b.footprint {
+            Footprint::Point(c) => pts.push(*c),
+            Footprint::Polygons(mp) => pts.extend(mp.0.iter().flat_map(|p| p.exterior().0.iter().copied())),
+        }
+    }
+    let hull = MultiPoint(pts.iter().map(|c| Point(*c)).collect()).convex_hull();
+    if buffer <= 0.0 && hull.unsigned_area() > 0.0 {
+        return MultiPolygon(vec![hull]);
+    }
+    let r = buffer.max(1.0);
+    const SIDES: usize = 32;
+    // Circumscribe the circle so the buffer is at least `r` everywhere.
+    let rr = r / (std::f64::consts::PI / SIDES as f64).cos();
+    let grown: Vec<Point<f64>> = hull
+        .exterior()
+        .0
+        .iter()
+        .flat_map(|c| {
+            (0..SIDES).map(move |k| {
+                let a = 2.0 * std::f64::consts::PI * k as f64 / SIDES as f64;
+                Point::new(c.x + rr * a.cos(), c.y + rr * a.sin())
+            })
+        })
+        .collect();
+    MultiPolygon(vec![MultiPoint(grown).convex_hull()])
+}
+
+/// The CRS of an auxiliary layer: its own, or (when it declares none) the buildings' CRS if its
+/// coordinates fit it, else lon/lat.
+fn layer_crs(layer: &Layer, buildings_crs: &CrsSpec, user_crs: bool) -> Result<CrsSpec> {
+    if let Some(c) = &layer.crs {
+        if !user_crs {
+            return Ok(c.clone());
+        }
+    }
+    let Some(bounds) = layer.bounds() else { return Ok(buildings_crs.clone()) };
+    let kind = crs::classify(buildings_crs, &layer.name)?;
+    if crs::check_plausible(&kind, buildings_crs, bounds, &layer.name).is_ok() {
+        return Ok(buildings_crs.clone());
+    }
+    if layer.crs.is_none() {
+        crs::check_plausible(&CrsKind::Geographic, &CrsSpec::Crs84, bounds, &layer.name)?;
+        return Ok(CrsSpec::Crs84);
+    }
+    Err(Error::Crs {
+        path: layer.name.clone(),
+        crs: buildings_crs.to_string(),
+        message: "the layer's coordinates do not fit the buildings' coordinate system".into(),
+    })
+}
+
+fn layer_projector(layer: &Layer, frame: &WorkFrame, buildings_crs: &CrsSpec, user_crs: bool) -> Result<Projector> {
+    let spec = layer_crs(layer, buildings_crs, user_crs)?;
+    if let Some(bounds) = layer.bounds() {
+        let kind = crs::classify(&spec, &layer.name)?;
+        crs::check_plausible(&kind, &spec, bounds, &layer.name)?;
+    }
+    frame.projector_from(&spec, &layer.name)
+}
+
+fn territory_polygons(layer: &Layer, frame: &WorkFrame, buildings_crs: &CrsSpec, user_crs: bool) -> Result<MultiPolygon<f64>> {
+    let proj = layer_projector(layer, frame, buildings_crs, user_crs)?;
+    let mut out = Vec::new();
+    for f in &layer.features {
+        let err = |fault| Error::feature(&layer.name, f.label(), fault);
+        let Some(g) = &f.geometry else { continue };
+        let mut polygons = Vec::new();
+        let mut points = Vec::new();
+        collect_parts(g, &mut polygons, &mut points).map_err(|found| {
+            err(FeatureFault::WrongGeometryType { found, expected: "Polygon or MultiPolygon".into() })
+        })?;
+        if !points.is_empty() {
+            return Err(err(FeatureFault::WrongGeometryType { found: "Point".into(), expected: "Polygon or MultiPolygon".into() }));
+        }
+        for p in polygons {
+            let Some(ext) = ring_to_work(p.exterior(), &proj, &err)? else { continue };
+            let mut holes = Vec::new();
+            for h in p.interiors() {
+                holes.extend(ring_to_work(h, &proj, &err)?);
+            }
+            out.push(Polygon::new(ext, holes));
+        }
+    }
+    if out.is_empty() {
+        return Err(Error::layer(&layer.name, "territory has no polygon"));
+    }
+    Ok(MultiPolygon(out))
+}
+
+/// Barrier lines of a layer in working metres, and the number of point features skipped.
+fn barrier_lines(layer: &Layer, frame: &WorkFrame, buildings_crs: &CrsSpec, user_crs: bool) -> Result<(Vec<LineString<f64>>, usize)> {
+    let proj = layer_projector(layer, frame, buildings_crs, user_crs)?;
+    let mut out = Vec::new();
+    let mut points = 0;
+    for f in &layer.features {
+        let err = |fault| Error::feature(&layer.name, f.label(), fault);
+        let Some(g) = &f.geometry else { continue };
+        if matches!(g, Geometry::Point(_) | Geometry::MultiPoint(_)) {
+            points += 1;
+            continue;
+        }
+        let mut lines: Vec<&LineString<f64>> = Vec::new();
+        collect_lines(g, &mut lines).map_err(|found| {
+            err(FeatureFault::WrongGeometryType { found, expected: "LineString, MultiLineString, Polygon or MultiPolygon".into() })
+        })?;
+        for l in lines {
+            let mut pts: Vec<Coord<f64>> = Vec::with_capacity(l.0.len());
+            for c in &l.0 {
+                let w = to_work(*c, &proj, &err)?;
+                if pts.last() != Some(&w) {
+                    pts.push(w);
+                }
+            }
+            if pts.len() >= 2 {
+                out.push(LineString(pts));
+            }
+        }
+    }
+    Ok((out, points))
+}
+
+fn collect_lines<'a>(g: &'a Geometry<f64>, out: &mut Vec<&'a LineString<f64>>) -> std::result::Result<(), String> {
+    match g {
+        Geometry::LineString(l) => out.push(l),
+        Geometry::MultiLineString(ml) => out.extend(ml.0.iter()),
+        Geometry::Polygon(p) => {
+            out.push(p.exterior());
+            out.extend(p.interiors().iter());
+        }
+        Geometry::MultiPolygon(mp) => {
+            for p in &mp.0 {
+                out.push(p.exterior());
+                out.extend(p.interiors().iter());
+            }
+        }
+        Geometry::GeometryCollection(gc) => {
+            for m in &gc.0 {
+                collect_lines(m, out)?;
+            }
+        }
+        Geometry::Point(_) | Geometry::MultiPoint(_) => {}
+        Geometry::Line(l) => return Err(format!("Line {l:?}")),
+        Geometry::Rect(_) | Geometry::Triangle(_) => return Err("unsupported geometry".into()),
+    }
+    Ok(())
+}
+
+/// Bounding box of all building footprints (working metres).
+pub fn buildings_bounds(buildings: &[Building]) -> Option<Rect<f64>> {
+    let mut it = buildings.iter().map(|b| match &b.footprint {
+        Footprint::Point(c) => Rect::new(*c, *c),
+        Footprint::Polygons(mp) => mp.bounding_rect().unwrap_or(Rect::new(b.anchor, b.anchor)),
+    });
+    let first = it.next()?;
+    Some(it.fold(first, |a, r| {
+        Rect::new(
+            Coord { x: a.min().x.min(r.min().x), y: a.min().y.min(r.min().y) },
+            Coord { x: a.max().x.max(r.max().x), y: a.max().y.max(r.max().y) },
+        )
+    }))
+}

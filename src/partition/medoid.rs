@@ -1,0 +1,48 @@
+//! Weighted medoid: the member minimising the household-weighted distance to all members.
+
+use super::region::LocalGraph;
+use crate::geom::dist;
+
+/// Parts larger than this try only the members nearest to the weighted mean as centres.
+const EXACT_LIMIT: usize = 256;
+/// Candidates tried for larger parts.
+const CANDIDATES: usize = 64;
+
+/// The weighted medoid of `members` (local indices, non-empty). Zero-household units still count
+/// a little, so a part without households gets a geometric medoid.
+pub fn weighted_medoid(g: &LocalGraph, members: &[u32]) -> u32 {
+    debug_assert!(!members.is_empty());
+    if members.len() <= 2 {
+        return *members.iter().max_by(|&&a, &&b| g.weight[a as usize].total_cmp(&g.weight[b as usize]).then(b.cmp(&a))).unwrap();
+    }
+    let w = |u: u32| g.weight[u as usize] + 1e-6;
+    let candidates: Vec<u32> = if members.len() <= EXACT_LIMIT {
+        members.to_vec()
+    } else {
+        let (mut x, mut y, mut s) = (0.0, 0.0, 0.0);
+        for &u in members {
+            x += w(u) * g.pos[u as usize].x;
+            y += w(u) * g.pos[u as usize].y;
+            s += w(u);
+        }
+        let mean = geo::Coord { x: x / s, y: y / s };
+        let mut by_distance: Vec<(f64, u32)> = members.iter().map(|&u| (dist(g.pos[u as usize], mean), u)).collect();
+        by_distance.select_nth_unstable_by(CANDIDATES, |a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        by_distance[..CANDIDATES].iter().map(|x| x.1).collect()
+    };
+    let mut best = (f64::INFINITY, u32::MAX);
+    for &c in &candidates {
+        let pc = g.pos[c as usize];
+        let mut cost = 0.0;
+        for &u in members {
+            cost += w(u) * dist(g.pos[u as usize], pc);
+            if cost > best.0 {
+                break;
+            }
+        }
+        if cost < best.0 || (cost == best.0 && c < best.1) {
+            best = (cost, c);
+        }
+    }
+    best.1
+}

@@ -1,0 +1,377 @@
+//! The partition pipeline: read → model → graph → partition → tessellate → check, returning
+//! everything the writers and the Python bindings need.
+
+use std::path::PathBuf;
+
+use geo::{Coord, LineString, MultiPolygon, Polygon};
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::check::{check_plan, check_shapes, ShapeDefect};
+use crate::config::PartitionConfig;
+use crate::error::{Error, Result};
+use crate::graph::{build_cells, build_mesh, build_unit_graph, NONE};
+use crate::model::{build_model, building_columns, Model};
+use crate::partition::{fmt_count, partition, walk_stats};
+use crate::progress::Progress;
+use crate::read::{read_layer, FeatureId, Layer};
+use crate::tessellate::{dissolve, grid_of_triangles};
+
+/// The files of a partition run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Inputs {
+    /// Building footprints.
+    pub buildings: PathBuf,
+    /// Territory the grids must tile (default: derived from the buildings).
+    pub territory: Option<PathBuf>,
+    /// Barrier layers (lines or polygons).
+    pub barriers: Vec<PathBuf>,
+}
+
+/// One grid of the result.
+#[derive(Debug, Clone)]
+pub struct GridReport {
+    /// Grid id (1, 2, ... in reading order: north to south, west to east).
+    pub id: u32,
+    /// Households.
+    pub households: f64,
+    /// Population (when the buildings have it).
+    pub population: Option<f64>,
+    /// Number of buildings.
+    pub buildings: usize,
+    /// Area of the grid polygon (m²).
+    pub area_m2: f64,
+    /// Household-weighted mean straight-line distance to the centre building (m).
+    pub mean_walk_m: f64,
+    /// Largest distance of a building to the centre building (m).
+    pub max_walk_m: f64,
+    /// Id of the centre building.
+    pub center_id: FeatureId,
+    /// Row of the centre building in the input.
+    pub center_row: usize,
+    /// Polygon in the input CRS.
+    pub polygon: MultiPolygon<f64>,
+}
+
+/// A grid that misses a bound, with its reason.
+#[derive(Debug, Clone, Serialize)]
+pub struct ViolationReport {
+    /// Grid id.
+    pub grid_id: u32,
+    /// Kind (`oversize_building`, `isolated_area`, `infeasible_area`, `unbalanced`, `polygon_pieces`, ...).
+    pub kind: String,
+    /// Explanation.
+    pub message: String,
+    /// Households of the grid.
+    pub households: f64,
+    /// Ids of the grid's buildings (at most 50).
+    pub buildings: Vec<Value>,
+}
+
+/// Everything a partition run produces.
+#[derive(Debug)]
+pub struct Partitioned {
+    /// The model the run worked on.
+    pub model: Model,
+    /// Index into `grids` of each building (file order).
+    pub building_grid: Vec<u32>,
+    /// Grids in id order.
+    pub grids: Vec<GridReport>,
+    /// Grids that miss a bound.
+    pub violations: Vec<ViolationReport>,
+    /// Non-fatal remarks.
+    pub warnings: Vec<String>,
+    /// The summary (summary.json).
+    pub summary: Value,
+}
+
+impl Partitioned {
+    /// True when some grid misses a bound (exit code 4 in the CLI).
+    pub fn infeasible(&self) -> bool {
+        !self.violations.is_empty()
+    }
+}
+
+/// Reads the input files and runs the pipeline.
+pub fn partition_files(inputs: &Inputs, config: &PartitionConfig, progress: &mut Progress) -> Result<(Partitioned, Layer)> {
+    config.validate()?;
+    progress.stage("read", "reading inputs");
+    let cols = building_columns(config);
+    let col_refs: Vec<&str> = cols.iter().map(String::as_str).collect();
+    let buildings = read_layer(&inputs.buildings, &col_refs)?;
+    let territory = inputs.territory.as_ref().map(|p| read_layer(p, &[])).transpose()?;
+    let barriers = inputs.barriers.iter().map(|p| read_layer(p, &[])).collect::<Result<Vec<_>>>()?;
+    let input_info = serde_json::to_value(inputs).unwrap_or(Value::Null);
+    let result = partition_layers(&buildings, territory.as_ref(), &barriers, config, input_info, progress)?;
+    Ok((result, buildings))
+}
+
+/// Runs the pipeline on layers already read. `input_info` is echoed in the summary.
+pub fn partition_layers(
+    buildings: &Layer,
+    territory: Option<&Layer>,
+    barriers: &[Layer],
+    config: &PartitionConfig,
+    input_info: Value,
+    progress: &mut Progress,
+) -> Result<Partitioned> {
+    progress.stage("model", "checking buildings and coordinate systems");
+    let model = build_model(buildings, territory, barriers, config)?;
+    let mut warnings = model.warnings.clone();
+
+    progress.stage("graph", "triangulating the territory and building the adjacency graph");
+    let mesh = build_mesh(&model.buildings, &model.territory, &model.barriers)?;
+    let label = |b: u32| model.buildings[b as usize].id.to_string();
+    let cells = build_cells(&mesh, model.buildings.len(), &label);
+    warnings.extend(cells.warnings.iter().cloned());
+    let graph = build_unit_graph(&model, &mesh, &cells, config.max_edge_m);
+
+    progress.stage("partition", "dividing into grids");
+    let unit_name = |u: u32| {
+        let bs = &graph.units[u as usize].buildings;
+        let first = model.buildings[bs[0] as usize].id.to_string();
+        if bs.len() > 1 {
+            format!("{first} (with {} overlapping buildings)", bs.len() - 1)
+        } else {
+            first
+        }
+    };
+    let plan = partition(&graph, config, &unit_name);
+
+    progress.stage("tessellate", "tracing grid polygons");
+    let tri_grid = grid_of_triangles(&cells, &plan.grid_of_unit);
+    let shapes = dissolve(&mesh, &tri_grid, plan.grids.len());
+
+    progress.stage("check", "checking invariants");
+    check_plan(&graph, &plan, config.min_households, config.max_households)?;
+    let n_b = model.buildings.len();
+    let mut building_grid_raw = vec![NONE; n_b];
+    for (u, unit) in graph.units.iter().enumerate() {
+        for &b in &unit.buildings {
+            building_grid_raw[b as usize] = plan.grid_of_unit[u];
+        }
+    }
+    let tiled_area: f64 = (0..mesh.len()).filter(|&t| tri_grid[t] != NONE).map(|t| mesh.area(t)).sum();
+    let anchors: Vec<Coord<f64>> = model.buildings.iter().map(|b| b.anchor).collect();
+    let defects = check_shapes(&shapes, tiled_area, &building_grid_raw, &anchors)?;
+
+    // Grid ids in reading order of their centres: bands north to south, west to east inside a band.
+    let n_g = plan.grids.len();
+    let centre_building: Vec<u32> = plan
+        .grids
+        .iter()
+        .map(|g| {
+            let bs = &graph.units[g.centre as usize].buildings;
+            *bs.iter()
+                .max_by(|&&a, &&b| model.buildings[a as usize].households.total_cmp(&model.buildings[b as usize].households).then(b.cmp(&a)))
+                .unwrap()
+        })
+        .collect();
+    let band = (tiled_area / n_g.max(1) as f64).sqrt().max(1.0);
+    let top = anchors.iter().map(|a| a.y).fold(f64::NEG_INFINITY, f64::max);
+    let mut order: Vec<usize> = (0..n_g).collect();
+    order.sort_by(|&a, &b| {
+        let pa = anchors[centre_building[a] as usize];
+        let pb = anchors[centre_building[b] as usize];
+        let ra = ((top - pa.y) / band).floor() as i64;
+        let rb = ((top - pb.y) / band).floor() as i64;
+        ra.cmp(&rb).then(pa.x.total_cmp(&pb.x)).then(a.cmp(&b))
+    });
+    let mut id_of = vec![0u32; n_g];
+    for (rank, &g) in order.iter().enumerate() {
+        id_of[g] = rank as u32 + 1;
+    }
+
+    let mut grid_buildings: Vec<Vec<u32>> = vec![Vec::new(); n_g];
+    for (b, &g) in building_grid_raw.iter().enumerate() {
+        grid_buildings[g as usize].push(b as u32);
+    }
+    let walks = walk_stats(
+        &grid_buildings,
+        &centre_building,
+        &|b| anchors[b as usize],
+        &|b| model.buildings[b as usize].households,
+    );
+
+    let projector = model.frame.projector(&buildings.name)?;
+    let mut vertex_cache: std::collections::HashMap<(u64, u64), Coord<f64>> = std::collections::HashMap::new();
+    let mut to_source = |c: Coord<f64>| -> Result<Coord<f64>> {
+        let key = (c.x.to_bits(), c.y.to_bits());
+        if let Some(v) = vertex_cache.get(&key) {
+            return Ok(*v);
+        }
+        let v = projector.to_source(c).map_err(|m| Error::Crs {
+            path: buildings.name.clone(),
+            crs: model.frame.source.to_string(),
+            message: format!("cannot convert a grid vertex back: {m}"),
+        })?;
+        vertex_cache.insert(key, v);
+        Ok(v)
+    };
+    let mut convert_ring = |ring: &LineString<f64>| -> Result<LineString<f64>> {
+        Ok(LineString(ring.0.iter().map(|&c| to_source(c)).collect::<Result<Vec<_>>>()?))
+    };
+    let mut grids_by_index: Vec<Option<GridReport>> = vec![None; n_g];
+    for g in 0..n_g {
+        let polygons = shapes[g]
+            .polygons
+            .0
+            .iter()
+            .map(|p| -> Result<Polygon<f64>> {
+                let ext = convert_ring(p.exterior())?;
+                let holes = p.interiors().iter().map(&mut convert_ring).collect::<Result<Vec<_>>>()?;
+                Ok(Polygon::new(ext, holes))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let population = model.population_column.as_ref().map(|_| {
+            grid_buildings[g].iter().filter_map(|&b| model.buildings[b as usize].population).sum::<f64>()
+        });
+        let c = centre_building[g] as usize;
+        grids_by_index[g] = Some(GridReport {
+            id: id_of[g],
+            households: plan.grids[g].households,
+            population,
+            buildings: grid_buildings[g].len(),
+            area_m2: shapes[g].area,
+            mean_walk_m: walks[g].1,
+            max_walk_m: walks[g].2,
+            center_id: model.buildings[c].id.clone(),
+            center_row: model.buildings[c].row,
+            polygon: MultiPolygon(polygons),
+        });
+    }
+    let grids: Vec<GridReport> = order.iter().map(|&g| grids_by_index[g].take().expect("each grid once")).collect();
+    let rank_of: Vec<u32> = id_of.iter().map(|&id| id - 1).collect();
+    let building_grid: Vec<u32> = building_grid_raw.iter().map(|&g| rank_of[g as usize]).collect();
+
+    let ids_of = |g: usize| -> Vec<Value> {
+        grid_buildings[g].iter().take(50).map(|&b| model.buildings[b as usize].id.to_json()).collect()
+    };
+    let mut violations: Vec<ViolationReport> = plan
+        .violations
+        .iter()
+        .map(|v| ViolationReport {
+            grid_id: id_of[v.grid],
+            kind: serde_json::to_value(v.kind).ok().and_then(|k| k.as_str().map(String::from)).unwrap_or_default(),
+            message: v.message.clone(),
+            households: plan.grids[v.grid].households,
+            buildings: ids_of(v.grid),
+        })
+        .collect();
+    for (g, d) in &defects {
+        let (kind, message) = match d {
+            ShapeDefect::Empty => ("polygon_empty", "the grid has no polygon area".to_string()),
+            ShapeDefect::Pieces(k) => ("polygon_pieces", format!("the grid polygon has {k} pieces")),
+            ShapeDefect::BuildingOutside(b) => (
+                "building_outside_polygon",
+                format!("building {} lies outside its grid polygon", model.buildings[*b as usize].id),
+            ),
+        };
+        violations.push(ViolationReport {
+            grid_id: id_of[*g],
+            kind: kind.into(),
+            message,
+            households: plan.grids[*g].households,
+            buildings: ids_of(*g),
+        });
+    }
+    violations.sort_by_key(|v| v.grid_id);
+
+    let timings = progress.timings();
+    let summary = summary_json(SummaryParts {
+        config,
+        input_info,
+        model: &model,
+        grids: &grids,
+        violations: &violations,
+        warnings: &warnings,
+        graph_units: graph.len(),
+        graph_edges: graph.targets.len() / 2,
+        dropped_long: graph.dropped_long,
+        components: plan.components,
+        regions: plan.regions,
+        triangles: mesh.len(),
+        tiled_area,
+        unclaimed_area: cells.unclaimed_area,
+        timings: &timings,
+    });
+    Ok(Partitioned { model, building_grid, grids, violations, warnings, summary })
+}
+
+struct SummaryParts<'a> {
+    config: &'a PartitionConfig,
+    input_info: Value,
+    model: &'a Model,
+    grids: &'a [GridReport],
+    violations: &'a [ViolationReport],
+    warnings: &'a [String],
+    graph_units: usize,
+    graph_edges: usize,
+    dropped_long: usize,
+    components: usize,
+    regions: usize,
+    triangles: usize,
+    tiled_area: f64,
+    unclaimed_area: f64,
+    timings: &'a [(&'static str, f64)],
+}
+
+fn summary_json(p: SummaryParts) -> Value {
+    let hh: Vec<f64> = p.grids.iter().map(|g| g.households).collect();
+    let total: f64 = hh.iter().sum();
+    let (lo, hi) = (p.config.min_households, p.config.max_households);
+    let min = hh.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = hh.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let in_bounds = hh.iter().filter(|&&h| h >= lo - 1e-9 && h <= hi + 1e-9).count();
+    let weighted: f64 = p.grids.iter().map(|g| g.mean_walk_m * g.households).sum();
+    let worst = p.grids.iter().map(|g| g.max_walk_m).fold(0.0, f64::max);
+    let population = p.model.population_column.as_ref().map(|c| {
+        json!({"column": c, "total": p.grids.iter().filter_map(|g| g.population).sum::<f64>()})
+    });
+    let timings: serde_json::Map<String, Value> = p.timings.iter().map(|(k, v)| (k.to_string(), json!((v * 1000.0).round() / 1000.0))).collect();
+    json!({
+        "wangge_version": env!("CARGO_PKG_VERSION"),
+        "status": if p.violations.is_empty() { "ok" } else { "infeasible" },
+        "input": p.input_info,
+        "crs": {"input": p.model.frame.source.to_string(), "working": p.model.frame.work_crs_name()},
+        "config": p.config,
+        "buildings": p.model.buildings.len(),
+        "grids": p.grids.len(),
+        "households": {
+            "total": total,
+            "min": if p.grids.is_empty() { Value::Null } else { json!(min) },
+            "max": if p.grids.is_empty() { Value::Null } else { json!(max) },
+            "mean": if p.grids.is_empty() { Value::Null } else { json!(total / p.grids.len() as f64) },
+            "bounds": [lo, hi],
+            "grids_in_bounds": in_bounds,
+        },
+        "population": population,
+        "objective": {
+            "description": "household-weighted straight-line distance from each building to its grid's centre building",
+            "total_household_m": weighted,
+            "mean_walk_m": if total > 0.0 { weighted / total } else { 0.0 },
+            "max_walk_m": worst,
+        },
+        "violations": p.violations,
+        "warnings": p.warnings,
+        "graph": {
+            "units": p.graph_units,
+            "edges": p.graph_edges,
+            "dropped_long_edges": p.dropped_long,
+            "components": p.components,
+            "regions": p.regions,
+            "triangles": p.triangles,
+        },
+        "territory": {
+            "derived": p.model.territory.derived,
+            "tiled_area_m2": p.tiled_area,
+            "unclaimed_area_m2": p.unclaimed_area,
+        },
+        "timings_s": timings,
+        "message": if p.violations.is_empty() {
+            format!("{} grids, all within {}–{} households", p.grids.len(), fmt_count(lo), fmt_count(hi))
+        } else {
+            format!("{} grids; {} miss a bound or check (see violations)", p.grids.len(), p.violations.len())
+        },
+    })
+}

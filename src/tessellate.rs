@@ -1,0 +1,148 @@
+//! Tessellate stage: grid polygons as the union of their units' cells. Boundaries are traced
+//! along mesh edges shared by triangles of different grids, so neighbouring grids share their
+//! boundary vertex for vertex: no gap, no overlap, by construction.
+
+use geo::{Coord, LineString, MultiPolygon, Polygon};
+
+use crate::graph::{Cells, Mesh, NONE};
+
+/// The polygon of one grid.
+#[derive(Debug, Clone)]
+pub struct GridShape {
+    /// Polygons in working metres: one for a connected grid.
+    pub polygons: MultiPolygon<f64>,
+    /// Area in m².
+    pub area: f64,
+}
+
+/// Grid of each triangle (`NONE` for unclaimed triangles).
+pub fn grid_of_triangles(cells: &Cells, grid_of_unit: &[u32]) -> Vec<u32> {
+    cells
+        .unit_of_triangle
+        .iter()
+        .map(|&u| if u == NONE { NONE } else { grid_of_unit[u as usize] })
+        .collect()
+}
+
+/// Polygons of `n_grids` grids from the mesh, given the grid of each triangle.
+pub fn dissolve(mesh: &Mesh, grid_of_triangle: &[u32], n_grids: usize) -> Vec<GridShape> {
+    let mut area = vec![0.0; n_grids];
+    // Directed boundary edges (grid, from, to), interior on the left.
+    let mut edges: Vec<(u32, u32, u32)> = Vec::new();
+    for t in 0..mesh.len() {
+        let g = grid_of_triangle[t];
+        if g == NONE {
+            continue;
+        }
+        area[g as usize] += mesh.area(t);
+        let tri = mesh.triangles[t];
+        for i in 0..3 {
+            let nb = mesh.neighbours[t][i];
+            if nb == NONE || grid_of_triangle[nb as usize] != g {
+                edges.push((g, tri[i], tri[(i + 1) % 3]));
+            }
+        }
+    }
+    edges.sort_unstable();
+    let mut shapes: Vec<GridShape> = area.into_iter().map(|a| GridShape { polygons: MultiPolygon(Vec::new()), area: a }).collect();
+    let mut start = 0;
+    while start < edges.len() {
+        let g = edges[start].0;
+        let mut end = start;
+        while end < edges.len() && edges[end].0 == g {
+            end += 1;
+        }
+        shapes[g as usize].polygons = trace(&mesh.points, &edges[start..end]);
+        start = end;
+    }
+    shapes
+}
+
+/// Counter-clockwise angle from direction `a` to direction `b`, in (0, 2π].
+fn ccw_angle(a: Coord<f64>, b: Coord<f64>) -> f64 {
+    let ang = (a.x * b.y - a.y * b.x).atan2(a.x * b.x + a.y * b.y);
+    if ang <= 0.0 {
+        ang + 2.0 * std::f64::consts::PI
+    } else {
+        ang
+    }
+}
+
+/// Traces the rings of one grid from its boundary edges (sorted by start vertex) and groups them
+/// into polygons. At a vertex where the boundary touches itself, the ring follows the same
+/// outside sector, so shells and holes come out as simple rings (touching at most at points).
+fn trace(points: &[Coord<f64>], edges: &[(u32, u32, u32)]) -> MultiPolygon<f64> {
+    let mut used = vec![false; edges.len()];
+    let outgoing = |v: u32| {
+        let lo = edges.partition_point(|e| e.1 < v);
+        let hi = edges.partition_point(|e| e.1 <= v);
+        lo..hi
+    };
+    let mut shells: Vec<(LineString<f64>, f64)> = Vec::new();
+    let mut holes: Vec<(LineString<f64>, f64)> = Vec::new();
+    for first in 0..edges.len() {
+        if used[first] {
+            continue;
+        }
+        let mut ring = vec![points[edges[first].1 as usize]];
+        let mut cur = first;
+        loop {
+            used[cur] = true;
+            let (_, from, to) = edges[cur];
+            ring.push(points[to as usize]);
+            let range = outgoing(to);
+            let next = if range.len() == 1 {
+                range.start
+            } else {
+                let p = points[to as usize];
+                let back = Coord { x: points[from as usize].x - p.x, y: points[from as usize].y - p.y };
+                range
+                    .min_by(|&a, &b| {
+                        let da = points[edges[a].2 as usize];
+                        let db = points[edges[b].2 as usize];
+                        ccw_angle(back, Coord { x: da.x - p.x, y: da.y - p.y })
+                            .total_cmp(&ccw_angle(back, Coord { x: db.x - p.x, y: db.y - p.y }))
+                    })
+                    .expect("a boundary vertex has an outgoing edge")
+            };
+            if used[next] {
+                break;
+            }
+            cur = next;
+        }
+        let signed = signed_area(&ring);
+        let ls = LineString(ring);
+        if signed > 0.0 {
+            shells.push((ls, signed));
+        } else {
+            holes.push((ls, -signed));
+        }
+    }
+    if shells.len() <= 1 {
+        let holes: Vec<LineString<f64>> = holes.into_iter().map(|(h, _)| h).collect();
+        return MultiPolygon(shells.into_iter().map(|(s, _)| Polygon::new(s, holes.clone())).collect());
+    }
+    // Several pieces (a grid that is not connected): give each hole to the smallest shell around it.
+    use geo::Intersects;
+    let polys: Vec<Polygon<f64>> = shells.iter().map(|(s, _)| Polygon::new(s.clone(), vec![])).collect();
+    let mut inner: Vec<Vec<LineString<f64>>> = vec![Vec::new(); shells.len()];
+    for (h, _) in holes {
+        let probe = geo::Point(h.0[0]);
+        let owner = (0..shells.len())
+            .filter(|&i| polys[i].intersects(&probe))
+            .min_by(|&a, &b| shells[a].1.total_cmp(&shells[b].1))
+            .unwrap_or(0);
+        inner[owner].push(h);
+    }
+    MultiPolygon(shells.into_iter().zip(inner).map(|((s, _), hs)| Polygon::new(s, hs)).collect())
+}
+
+/// Shoelace signed area of a closed ring (positive when counter-clockwise).
+pub fn signed_area(ring: &[Coord<f64>]) -> f64 {
+    let o = ring[0];
+    let mut s = 0.0;
+    for w in ring.windows(2) {
+        s += (w[0].x - o.x) * (w[1].y - o.y) - (w[1].x - o.x) * (w[0].y - o.y);
+    }
+    0.5 * s
+}
