@@ -8,7 +8,7 @@ use geo::{BoundingRect, Contains, Coord, LineString, Polygon, Rect};
 use rstar::primitives::{GeomWithData, Rectangle};
 use rstar::RTree;
 use spade::handles::FixedVertexHandle;
-use spade::{ConstrainedDelaunayTriangulation, Point2, PositionInTriangulation, Triangulation};
+use spade::{AngleLimit, ConstrainedDelaunayTriangulation, Point2, RefinementParameters, PositionInTriangulation, Triangulation};
 
 use crate::error::{Error, Result};
 use crate::geom::{clip_segment, PolygonIndex, SegmentIndex};
@@ -21,6 +21,10 @@ pub const NONE: u32 = u32::MAX;
 const POINT_HALF_SIDE: f64 = 0.25;
 /// Overlaps of footprints larger than this (m²) tie the buildings into one unit.
 const OVERLAP_AREA: f64 = 1.0;
+/// Smallest angle the mesh refinement aims for (degrees).
+const REFINE_ANGLE_DEG: f64 = 20.0;
+/// Triangles smaller than this (m²) are not refined.
+const REFINE_MIN_AREA: f64 = 2.0;
 /// Distance (m) within which a constraint edge is taken to lie on a barrier.
 const ON_BARRIER_TOL: f64 = 1e-4;
 
@@ -181,6 +185,15 @@ pub fn build_mesh(buildings: &[Building], territory: &Territory, barriers: &[Lin
     for [a, b] in conflicts {
         cdt.add_constraint_and_split(FixedVertexHandle::from_index(a), FixedVertexHandle::from_index(b), |p| p);
     }
+    // Steiner points: well-shaped triangles make the cells follow the true middle lines
+    // between buildings instead of jumping from corner to corner.
+    let budget = 3 * cdt.num_vertices();
+    cdt.refine(
+        RefinementParameters::new()
+            .with_angle_limit(AngleLimit::from_deg(REFINE_ANGLE_DEG))
+            .with_min_required_area(REFINE_MIN_AREA)
+            .with_max_additional_vertices(budget),
+    );
     if cdt.num_inner_faces() == 0 {
         return Err(Error::layer("buildings", "all buildings and the territory lie on one line: nothing to divide"));
     }

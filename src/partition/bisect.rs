@@ -1,8 +1,10 @@
-//! Initial division by recursive bisection. A set that must become `k` grids is cut into two
-//! connected sides that will become ⌊k/2⌋ and ⌈k/2⌉ grids, with the first side's households in the
-//! range that keeps both sides feasible. Cuts are swept along several directions (growing a
-//! connected side in order of projection) and the most compact valid cut wins, so the parts
-//! are connected by construction and within bounds whenever every cut found a valid position.
+//! Initial division by recursive bisection. A connected set that must become `k` grids is cut
+//! into two connected sides that will become ⌊k/2⌋ and ⌈k/2⌉ grids, the first side's households
+//! within the range that keeps both sides feasible. Candidate cuts come from sweeps along
+//! several directions (a side grown in order of projection), from edge cuts of random
+//! geometric spanning trees, and, for small sets, from enumerating every split. The most
+//! compact candidate whose sides can themselves be cut again (checked a few levels ahead on
+//! small sets) wins; parts are connected by construction.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -10,19 +12,32 @@ use std::collections::BinaryHeap;
 use geo::Coord;
 
 use super::region::{Band, LocalGraph};
+use crate::geom::dist;
 use crate::rng::Rng;
 
 /// Sweep directions tried per cut (evenly spread over 180°, starting at the principal axis).
 const DIRECTIONS: usize = 4;
-/// Cut positions tried per sweep when the remainder is not connected.
-const TRIES_PER_SWEEP: usize = 12;
+/// Cut positions tried per sweep.
+const TRIES_PER_SWEEP: usize = 6;
+/// Sets up to this size also try spanning-tree cuts.
+const TREE_MAX: usize = 200;
+/// Random spanning trees tried per cut.
+const TREES: usize = 8;
+/// Sets up to this size (with one grid per side) are split by enumerating every subset.
+const ENUMERATE_MAX: usize = 16;
+/// Sets up to this size check that the sides can be cut again.
+const LOOKAHEAD_MAX: usize = 80;
+/// Valid cuts checked ahead per set.
+const LOOKAHEAD_TRIES: usize = 8;
+/// Levels of look-ahead.
+const LOOKAHEAD_DEPTH: usize = 2;
 /// Sets at least this large are split in parallel.
 const PARALLEL_MIN: usize = 4096;
 
 /// Result of the recursive bisection.
 #[derive(Debug, Clone)]
 pub struct Bisection {
-    /// Part (0..k) of each local unit.
+    /// Part (0..parts) of each local unit.
     pub part_of: Vec<u32>,
     /// Number of parts produced (k, or fewer when a set could not be cut).
     pub parts: usize,
@@ -31,7 +46,8 @@ pub struct Bisection {
 }
 
 /// A connected set of units with its own compact adjacency (indices into `ids`).
-struct Sub {
+#[derive(Clone)]
+pub struct Sub {
     ids: Vec<u32>,
     w: Vec<f64>,
     pos: Vec<Coord<f64>>,
@@ -40,18 +56,31 @@ struct Sub {
 }
 
 impl Sub {
-    fn root(g: &LocalGraph) -> Sub {
-        Sub {
-            ids: (0..g.len() as u32).collect(),
-            w: g.weight.clone(),
-            pos: g.pos.clone(),
-            off: g.offsets.clone(),
-            tgt: g.targets.clone(),
+    /// The whole local graph.
+    pub fn root(g: &LocalGraph) -> Sub {
+        Sub { ids: (0..g.len() as u32).collect(), w: g.weight.clone(), pos: g.pos.clone(), off: g.offsets.clone(), tgt: g.targets.clone() }
+    }
+
+    /// The subgraph of `g` induced by `members` (local indices).
+    pub fn of(g: &LocalGraph, members: &[u32]) -> Sub {
+        let mut keep = vec![false; g.len()];
+        for &u in members {
+            keep[u as usize] = true;
         }
+        Sub::root(g).child(&keep, true)
+    }
+
+    /// Local ids of the members.
+    pub fn ids(&self) -> &[u32] {
+        &self.ids
     }
 
     fn len(&self) -> usize {
         self.ids.len()
+    }
+
+    fn total(&self) -> f64 {
+        self.w.iter().sum()
     }
 
     fn nb(&self, u: usize) -> &[u32] {
@@ -82,13 +111,32 @@ impl Sub {
         }
         c
     }
+
+    /// True when the members with `side[u] == s` are connected.
+    fn connected(&self, side: &[bool], s: bool) -> bool {
+        let Some(start) = (0..self.len()).find(|&u| side[u] == s) else { return true };
+        let mut seen = vec![false; self.len()];
+        let mut stack = vec![start];
+        seen[start] = true;
+        let mut count = 1;
+        while let Some(u) = stack.pop() {
+            for &v in self.nb(u) {
+                let v = v as usize;
+                if !seen[v] && side[v] == s {
+                    seen[v] = true;
+                    count += 1;
+                    stack.push(v);
+                }
+            }
+        }
+        count == side.iter().filter(|&&x| x == s).count()
+    }
 }
 
 /// Divides the whole of `g` (connected) into `k` parts within `band`.
 pub fn bisect(g: &LocalGraph, k: usize, band: Band, rng: &mut Rng) -> Bisection {
-    let jitter = rng.next_f64();
-    let root = Sub::root(g);
-    let (parts, clean) = split_recursive(root, k.max(1), band, jitter);
+    let seed = rng.next_u64();
+    let (parts, clean) = divide(Sub::root(g), k.max(1), band, seed);
     let mut part_of = vec![0u32; g.len()];
     for (p, members) in parts.iter().enumerate() {
         for &u in members {
@@ -98,26 +146,30 @@ pub fn bisect(g: &LocalGraph, k: usize, band: Band, rng: &mut Rng) -> Bisection 
     Bisection { part_of, parts: parts.len(), clean }
 }
 
-fn split_recursive(sub: Sub, k: usize, band: Band, jitter: f64) -> (Vec<Vec<u32>>, bool) {
+/// Divides a connected set into `k` connected parts (lists of local ids). The flag is false when
+/// some part could not be kept within the band.
+pub fn divide(sub: Sub, k: usize, band: Band, seed: u64) -> (Vec<Vec<u32>>, bool) {
     if k <= 1 || sub.len() <= 1 {
-        return (vec![sub.ids], k <= 1);
+        let ok = k <= 1 && band.holds(sub.total());
+        return (vec![sub.ids], ok);
     }
     let k1 = k / 2;
     let k2 = k - k1;
-    let Some((side, clean)) = best_cut(&sub, k1, k2, band, jitter) else {
+    let mut rng = Rng::new(seed, (sub.ids[0] as u64) << 20 | k as u64);
+    let Some(cut) = best_cut(&sub, k1, k2, band, &mut rng, LOOKAHEAD_DEPTH) else {
         return (vec![sub.ids], false);
     };
-    let left = sub.child(&side, true);
-    let right = sub.child(&side, false);
+    let left = sub.child(&cut.side, true);
+    let right = sub.child(&cut.side, false);
     let big = sub.len() >= PARALLEL_MIN;
     drop(sub);
     let ((mut a, ca), (b, cb)) = if big {
-        rayon::join(|| split_recursive(left, k1, band, jitter), || split_recursive(right, k2, band, jitter))
+        rayon::join(|| divide(left, k1, band, seed), || divide(right, k2, band, seed))
     } else {
-        (split_recursive(left, k1, band, jitter), split_recursive(right, k2, band, jitter))
+        (divide(left, k1, band, seed), divide(right, k2, band, seed))
     };
     a.extend(b);
-    (a, clean && ca && cb)
+    (a, cut.violation == 0.0 && ca && cb)
 }
 
 #[derive(PartialEq, PartialOrd)]
@@ -126,6 +178,28 @@ impl Eq for Key {}
 impl Ord for Key {
     fn cmp(&self, o: &Self) -> std::cmp::Ordering {
         self.0.total_cmp(&o.0)
+    }
+}
+
+/// A candidate cut: `side[u]` true for the first side (k1 grids).
+struct Cut {
+    side: Vec<bool>,
+    violation: f64,
+    score: f64,
+}
+
+/// The range of households the first side may hold.
+fn side_range(total: f64, k1: usize, k2: usize, band: Band) -> (f64, f64) {
+    ((k1 as f64 * band.lo).max(total - k2 as f64 * band.hi), (k1 as f64 * band.hi).min(total - k2 as f64 * band.lo))
+}
+
+fn violation_of(w1: f64, lo: f64, hi: f64) -> f64 {
+    if w1 < lo - Band::EPS {
+        lo - w1
+    } else if w1 > hi + Band::EPS {
+        w1 - hi
+    } else {
+        0.0
     }
 }
 
@@ -176,10 +250,11 @@ fn sweep_order(sub: &Sub, dir: Coord<f64>) -> Vec<u32> {
 /// Weighted inertia (sum of w·squared distance to the weighted mean) of the units with `side[u] == s`.
 fn inertia(sub: &Sub, side: &[bool], s: bool) -> f64 {
     let (mut sw, mut sx, mut sy, mut sq) = (0.0, 0.0, 0.0, 0.0);
+    let o = sub.pos[0];
     for u in 0..sub.len() {
         if side[u] == s {
             let w = sub.w[u] + 1e-3;
-            let p = sub.pos[u];
+            let p = Coord { x: sub.pos[u].x - o.x, y: sub.pos[u].y - o.y };
             sw += w;
             sx += w * p.x;
             sy += w * p.y;
@@ -194,7 +269,6 @@ fn inertia(sub: &Sub, side: &[bool], s: bool) -> f64 {
 }
 
 /// Side 1 = `order[..j]` plus every piece of the remainder cut off from its heaviest piece.
-/// Returns the side mask and side 1's households.
 fn close_cut(sub: &Sub, order: &[u32], j: usize) -> (Vec<bool>, f64) {
     let n = sub.len();
     let mut side = vec![false; n];
@@ -203,7 +277,6 @@ fn close_cut(sub: &Sub, order: &[u32], j: usize) -> (Vec<bool>, f64) {
         side[u as usize] = true;
         w1 += sub.w[u as usize];
     }
-    // Pieces of the remainder.
     let mut piece = vec![u32::MAX; n];
     let mut pieces: Vec<(f64, Vec<u32>)> = Vec::new();
     for &s in &order[j..] {
@@ -244,60 +317,232 @@ fn close_cut(sub: &Sub, order: &[u32], j: usize) -> (Vec<bool>, f64) {
     (side, w1)
 }
 
-/// The most compact cut of `sub` into sides for k1 and k2 grids. The flag is false when no cut
-/// keeps both sides feasible (the least infeasible one is returned then).
-fn best_cut(sub: &Sub, k1: usize, k2: usize, band: Band, jitter: f64) -> Option<(Vec<bool>, bool)> {
+/// Candidate cuts from sweeps along several directions.
+fn sweep_cuts(sub: &Sub, range: (f64, f64), ideal: f64, jitter: f64, out: &mut Vec<Cut>) {
     let n = sub.len();
-    let total: f64 = sub.w.iter().sum();
-    let k = (k1 + k2) as f64;
-    let lo = (k1 as f64 * band.lo).max(total - k2 as f64 * band.hi);
-    let hi = (k1 as f64 * band.hi).min(total - k2 as f64 * band.lo);
-    let feasible = lo <= hi + Band::EPS;
-    let ideal = if feasible { (total * k1 as f64 / k).clamp(lo, hi) } else { total * k1 as f64 / k };
-    let violation = |w1: f64| if w1 < lo - Band::EPS { lo - w1 } else if w1 > hi + Band::EPS { w1 - hi } else { 0.0 };
-
     let theta0 = principal_angle(sub) + jitter * std::f64::consts::PI / DIRECTIONS as f64 * 0.5;
-    // (violation, score, side)
-    let mut best: Option<(f64, f64, Vec<bool>)> = None;
     for d in 0..DIRECTIONS {
         let a = theta0 + d as f64 * std::f64::consts::PI / DIRECTIONS as f64;
         for sign in [1.0, -1.0] {
             let dir = Coord { x: sign * a.cos(), y: sign * a.sin() };
             let order = sweep_order(sub, dir);
             if order.len() < n {
-                return None; // not connected: cannot happen for a region
+                return; // not connected
             }
             let mut prefix = Vec::with_capacity(n + 1);
             prefix.push(0.0);
             for &u in &order {
                 prefix.push(prefix.last().unwrap() + sub.w[u as usize]);
             }
-            // Cut positions 1..n-1 ordered by closeness to the ideal (in range first).
             let mut cands: Vec<usize> = (1..n).collect();
             cands.sort_by(|&x, &y| {
-                (violation(prefix[x]), (prefix[x] - ideal).abs(), x)
-                    .partial_cmp(&(violation(prefix[y]), (prefix[y] - ideal).abs(), y))
+                (violation_of(prefix[x], range.0, range.1), (prefix[x] - ideal).abs(), x)
+                    .partial_cmp(&(violation_of(prefix[y], range.0, range.1), (prefix[y] - ideal).abs(), y))
                     .unwrap()
             });
-            for &j in cands.iter().take(TRIES_PER_SWEEP) {
+            let mut valid = 0;
+            for &j in cands.iter().take(TRIES_PER_SWEEP * 2) {
                 let (side, w1) = close_cut(sub, &order, j);
                 if side.iter().all(|&s| s) {
                     continue;
                 }
-                let v = violation(w1);
+                let v = violation_of(w1, range.0, range.1);
                 let score = inertia(sub, &side, true) + inertia(sub, &side, false);
-                let better = match &best {
-                    None => true,
-                    Some((bv, bs, _)) => v < *bv - Band::EPS || (v <= *bv + Band::EPS && score < *bs),
-                };
-                if better {
-                    best = Some((v, score, side));
-                }
+                out.push(Cut { side, violation: v, score });
                 if v == 0.0 {
-                    break; // the closest valid position of this sweep
+                    valid += 1;
+                    if valid >= TRIES_PER_SWEEP {
+                        break;
+                    }
                 }
             }
         }
     }
-    best.map(|(v, _, side)| (side, feasible && v == 0.0))
+}
+
+/// Candidate cuts from the edges of random geometric spanning trees (both sides connected).
+fn tree_cuts(sub: &Sub, range: (f64, f64), rng: &mut Rng, out: &mut Vec<Cut>) {
+    let n = sub.len();
+    let total = sub.total();
+    for _ in 0..TREES {
+        // Prim's algorithm on distances scaled by random factors.
+        let mut parent = vec![u32::MAX; n];
+        let mut in_tree = vec![false; n];
+        let mut best = vec![f64::INFINITY; n];
+        let mut heap = BinaryHeap::new();
+        let root = rng.below(n);
+        best[root] = 0.0;
+        heap.push(Reverse((Key(0.0), root as u32)));
+        let mut order = Vec::with_capacity(n);
+        while let Some(Reverse((_, u))) = heap.pop() {
+            let u = u as usize;
+            if in_tree[u] {
+                continue;
+            }
+            in_tree[u] = true;
+            order.push(u);
+            for &v in sub.nb(u) {
+                let v = v as usize;
+                if in_tree[v] {
+                    continue;
+                }
+                let key = dist(sub.pos[u], sub.pos[v]).max(1e-3) * (1.0 + rng.next_f64());
+                if key < best[v] {
+                    best[v] = key;
+                    parent[v] = u as u32;
+                    heap.push(Reverse((Key(key), v as u32)));
+                }
+            }
+        }
+        if order.len() < n {
+            return;
+        }
+        // Subtree weights, children after parents in `order`.
+        let mut sw = sub.w.clone();
+        for &u in order.iter().rev() {
+            if parent[u] != u32::MAX {
+                sw[parent[u] as usize] += sw[u];
+            }
+        }
+        for &c in &order[1..] {
+            let inside = violation_of(sw[c], range.0, range.1) == 0.0;
+            let outside = violation_of(total - sw[c], range.0, range.1) == 0.0;
+            if !inside && !outside {
+                continue;
+            }
+            // Mark the subtree of c.
+            let mut side = vec![false; n];
+            side[c] = true;
+            for &u in &order {
+                if parent[u] != u32::MAX && side[parent[u] as usize] {
+                    side[u] = true;
+                }
+            }
+            if !inside {
+                for s in side.iter_mut() {
+                    *s = !*s;
+                }
+            }
+            let score = inertia(sub, &side, true) + inertia(sub, &side, false);
+            out.push(Cut { side, violation: 0.0, score });
+        }
+    }
+}
+
+/// Every split of a small set into two connected sides within `range` and the band.
+fn enumerated_cuts(sub: &Sub, range: (f64, f64), out: &mut Vec<Cut>) {
+    let n = sub.len();
+    let total = sub.total();
+    for mask in 1u32..(1u32 << n) - 1 {
+        let w1: f64 = (0..n).filter(|&u| mask & (1 << u) != 0).map(|u| sub.w[u]).sum();
+        if violation_of(w1, range.0, range.1) > 0.0 || violation_of(total - w1, total - range.1, total - range.0) > 0.0 {
+            continue;
+        }
+        let side: Vec<bool> = (0..n).map(|u| mask & (1 << u) != 0).collect();
+        if sub.connected(&side, true) && sub.connected(&side, false) {
+            let score = inertia(sub, &side, true) + inertia(sub, &side, false);
+            out.push(Cut { side, violation: 0.0, score });
+        }
+    }
+}
+
+/// How far a cut leaves the sides' mean load from the parent's (relative to the band's width),
+/// counting only sides that will be cut again: 0 (balanced) to 3 (far off).
+fn balance_tier(sub: &Sub, cut: &Cut, k1: usize, k2: usize, band: Band) -> u8 {
+    let total = sub.total();
+    let mean = total / (k1 + k2) as f64;
+    let w1: f64 = (0..sub.len()).filter(|&u| cut.side[u]).map(|u| sub.w[u]).sum();
+    let width = (band.hi - band.lo).max(1e-9);
+    let mut dev: f64 = 0.0;
+    if k1 >= 2 {
+        dev = dev.max((w1 / k1 as f64 - mean).abs() / width);
+    }
+    if k2 >= 2 {
+        dev = dev.max(((total - w1) / k2 as f64 - mean).abs() / width);
+    }
+    match dev {
+        d if d <= 0.05 => 0,
+        d if d <= 0.15 => 1,
+        d if d <= 0.3 => 2,
+        _ => 3,
+    }
+}
+
+/// Orders cuts: least violation, then best balance, then most compact.
+fn rank(sub: &Sub, cuts: &mut [Cut], k1: usize, k2: usize, band: Band) {
+    let mut keyed: Vec<(f64, u8, f64, usize)> =
+        cuts.iter().enumerate().map(|(i, c)| (c.violation, balance_tier(sub, c, k1, k2, band), c.score, i)).collect();
+    keyed.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)).then(a.2.total_cmp(&b.2)).then(a.3.cmp(&b.3)));
+    let order: Vec<usize> = keyed.iter().map(|k| k.3).collect();
+    let mut taken: Vec<Option<Cut>> = cuts.iter_mut().map(|c| Some(Cut { side: std::mem::take(&mut c.side), violation: c.violation, score: c.score })).collect();
+    for (slot, i) in order.into_iter().enumerate() {
+        cuts[slot] = taken[i].take().expect("each cut once");
+    }
+}
+
+/// True when `sub` can be divided into `k` parts within the band, looking `depth` cuts ahead.
+fn splittable(sub: &Sub, k: usize, band: Band, rng: &mut Rng, depth: usize) -> bool {
+    let total = sub.total();
+    if k == 1 {
+        return band.holds(total);
+    }
+    if total < k as f64 * band.lo - Band::EPS || total > k as f64 * band.hi + Band::EPS || sub.len() < k {
+        return false;
+    }
+    if depth == 0 || sub.len() > LOOKAHEAD_MAX {
+        return true;
+    }
+    best_cut(sub, k / 2, k - k / 2, band, rng, depth - 1).is_some_and(|c| c.violation == 0.0)
+}
+
+/// The first valid cut (in rank order) whose sides can be cut further, among at most
+/// `LOOKAHEAD_TRIES`; None when there is none.
+fn first_promising(sub: &Sub, cuts: &[Cut], k1: usize, k2: usize, band: Band, rng: &mut Rng, depth: usize) -> Option<usize> {
+    let check_ahead = depth > 0 && sub.len() <= LOOKAHEAD_MAX && (k1 > 1 || k2 > 1);
+    for (i, c) in cuts.iter().enumerate().take_while(|(_, c)| c.violation == 0.0) {
+        if !check_ahead {
+            return Some(i);
+        }
+        if i >= LOOKAHEAD_TRIES {
+            break;
+        }
+        let left = sub.child(&c.side, true);
+        let right = sub.child(&c.side, false);
+        if splittable(&left, k1, band, rng, depth) && splittable(&right, k2, band, rng, depth) {
+            return Some(i);
+        }
+    }
+    None
+}
+
+/// The best cut of `sub` for k1 and k2 grids. Sweeps come first; spanning trees and (for
+/// small sets) enumeration are tried only when no sweep cut is valid with sides that can be
+/// cut further. Falls back to the best-ranked cut (possibly infeasible).
+fn best_cut(sub: &Sub, k1: usize, k2: usize, band: Band, rng: &mut Rng, depth: usize) -> Option<Cut> {
+    let total = sub.total();
+    let range = side_range(total, k1, k2, band);
+    let feasible = range.0 <= range.1 + Band::EPS;
+    let mean_ideal = total * k1 as f64 / (k1 + k2) as f64;
+    let ideal = if feasible { mean_ideal.clamp(range.0, range.1) } else { mean_ideal };
+    let mut cuts = Vec::new();
+    sweep_cuts(sub, range, ideal, rng.next_f64(), &mut cuts);
+    rank(sub, &mut cuts, k1, k2, band);
+    if let Some(i) = first_promising(sub, &cuts, k1, k2, band, rng, depth) {
+        return Some(cuts.swap_remove(i));
+    }
+    if feasible && sub.len() <= TREE_MAX {
+        let mut more = Vec::new();
+        if k1 == 1 && k2 == 1 && sub.len() <= ENUMERATE_MAX {
+            enumerated_cuts(sub, range, &mut more);
+        } else {
+            tree_cuts(sub, range, rng, &mut more);
+        }
+        rank(sub, &mut more, k1, k2, band);
+        if let Some(i) = first_promising(sub, &more, k1, k2, band, rng, depth) {
+            return Some(more.swap_remove(i));
+        }
+        cuts.extend(more);
+        rank(sub, &mut cuts, k1, k2, band);
+    }
+    cuts.into_iter().next()
 }

@@ -8,6 +8,7 @@
 
 pub mod bisect;
 pub mod count;
+pub mod exact;
 pub mod improve;
 pub mod medoid;
 pub mod region;
@@ -163,13 +164,13 @@ pub fn partition(graph: &UnitGraph, config: &PartitionConfig, name: &(dyn Fn(u32
         .map(|((units, count), (&t, &s))| RegionTask { units, count, range: count_range(t, s, lo, hi) })
         .collect();
 
-    let solved: Vec<(LocalGraph, Parts)> = tasks
+    let solved: Vec<(LocalGraph, Parts, RegionStatus)> = tasks
         .par_iter()
         .enumerate()
         .map(|(r, task)| solve_region(graph, task, config, r as u64))
         .collect();
     let n_regions = tasks.len();
-    for (task, (g, parts)) in tasks.iter().zip(solved) {
+    for (task, (g, parts, status)) in tasks.iter().zip(solved) {
         let base = grids.len();
         for p in 0..parts.len() {
             grids.push(Grid { units: Vec::new(), households: parts.load[p], centre: g.global[parts.centre[p] as usize] });
@@ -202,6 +203,15 @@ pub fn partition(graph: &UnitGraph, config: &PartitionConfig, name: &(dyn Fn(u32
                         "the fixed number of grids gives this area of {} households {} grids (about {:.0} each), outside {lo}–{hi}; \
                          this one holds {}",
                         fmt_count(total), task.count.k, total / task.count.k as f64, fmt_count(load)
+                    ),
+                )
+            } else if status == RegionStatus::ProvenInfeasible {
+                (
+                    ViolationKind::InfeasibleArea,
+                    format!(
+                        "holds {} households, outside {lo}–{hi}: an exact search proved that this area of {} buildings and {} \
+                         households (starting at building {}) has no division into connected grids within the bounds",
+                        fmt_count(load), task.units.len(), fmt_count(total), name(task.units[0])
                     ),
                 )
             } else {
@@ -266,9 +276,24 @@ pub fn fmt_count(x: f64) -> String {
     }
 }
 
-/// Divides one region: bisection, repair, then local search. When the bounds are missed, other
-/// feasible counts are tried and the least unbalanced result is kept.
-fn solve_region(graph: &UnitGraph, task: &RegionTask, config: &PartitionConfig, stream: u64) -> (LocalGraph, Parts) {
+/// How a region's division relates to its bounds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RegionStatus {
+    /// Every grid within the band.
+    Balanced,
+    /// The exact search proved that no division within the bounds exists.
+    ProvenInfeasible,
+    /// Some grid misses the band and infeasibility is not proven.
+    NotFound,
+}
+
+/// Restarts of the bisection (with other sweep angles) when the bounds are missed.
+const RESTARTS: usize = 3;
+
+/// Divides one region: bisection and repair (with restarts and other feasible counts), exact
+/// search on small regions when the bounds are still missed, then local search.
+fn solve_region(graph: &UnitGraph, task: &RegionTask, config: &PartitionConfig, stream: u64) -> (LocalGraph, Parts, RegionStatus) {
+    let t0 = std::time::Instant::now();
     let g = LocalGraph::induced(graph, &task.units);
     let mut rng = Rng::new(config.seed, stream);
     let mut counts = vec![task.count.k];
@@ -284,24 +309,61 @@ fn solve_region(graph: &UnitGraph, task: &RegionTask, config: &PartitionConfig, 
     }
     let band = task.count.band;
     let mut best: Option<(f64, Parts)> = None;
-    for k in counts {
-        let cut = bisect::bisect(&g, k, band, &mut rng);
-        let mut parts = Parts::from_labels(&g, cut.part_of, cut.parts);
-        if !cut.clean || (0..parts.len()).any(|p| !band.holds(parts.load[p])) {
-            let rounds = 4 * parts.len() + 16;
-            repair::repair(&g, &mut parts, band, rounds);
-        }
-        let excess: f64 = (0..parts.len()).map(|p| band.excess(parts.load[p])).sum();
-        if best.as_ref().is_none_or(|(e, _)| excess < *e - Band::EPS) {
-            best = Some((excess, parts));
-        }
-        if excess == 0.0 {
-            break;
+    'search: for attempt in 0..RESTARTS {
+        for &k in &counts {
+            if attempt > 0 && k != task.count.k {
+                continue;
+            }
+            let cut = bisect::bisect(&g, k, band, &mut rng);
+            let mut parts = Parts::from_labels(&g, cut.part_of, cut.parts);
+            if !cut.clean || (0..parts.len()).any(|p| !band.holds(parts.load[p])) {
+                let rounds = 24;
+                repair::repair(&g, &mut parts, band, rounds, &mut rng);
+            }
+            let excess: f64 = (0..parts.len()).map(|p| band.excess(parts.load[p])).sum();
+            if best.as_ref().is_none_or(|(e, _)| excess < *e - Band::EPS) {
+                best = Some((excess, parts));
+            }
+            if excess == 0.0 {
+                break 'search;
+            }
         }
     }
-    let mut parts = best.expect("at least one count tried").1;
-    improve::improve(&g, &mut parts, band, config.improve_passes, &mut rng);
-    (g, parts)
+    let t_search = t0.elapsed().as_secs_f64();
+    let (mut excess, mut parts) = best.expect("at least one count tried");
+    if excess > 0.0 && repair::plateau_search(&g, &mut parts, band, &mut rng) {
+        excess = 0.0;
+    }
+    let mut status = if excess == 0.0 { RegionStatus::Balanced } else { RegionStatus::NotFound };
+    if status == RegionStatus::NotFound && g.len() <= exact::EXACT_MAX_UNITS {
+        let mut all_infeasible = true;
+        for &k in &counts {
+            match exact::solve(&g, k, band, exact::REGION_BUDGET) {
+                exact::Exact::Found(part_of) => {
+                    parts = Parts::from_labels(&g, part_of, k);
+                    status = RegionStatus::Balanced;
+                    all_infeasible = false;
+                    break;
+                }
+                exact::Exact::Infeasible => {}
+                exact::Exact::Unknown => all_infeasible = false,
+            }
+        }
+        if status != RegionStatus::Balanced && all_infeasible && task.count.feasible {
+            // Every count within range was proven impossible (counts outside it are impossible by households).
+            let (a, b) = task.range;
+            if counts.len() == b + 1 - a || (a..=b).all(|k| counts.contains(&k) || exact::solve(&g, k, band, exact::REGION_BUDGET) == exact::Exact::Infeasible) {
+                status = RegionStatus::ProvenInfeasible;
+            }
+        }
+    }
+    let t_fix = t0.elapsed().as_secs_f64();
+    let moved = improve::improve(&g, &mut parts, band, config.improve_passes, &mut rng);
+    if std::env::var_os("WANGGE_DEBUG").is_some() { eprintln!("improve moved {moved}"); }
+    if std::env::var_os("WANGGE_DEBUG").is_some() {
+        eprintln!("region {stream}: n={} k={} status={status:?} excess={excess} search={t_search:.3}s fix={:.3}s improve={:.3}s", g.len(), task.count.k, t_fix - t_search, t0.elapsed().as_secs_f64() - t_fix);
+    }
+    (g, parts, status)
 }
 
 /// Household-weighted distance of every building to its grid's centre building, in metres, and

@@ -80,6 +80,29 @@ impl LocalGraph {
         }
     }
 
+    /// The subgraph induced by `members` (local indices of `self`); its `global` field holds
+    /// indices into `self`.
+    pub fn restricted(&self, members: &[u32]) -> LocalGraph {
+        let mut local = vec![u32::MAX; self.len()];
+        for (i, &u) in members.iter().enumerate() {
+            local[u as usize] = i as u32;
+        }
+        let mut offsets = Vec::with_capacity(members.len() + 1);
+        let mut targets = Vec::new();
+        offsets.push(0);
+        for &u in members {
+            targets.extend(self.neighbours(u as usize).iter().filter(|&&v| local[v as usize] != u32::MAX).map(|&v| local[v as usize]));
+            offsets.push(targets.len() as u32);
+        }
+        LocalGraph {
+            global: members.to_vec(),
+            weight: members.iter().map(|&u| self.weight[u as usize]).collect(),
+            pos: members.iter().map(|&u| self.pos[u as usize]).collect(),
+            offsets,
+            targets,
+        }
+    }
+
     /// Number of units.
     pub fn len(&self) -> usize {
         self.weight.len()

@@ -1,14 +1,27 @@
-//! Balance repair: moves units across part boundaries until every part is within its band,
-//! never disconnecting a part. A part that cannot fix itself with its direct neighbours passes
-//! households along a chain of parts (an ejection chain) to the nearest part with room.
+//! Balance repair: brings parts back within their band without ever disconnecting one. A part
+//! out of band first tries a single unit move with a neighbour; then it is merged with one to
+//! three neighbouring parts and the union is divided afresh (by the bisection, which on such
+//! small sets searches thoroughly); last, households are passed along a chain of parts (an
+//! ejection chain) to the nearest part with room.
 
 use std::collections::VecDeque;
 
+use super::bisect::{divide, Sub};
+use super::exact::{self, Exact, EXACT_MAX_UNITS};
+use super::medoid::weighted_medoid;
 use super::region::{Band, LocalGraph, Parts};
 use crate::geom::dist;
+use crate::rng::Rng;
+
+/// Largest number of parts merged and divided again.
+const MERGE_MAX: usize = 5;
+/// Work budget of the exact division of a merged group.
+const GROUP_BUDGET: usize = 100_000;
+/// Groups tried per part and group size.
+const GROUPS_PER_SIZE: usize = 6;
 
 /// Tries to bring every part within `band`; returns true when it succeeded.
-pub fn repair(g: &LocalGraph, parts: &mut Parts, band: Band, max_rounds: usize) -> bool {
+pub fn repair(g: &LocalGraph, parts: &mut Parts, band: Band, max_rounds: usize, rng: &mut Rng) -> bool {
     let mut mark = vec![false; g.len()];
     let mut stack = Vec::new();
     for _ in 0..max_rounds {
@@ -22,7 +35,10 @@ pub fn repair(g: &LocalGraph, parts: &mut Parts, band: Band, max_rounds: usize) 
             if band.holds(parts.load[p]) {
                 continue;
             }
-            if direct_move(g, parts, band, p, &mut mark, &mut stack) || chain(g, parts, band, p, &mut mark, &mut stack) {
+            if direct_move(g, parts, band, p, &mut mark, &mut stack)
+                || merge_and_divide(g, parts, band, p, rng)
+                || chain(g, parts, band, p, &mut mark, &mut stack)
+            {
                 progress = true;
             }
         }
@@ -33,30 +49,15 @@ pub fn repair(g: &LocalGraph, parts: &mut Parts, band: Band, max_rounds: usize) 
     (0..parts.len()).all(|p| band.holds(parts.load[p]))
 }
 
-fn total_excess(parts: &Parts, band: Band, ps: &[usize]) -> f64 {
-    ps.iter().map(|&p| band.excess(parts.load[p])).sum()
-}
-
 /// One move between `p` and a neighbouring part that lowers the total excess of the two.
 fn direct_move(g: &LocalGraph, parts: &mut Parts, band: Band, p: usize, mark: &mut Vec<bool>, stack: &mut Vec<u32>) -> bool {
     let over = parts.load[p] > band.hi;
     // (gain, distance change, unit, to)
     let mut best: Option<(f64, f64, usize, u32)> = None;
-    for u in 0..g.len() {
-        let pu = parts.part_of[u] as usize;
-        // Overloaded: units of p leave. Underloaded: units next to p join it.
-        let (from, to_candidates): (usize, Vec<u32>) = if over {
-            if pu != p {
-                continue;
-            }
-            (p, g.neighbours(u).iter().map(|&v| parts.part_of[v as usize]).filter(|&q| q as usize != p).collect())
-        } else {
-            if pu == p || !g.neighbours(u).iter().any(|&v| parts.part_of[v as usize] as usize == p) {
-                continue;
-            }
-            (pu, vec![p as u32])
-        };
-        for to in to_candidates {
+    // Overloaded: units of p leave. Underloaded: units next to p join it.
+    let members = parts.members(p);
+    for (u, from, to) in crossing_units(g, parts, &members, p, over) {
+        {
             let w = g.weight[u];
             let before = band.excess(parts.load[from]) + band.excess(parts.load[to as usize]);
             let after = band.excess(parts.load[from] - w) + band.excess(parts.load[to as usize] + w);
@@ -70,7 +71,7 @@ fn direct_move(g: &LocalGraph, parts: &mut Parts, band: Band, p: usize, mark: &m
                 Some((bg, bd, _, _)) => gain > bg + Band::EPS || (gain >= bg - Band::EPS && dd < bd),
             };
             if better && parts.stays_connected_without(g, u, mark, stack) {
-                best = Some((gain, dd, u, to));
+                best = Some((gain, dd, u, to as u32));
             }
         }
     }
@@ -83,27 +84,144 @@ fn direct_move(g: &LocalGraph, parts: &mut Parts, band: Band, p: usize, mark: &m
     }
 }
 
-/// The unit of `a` next to `b` that `a` can give up (staying connected) whose weight best fits
-/// `want` households.
-fn unit_to_give(g: &LocalGraph, parts: &Parts, a: usize, b: usize, want: f64, mark: &mut Vec<bool>, stack: &mut Vec<u32>) -> Option<usize> {
-    if parts.size[a] <= 1 {
-        return None;
+/// Units crossing the boundary of part `a` (whose units are `members`): with `leaving`, units
+/// of `a` next to another part; otherwise units of other parts next to `a`. Returned as
+/// (unit, giving part, taking part), sorted.
+fn crossing_units(g: &LocalGraph, parts: &Parts, members: &[u32], a: usize, leaving: bool) -> Vec<(usize, usize, usize)> {
+    let mut out = Vec::new();
+    for &u in members {
+        for &v in g.neighbours(u as usize) {
+            let b = parts.part_of[v as usize] as usize;
+            if b != a {
+                out.push(if leaving { (u as usize, a, b) } else { (v as usize, b, a) });
+            }
+        }
     }
-    let mut cands: Vec<(f64, usize)> = (0..g.len())
-        .filter(|&u| parts.part_of[u] as usize == a && g.neighbours(u).iter().any(|&v| parts.part_of[v as usize] as usize == b))
-        .map(|u| ((g.weight[u] - want).abs(), u))
-        .collect();
-    cands.sort_by(|x, y| x.0.total_cmp(&y.0).then(x.1.cmp(&y.1)));
-    cands.into_iter().map(|(_, u)| u).find(|&u| parts.stays_connected_without(g, u, mark, stack))
+    out.sort_unstable();
+    out.dedup();
+    out
 }
 
-/// Moves households along the shortest chain of parts between `p` and the nearest part that can
-/// take (or give) them. Undone when it does not lower the total excess.
+/// Search limits of the ejection chains.
+const CHAIN_DEPTH: usize = 12;
+const CHAIN_STATES: usize = 20_000;
+
+/// A state of the chain search: part `part` whose load is off by `delta` (received minus given).
+struct ChainState {
+    part: u32,
+    delta: f64,
+    depth: usize,
+    /// (previous state, unit moved, from part, to part); None for the start.
+    via: Option<(usize, u32, u32, u32)>,
+}
+
+/// Moves households along a chain of parts, like an augmenting path: an overloaded part gives a
+/// unit to a neighbour, which, if now overloaded, gives one on, until a part can take it (an
+/// underloaded part pulls the other way). Breadth-first over (part, load change) finds the
+/// shortest such chain; it is applied only if every part stays connected and the total excess
+/// drops, else undone.
 fn chain(g: &LocalGraph, parts: &mut Parts, band: Band, p: usize, mark: &mut Vec<bool>, stack: &mut Vec<u32>) -> bool {
-    let over = parts.load[p] > band.hi;
-    let k = parts.len();
-    // Part adjacency.
-    let mut adj: Vec<Vec<u32>> = vec![Vec::new(); k];
+    let push = parts.load[p] > band.hi;
+    let in_band = |x: f64| band.holds(x);
+    let members = parts.all_members();
+    let mut states = vec![ChainState { part: p as u32, delta: 0.0, depth: 0, via: None }];
+    let mut seen: std::collections::HashSet<(u32, i64)> = std::collections::HashSet::new();
+    seen.insert((p as u32, 0));
+    let mut queue = VecDeque::from([0usize]);
+    let mut found = None;
+    let on_path = |states: &Vec<ChainState>, mut s: usize, part: u32| loop {
+        if states[s].part == part {
+            return true;
+        }
+        match states[s].via {
+            Some((prev, ..)) => s = prev,
+            None => return false,
+        }
+    };
+    'bfs: while let Some(si) = queue.pop_front() {
+        if states.len() > CHAIN_STATES {
+            break;
+        }
+        let (a, delta, depth) = (states[si].part as usize, states[si].delta, states[si].depth);
+        if depth >= CHAIN_DEPTH {
+            continue;
+        }
+        let moves = crossing_units(g, parts, &members[a], a, push);
+        for (u, giver, taker) in moves {
+            let other = if push { taker } else { giver };
+            if on_path(&states, si, other as u32) {
+                continue;
+            }
+            let w = g.weight[u];
+            let (here, there) = if push {
+                (parts.load[a] + delta - w, parts.load[taker] + w)
+            } else {
+                (parts.load[a] + delta + w, parts.load[giver] - w)
+            };
+            if !in_band(here) || parts.size[giver] <= 1 || !parts.stays_connected_without(g, u, mark, stack) {
+                continue;
+            }
+            let next = states.len();
+            let next_delta = if push { w } else { -w };
+            states.push(ChainState { part: other as u32, delta: next_delta, depth: depth + 1, via: Some((si, u as u32, giver as u32, taker as u32)) });
+            if in_band(there) {
+                found = Some(next);
+                break 'bfs;
+            }
+            let pushing_on = if push { there > band.hi } else { there < band.lo };
+            if pushing_on && seen.insert((other as u32, (next_delta * 1000.0).round() as i64)) {
+                queue.push_back(next);
+            }
+        }
+    }
+    let Some(end) = found else { return false };
+    // The moves from the start to `end`.
+    let mut moves = Vec::new();
+    let mut s = end;
+    while let Some((prev, u, giver, taker)) = states[s].via {
+        moves.push((u as usize, giver, taker));
+        s = prev;
+    }
+    moves.reverse();
+    let touched: Vec<u32> = moves.iter().flat_map(|&(_, a, b)| [a, b]).collect();
+    let before: f64 = touched.iter().map(|&q| band.excess(parts.load[q as usize])).sum::<f64>();
+    for &(u, _, taker) in &moves {
+        parts.assign(g, u, taker);
+    }
+    let after: f64 = touched.iter().map(|&q| band.excess(parts.load[q as usize])).sum::<f64>();
+    let connected = touched.iter().all(|&q| part_connected(g, parts, q));
+    if connected && after < before - Band::EPS {
+        return true;
+    }
+    for &(u, giver, _) in moves.iter().rev() {
+        parts.assign(g, u, giver);
+    }
+    false
+}
+
+/// True when part `q` is connected (full search).
+fn part_connected(g: &LocalGraph, parts: &Parts, q: u32) -> bool {
+    let Some(start) = parts.part_of.iter().position(|&x| x == q) else { return true };
+    let mut seen = vec![false; g.len()];
+    let mut stack = vec![start];
+    seen[start] = true;
+    let mut count = 1;
+    while let Some(u) = stack.pop() {
+        for &v in g.neighbours(u) {
+            let v = v as usize;
+            if !seen[v] && parts.part_of[v] == q {
+                seen[v] = true;
+                count += 1;
+                stack.push(v);
+            }
+        }
+    }
+    count == parts.size[q as usize] as usize
+}
+
+/// Adjacency between parts (sorted, without duplicates).
+fn part_adjacency(g: &LocalGraph, parts: &Parts) -> Vec<Vec<u32>> {
+    let mut adj: Vec<Vec<u32>> = vec![Vec::new(); parts.len()];
     for u in 0..g.len() {
         let a = parts.part_of[u];
         for &v in g.neighbours(u) {
@@ -117,51 +235,204 @@ fn chain(g: &LocalGraph, parts: &mut Parts, band: Band, p: usize, mark: &mut Vec
         l.sort_unstable();
         l.dedup();
     }
-    // Breadth-first search to the nearest part with room (over) or surplus (under).
-    let mut prev = vec![u32::MAX; k];
-    let mut queue = VecDeque::new();
-    prev[p] = p as u32;
-    queue.push_back(p);
-    let mut end = None;
-    while let Some(a) = queue.pop_front() {
-        if a != p {
-            let room = if over { band.hi - parts.load[a] } else { parts.load[a] - band.lo };
-            if room > Band::EPS {
-                end = Some(a);
+    adj
+}
+
+/// Merges part `p` with neighbouring parts and divides the union again; keeps the result when
+/// the group's total excess drops.
+fn merge_and_divide(g: &LocalGraph, parts: &mut Parts, band: Band, p: usize, rng: &mut Rng) -> bool {
+    let adj = part_adjacency(g, parts);
+    let members = parts.all_members();
+    for m in 2..=MERGE_MAX {
+        for group in groups(&adj, p, m, parts, band) {
+            let load: f64 = group.iter().map(|&q| parts.load[q as usize]).sum();
+            if load < m as f64 * band.lo - Band::EPS || load > m as f64 * band.hi + Band::EPS {
+                continue;
+            }
+            let before: f64 = group.iter().map(|&q| band.excess(parts.load[q as usize])).sum();
+            let units: Vec<u32> = group.iter().flat_map(|&q| members[q as usize].iter().copied()).collect();
+            let pieces = if units.len() <= EXACT_MAX_UNITS {
+                // Small enough to search every division of the group.
+                let sub = LocalGraph::restricted(g, &units);
+                match exact::solve(&sub, m, band, GROUP_BUDGET) {
+                    Exact::Found(part_of) => {
+                        let mut pieces = vec![Vec::new(); m];
+                        for (i, &q) in part_of.iter().enumerate() {
+                            pieces[q as usize].push(units[i]);
+                        }
+                        pieces
+                    }
+                    _ => continue,
+                }
+            } else {
+                divide(Sub::of(g, &units), m, band, rng.next_u64()).0
+            };
+            if pieces.len() != m {
+                continue;
+            }
+            let after: f64 = pieces.iter().map(|piece| band.excess(piece.iter().map(|&u| g.weight[u as usize]).sum())).sum();
+            if after < before - Band::EPS {
+                for (&q, piece) in group.iter().zip(&pieces) {
+                    for &u in piece {
+                        parts.assign(g, u as usize, q);
+                    }
+                }
+                for (&q, piece) in group.iter().zip(&pieces) {
+                    parts.centre[q as usize] = weighted_medoid(g, piece);
+                }
+                return true;
+            }
+        }
+    }
+    false
+}
+
+/// Connected groups of `m` parts containing `p`, neighbours with the most room (or surplus) first.
+fn groups(adj: &[Vec<u32>], p: usize, m: usize, parts: &Parts, band: Band) -> Vec<Vec<u32>> {
+    let over = parts.load[p] > band.hi;
+    let slack = |q: u32| if over { band.hi - parts.load[q as usize] } else { parts.load[q as usize] - band.lo };
+    let mut out: Vec<Vec<u32>> = Vec::new();
+    let mut frontier: Vec<Vec<u32>> = vec![vec![p as u32]];
+    for _ in 1..m {
+        let mut next: Vec<Vec<u32>> = Vec::new();
+        for grp in &frontier {
+            let mut cands: Vec<u32> = grp.iter().flat_map(|&q| adj[q as usize].iter().copied()).filter(|q| !grp.contains(q)).collect();
+            cands.sort_unstable();
+            cands.dedup();
+            cands.sort_by(|&a, &b| slack(b).total_cmp(&slack(a)).then(a.cmp(&b)));
+            for c in cands.into_iter().take(GROUPS_PER_SIZE) {
+                let mut ng = grp.clone();
+                ng.push(c);
+                let mut key = ng.clone();
+                key.sort_unstable();
+                if !next.iter().any(|x| {
+                    let mut k = x.clone();
+                    k.sort_unstable();
+                    k == key
+                }) {
+                    next.push(ng);
+                }
+            }
+        }
+        next.truncate(GROUPS_PER_SIZE);
+        frontier = next;
+    }
+    out.extend(frontier);
+    out
+}
+
+/// Steps of the plateau search per unit of the region, and at most.
+const WALK_STEPS_PER_UNIT: usize = 40;
+const WALK_STEPS_MAX: usize = 20_000;
+
+/// Last resort: a randomised walk over moves and swaps between neighbouring parts around the
+/// parts out of band, accepting every step that does not raise their excess (so it can cross
+/// plateaus) and now and then reshaping in-band neighbours to open new options. Keeps the best
+/// division seen.
+pub fn plateau_search(g: &LocalGraph, parts: &mut Parts, band: Band, rng: &mut Rng) -> bool {
+    let excess_total = |parts: &Parts| -> f64 { (0..parts.len()).map(|p| band.excess(parts.load[p])).sum() };
+    let mut best = excess_total(parts);
+    if best == 0.0 {
+        return true;
+    }
+    let mut best_parts = parts.part_of.clone();
+    let mut members = parts.all_members();
+    let neighbours_of = |members: &[Vec<u32>], parts: &Parts, a: usize| -> Vec<usize> {
+        let mut out: Vec<usize> = members[a]
+            .iter()
+            .flat_map(|&u| g.neighbours(u as usize).iter().map(|&v| parts.part_of[v as usize] as usize))
+            .filter(|&b| b != a)
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out
+    };
+    let border = |members: &[Vec<u32>], parts: &Parts, a: usize, b: usize| -> Vec<usize> {
+        members[a]
+            .iter()
+            .map(|&u| u as usize)
+            .filter(|&u| g.neighbours(u).iter().any(|&v| parts.part_of[v as usize] as usize == b))
+            .collect()
+    };
+    let relabel = |members: &mut [Vec<u32>], parts: &mut Parts, u: usize, to: usize| {
+        let from = parts.part_of[u] as usize;
+        members[from].retain(|&x| x as usize != u);
+        members[to].push(u as u32);
+        parts.assign(g, u, to as u32);
+    };
+    let steps = (WALK_STEPS_PER_UNIT * g.len()).min(WALK_STEPS_MAX);
+    for _ in 0..steps {
+        let violators: Vec<usize> = (0..parts.len()).filter(|&p| !band.holds(parts.load[p])).collect();
+        if violators.is_empty() {
+            break;
+        }
+        let mut p = violators[rng.below(violators.len())];
+        let around = neighbours_of(&members, parts, p);
+        if around.is_empty() {
+            continue;
+        }
+        let mut q = around[rng.below(around.len())];
+        // Now and then reshape the neighbourhood instead: a pair of parts next to p.
+        if rng.next_f64() < 0.3 {
+            let further = neighbours_of(&members, parts, q);
+            if !further.is_empty() {
+                p = q;
+                q = further[rng.below(further.len())];
+            }
+        }
+        let before = band.excess(parts.load[p]) + band.excess(parts.load[q]);
+        let (pq, qp) = (border(&members, parts, p, q), border(&members, parts, q, p));
+        let mut options: Vec<(f64, Option<usize>, Option<usize>)> = Vec::new();
+        for &u in &pq {
+            let d = band.excess(parts.load[p] - g.weight[u]) + band.excess(parts.load[q] + g.weight[u]) - before;
+            options.push((d, Some(u), None));
+        }
+        for &v in &qp {
+            let d = band.excess(parts.load[p] + g.weight[v]) + band.excess(parts.load[q] - g.weight[v]) - before;
+            options.push((d, None, Some(v)));
+        }
+        for &u in &pq {
+            for &v in &qp {
+                let dw = g.weight[v] - g.weight[u];
+                let d = band.excess(parts.load[p] + dw) + band.excess(parts.load[q] - dw) - before;
+                options.push((d, Some(u), Some(v)));
+            }
+        }
+        options.retain(|o| o.0 <= Band::EPS);
+        if options.is_empty() {
+            continue;
+        }
+        let least = options.iter().map(|o| o.0).fold(f64::INFINITY, f64::min);
+        let pick: Vec<&(f64, Option<usize>, Option<usize>)> =
+            options.iter().filter(|o| o.0 <= least + Band::EPS || rng.next_f64() < 0.2).collect();
+        let &(_, u, v) = pick[rng.below(pick.len())];
+        if let Some(u) = u {
+            relabel(&mut members, parts, u, q);
+        }
+        if let Some(v) = v {
+            relabel(&mut members, parts, v, p);
+        }
+        let ok = parts.size[p] > 0 && parts.size[q] > 0 && part_connected(g, parts, p as u32) && part_connected(g, parts, q as u32);
+        if !ok {
+            if let Some(v) = v {
+                relabel(&mut members, parts, v, q);
+            }
+            if let Some(u) = u {
+                relabel(&mut members, parts, u, p);
+            }
+            continue;
+        }
+        let now = excess_total(parts);
+        if now < best - Band::EPS {
+            best = now;
+            best_parts.clone_from(&parts.part_of);
+            if best == 0.0 {
                 break;
             }
         }
-        for &b in &adj[a] {
-            if prev[b as usize] == u32::MAX {
-                prev[b as usize] = a as u32;
-                queue.push_back(b as usize);
-            }
-        }
     }
-    let Some(end) = end else { return false };
-    let mut path = vec![end];
-    while *path.last().unwrap() != p {
-        path.push(prev[*path.last().unwrap()] as usize);
+    if parts.part_of != best_parts {
+        *parts = Parts::from_labels(g, best_parts, parts.len());
     }
-    path.reverse(); // p ... end
-    if !over {
-        path.reverse(); // households flow from end ... to p
-    }
-    let before = total_excess(parts, band, &path);
-    let mut done: Vec<(usize, u32)> = Vec::new(); // (unit, previous part)
-    let mut want = if over { parts.load[p] - band.hi } else { band.lo - parts.load[p] };
-    for w in path.windows(2) {
-        let (a, b) = (w[0], w[1]);
-        let Some(u) = unit_to_give(g, parts, a, b, want, mark, stack) else { break };
-        done.push((u, a as u32));
-        parts.assign(g, u, b as u32);
-        want = g.weight[u];
-    }
-    if total_excess(parts, band, &path) < before - Band::EPS {
-        return true;
-    }
-    for (u, from) in done.into_iter().rev() {
-        parts.assign(g, u, from);
-    }
-    false
+    best == 0.0
 }

@@ -1,0 +1,183 @@
+//! Exact division of small regions: enumerates every connected set of units within the band and
+//! finds, by dynamic programming over subsets, the most compact division into `k` such sets, or
+//! proves that none exists. Used when the heuristic misses a bound on a region this small.
+
+use std::collections::HashMap;
+
+use super::region::{Band, LocalGraph};
+use crate::geom::dist;
+
+/// Largest region solved exactly.
+pub const EXACT_MAX_UNITS: usize = 24;
+/// Work budget (connected sets enumerated plus subproblems solved) of a region solved exactly.
+pub const REGION_BUDGET: usize = 4_000_000;
+
+/// Outcome of the exact search.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Exact {
+    /// The most compact division: part of each unit.
+    Found(Vec<u32>),
+    /// No division into `k` connected parts within the band exists.
+    Infeasible,
+    /// The region is too large or the search ran out of budget.
+    Unknown,
+}
+
+/// Solves the region exactly for `k` parts, giving up (Unknown) after `budget` steps.
+pub fn solve(g: &LocalGraph, k: usize, band: Band, budget: usize) -> Exact {
+    let n = g.len();
+    if n > EXACT_MAX_UNITS || n == 0 || k == 0 {
+        return Exact::Unknown;
+    }
+    let mut nb = vec![0u32; n];
+    for (u, mask) in nb.iter_mut().enumerate() {
+        for &v in g.neighbours(u) {
+            *mask |= 1 << v;
+        }
+    }
+    let d: Vec<Vec<f64>> = (0..n).map(|a| (0..n).map(|b| dist(g.pos[a], g.pos[b])).collect()).collect();
+    // Connected sets in band, grouped by their lowest unit, with their medoid cost.
+    let mut by_low: Vec<Vec<(u32, f64)>> = vec![Vec::new(); n];
+    let mut work = 0usize;
+    for v in 0..n {
+        let mut stack: Vec<(u32, u32, f64)> = vec![(1 << v, nb[v] & !((1u32 << (v + 1)) - 1), g.weight[v])];
+        // (set, candidates, weight); candidates are neighbours above v not yet decided.
+        let mut excluded_stack: Vec<u32> = vec![0];
+        while let Some((set, cand, w)) = stack.pop() {
+            let excluded = excluded_stack.pop().unwrap();
+            work += 1;
+            if work > budget {
+                return Exact::Unknown;
+            }
+            if band.holds(w) {
+                let cost = medoid_cost(set, g, &d);
+                by_low[v].push((set, cost));
+            }
+            let mut cand_left = cand & !excluded;
+            let mut excl = excluded;
+            while cand_left != 0 {
+                let c = cand_left.trailing_zeros() as usize;
+                cand_left &= cand_left - 1;
+                let nw = w + g.weight[c];
+                if nw <= band.hi + Band::EPS {
+                    let above = !((1u32 << (v + 1)) - 1);
+                    let ncand = (cand_left | (nb[c] & above)) & !set & !(1 << c) & !excl;
+                    stack.push((set | 1 << c, ncand, nw));
+                    excluded_stack.push(excl);
+                }
+                excl |= 1 << c;
+            }
+        }
+    }
+    let full: u32 = if n == 32 { u32::MAX } else { (1u32 << n) - 1 };
+    let mut memo: HashMap<(u32, u8), Option<(f64, u32)>> = HashMap::new();
+    let best = dp(full, k as u8, &by_low, &mut memo, &mut work, budget);
+    if work > budget {
+        return Exact::Unknown;
+    }
+    match best {
+        None => Exact::Infeasible,
+        Some(_) => {
+            let mut part_of = vec![0u32; n];
+            let (mut rem, mut left, mut p) = (full, k as u8, 0u32);
+            while rem != 0 {
+                let (_, set) = memo[&(rem, left)].expect("solution path");
+                for (u, slot) in part_of.iter_mut().enumerate() {
+                    if set & (1 << u) != 0 {
+                        *slot = p;
+                    }
+                }
+                rem &= !set;
+                left -= 1;
+                p += 1;
+            }
+            Exact::Found(part_of)
+        }
+    }
+}
+
+fn medoid_cost(set: u32, g: &LocalGraph, d: &[Vec<f64>]) -> f64 {
+    let members: Vec<usize> = (0..g.len()).filter(|&u| set & (1 << u) != 0).collect();
+    members
+        .iter()
+        .map(|&c| members.iter().map(|&u| g.weight[u] * d[u][c]).sum::<f64>())
+        .fold(f64::INFINITY, f64::min)
+}
+
+/// Cheapest division of `rem` into `left` parts: (cost, first part chosen).
+fn dp(rem: u32, left: u8, by_low: &[Vec<(u32, f64)>], memo: &mut HashMap<(u32, u8), Option<(f64, u32)>>, work: &mut usize, budget: usize) -> Option<f64> {
+    if rem == 0 {
+        return (left == 0).then_some(0.0);
+    }
+    if left == 0 {
+        return None;
+    }
+    if let Some(r) = memo.get(&(rem, left)) {
+        return r.map(|x| x.0);
+    }
+    *work += 1;
+    if *work > budget {
+        return None;
+    }
+    let low = rem.trailing_zeros() as usize;
+    let mut best: Option<(f64, u32)> = None;
+    for &(set, cost) in &by_low[low] {
+        if set & rem != set {
+            continue;
+        }
+        if let Some(rest) = dp(rem & !set, left - 1, by_low, memo, work, budget) {
+            let total = cost + rest;
+            if best.is_none_or(|(b, _)| total < b) {
+                best = Some((total, set));
+            }
+        }
+    }
+    memo.insert((rem, left), best);
+    best.map(|x| x.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::{Unit, UnitGraph};
+    use geo::Coord;
+
+    fn path(weights: &[f64]) -> LocalGraph {
+        let units: Vec<Unit> = weights
+            .iter()
+            .enumerate()
+            .map(|(i, &w)| Unit { buildings: vec![i as u32], households: w, position: Coord { x: i as f64 * 10.0, y: 0.0 } })
+            .collect();
+        let edges: Vec<(u32, u32)> = (1..weights.len() as u32).map(|i| (i - 1, i)).collect();
+        let g = UnitGraph::from_edges(units, &edges);
+        LocalGraph::induced(&g, &(0..weights.len() as u32).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn finds_the_only_division_of_a_path() {
+        // 200 | 150 150 | 250 100 ... on a path, bounds 300–500.
+        let g = path(&[200.0, 150.0, 150.0, 250.0, 100.0]);
+        let band = Band { lo: 300.0, hi: 500.0 };
+        match solve(&g, 2, band, REGION_BUDGET) {
+            Exact::Found(p) => {
+                let mut loads = [0.0; 2];
+                for (u, &q) in p.iter().enumerate() {
+                    loads[q as usize] += g.weight[u];
+                }
+                assert!(loads.iter().all(|&l| band.holds(l)), "{loads:?}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn proves_infeasibility() {
+        // A path 400 - 50 - 400: any 2-division leaves 400 alone next to 450, or 400 and 50.
+        let g = path(&[400.0, 50.0, 400.0, 290.0]);
+        let band = Band { lo: 300.0, hi: 500.0 };
+        // total 1140: 3 parts need 290 alone (< 300) → infeasible; 2 parts: {400,50}=450 + {400,290}=690 ✗,
+        // {400} + {50,400,290}=740 ✗, {400,50,400} ✗ → infeasible.
+        assert_eq!(solve(&g, 2, band, REGION_BUDGET), Exact::Infeasible);
+        assert_eq!(solve(&g, 3, band, REGION_BUDGET), Exact::Infeasible);
+    }
+}
