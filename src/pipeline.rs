@@ -127,14 +127,12 @@ pub fn partition_layers(
     let graph = build_unit_graph(&model, &mesh, &cells, config.max_edge_m);
 
     progress.stage("partition", "dividing into grids");
+    // Names a unit in messages: its building's id, or the ids of its overlapping buildings.
     let unit_name = |u: u32| {
         let bs = &graph.units[u as usize].buildings;
-        let first = model.buildings[bs[0] as usize].id.to_string();
-        if bs.len() > 1 {
-            format!("{first} (with {} overlapping buildings)", bs.len() - 1)
-        } else {
-            first
-        }
+        let ids: Vec<String> = bs.iter().take(6).map(|&b| model.buildings[b as usize].id.to_string()).collect();
+        let more = if bs.len() > 6 { format!(" and {} more", bs.len() - 6) } else { String::new() };
+        format!("{}{more}", ids.join("+"))
     };
     let plan = partition(&graph, config, &unit_name);
 

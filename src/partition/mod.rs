@@ -243,8 +243,12 @@ pub fn partition(graph: &UnitGraph, config: &PartitionConfig, name: &(dyn Fn(u32
                 grid: gi,
                 kind: ViolationKind::OversizeBuilding,
                 message: format!(
-                    "building {} alone holds {} households, more than the maximum {hi}: it forms its own grid{also}",
-                    name(grid.units[0]),
+                    "{} {} households, more than the maximum {hi}: it forms its own grid{also}",
+                    if graph.units[grid.units[0] as usize].buildings.len() > 1 {
+                        format!("buildings {} overlap (their footprints share ground) and together hold", name(grid.units[0]))
+                    } else {
+                        format!("building {} alone holds", name(grid.units[0]))
+                    },
                     fmt_count(graph.units[grid.units[0] as usize].households)
                 ),
             });

@@ -1,0 +1,204 @@
+//! The command line: output contract, exit codes, and clear errors for bad input.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use common::*;
+use serde_json::{json, Value};
+
+fn wangge(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_wangge")).args(args).output().expect("run wangge")
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("wangge-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p.display().to_string()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+fn files(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir).map(|r| r.map(|e| e.unwrap().file_name().to_string_lossy().to_string()).collect()).unwrap_or_default();
+    v.sort();
+    v
+}
+
+#[test]
+fn writes_the_output_contract() {
+    let d = tmp("contract");
+    let text = lattice(12, 12, 40.0, &mut |i, j| 30.0 + ((i + j) % 4) as f64 * 10.0);
+    let input = write(&d, "b.geojson", &text);
+    let out = d.join("out");
+    let o = wangge(&["partition", &input, "-o", out.to_str().unwrap(), "-q"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(files(&out), vec!["buildings.geojson", "grids.geojson", "summary.json"]);
+    let b: Value = serde_json::from_str(&std::fs::read_to_string(out.join("buildings.geojson")).unwrap()).unwrap();
+    let g: Value = serde_json::from_str(&std::fs::read_to_string(out.join("grids.geojson")).unwrap()).unwrap();
+    let s: Value = serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let src: Value = serde_json::from_str(&text).unwrap();
+    // Same CRS member, every feature in order with its id, properties and geometry, plus grid_id.
+    assert_eq!(b["crs"], src["crs"]);
+    assert_eq!(g["crs"], src["crs"]);
+    let (bf, sf) = (b["features"].as_array().unwrap(), src["features"].as_array().unwrap());
+    assert_eq!(bf.len(), sf.len());
+    for (o, i) in bf.iter().zip(sf) {
+        assert_eq!(o["id"], i["id"]);
+        assert_eq!(o["geometry"], i["geometry"]);
+        for (k, v) in i["properties"].as_object().unwrap() {
+            assert_eq!(&o["properties"][k], v);
+        }
+        assert!(o["properties"]["grid_id"].as_u64().unwrap() >= 1);
+    }
+    let grids = g["features"].as_array().unwrap();
+    assert_eq!(grids.len() as u64, s["grids"].as_u64().unwrap());
+    for f in grids {
+        let p = &f["properties"];
+        for key in ["grid_id", "households", "population", "buildings", "area_m2", "mean_walk_m", "max_walk_m", "center_id"] {
+            assert!(!p[key].is_null(), "grid property {key} missing: {p}");
+        }
+        assert_eq!(f["geometry"]["type"], "Polygon");
+    }
+    for key in ["config", "violations", "timings_s", "wangge_version", "objective", "households"] {
+        assert!(!s[key].is_null(), "summary.{key} missing");
+    }
+    assert_eq!(s["wangge_version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(s["config"]["min_households"], 300.0);
+
+    // A second run into the same directory is refused (usage, exit 2) and changes nothing.
+    let before = std::fs::read(out.join("summary.json")).unwrap();
+    let o = wangge(&["partition", &input, "-o", out.to_str().unwrap(), "-q"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--overwrite"), "{}", stderr(&o));
+    assert_eq!(std::fs::read(out.join("summary.json")).unwrap(), before);
+    // With --overwrite it runs, and the result is the same (deterministic).
+    let o = wangge(&["partition", &input, "-o", out.to_str().unwrap(), "-q", "--overwrite"]);
+    assert_eq!(o.status.code(), Some(0));
+    let g2: Value = serde_json::from_str(&std::fs::read_to_string(out.join("grids.geojson")).unwrap()).unwrap();
+    assert_eq!(g["features"], g2["features"]);
+}
+
+#[test]
+fn existing_grid_id_property_is_replaced_not_duplicated() {
+    let d = tmp("gridid");
+    let mut feats = Vec::new();
+    for i in 0..10 {
+        feats.push(json!({"type": "Feature", "properties": {"households": 40, "grid_id": "old"}, "geometry": square(i as f64 * 30.0, 0.0, 20.0)}));
+    }
+    let input = write(&d, "b.geojson", &collection(feats));
+    let out = d.join("out");
+    let o = wangge(&["partition", &input, "-o", out.to_str().unwrap(), "-q"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = std::fs::read_to_string(out.join("buildings.geojson")).unwrap();
+    assert!(!text.contains("\"old\""));
+    assert_eq!(text.matches("grid_id").count(), 10);
+}
+
+#[test]
+fn infeasible_plans_are_written_with_exit_code_4() {
+    let d = tmp("infeasible");
+    let text = lattice(6, 6, 40.0, &mut |i, j| if (i, j) == (2, 2) { 900.0 } else { 40.0 });
+    let input = write(&d, "b.geojson", &text);
+    let out = d.join("out");
+    let o = wangge(&["partition", &input, "-o", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    assert!(stderr(&o).contains("oversize_building"), "{}", stderr(&o));
+    let s: Value = serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(s["status"], "infeasible");
+    let v = &s["violations"][0];
+    assert!(v["grid_id"].as_u64().is_some() && v["kind"] == "oversize_building" && v["message"].as_str().unwrap().contains("900"));
+}
+
+/// Runs wangge on `text`; expects exit 3, an error naming the file and containing `needles`,
+/// and no output file.
+fn refuses(name: &str, text: &str, extra: &[&str], needles: &[&str]) {
+    let d = tmp(name);
+    let input = write(&d, &format!("{name}.geojson"), text);
+    let out = d.join("out");
+    let mut args = vec!["partition", input.as_str(), "-o", out.to_str().unwrap(), "-q"];
+    args.extend_from_slice(extra);
+    let o = wangge(&args);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(3), "{name}: {err}");
+    assert!(err.contains(&format!("{name}.geojson")), "{name}: error does not name the file: {err}");
+    for n in needles {
+        assert!(err.contains(n), "{name}: error lacks '{n}': {err}");
+    }
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(files(&out).is_empty(), "{name}: output written: {:?}", files(&out));
+}
+
+fn one(props: Value, geometry: Value) -> String {
+    collection(vec![
+        json!({"type": "Feature", "id": "ok1", "properties": {"households": 100}, "geometry": square(0.0, 0.0, 10.0)}),
+        json!({"type": "Feature", "id": "bad7", "properties": props, "geometry": geometry}),
+    ])
+}
+
+#[test]
+fn bad_input_is_refused_with_file_feature_and_fault() {
+    refuses("missing", &one(json!({"hh": 3}), square(30.0, 0.0, 10.0)), &[], &["feature bad7", "no 'households' property", "hh"]);
+    refuses("text", &one(json!({"households": "many"}), square(30.0, 0.0, 10.0)), &[], &["feature bad7", "not a number", "many"]);
+    refuses("null", &one(json!({"households": null}), square(30.0, 0.0, 10.0)), &[], &["feature bad7", "null"]);
+    refuses("negative", &one(json!({"households": -4}), square(30.0, 0.0, 10.0)), &[], &["feature bad7", ">= 0", "-4"]);
+    refuses("nogeom", &one(json!({"households": 4}), Value::Null), &[], &["feature bad7", "empty geometry"]);
+    refuses(
+        "line",
+        &one(json!({"households": 4}), json!({"type": "LineString", "coordinates": [[X0, Y0], [X0 + 5.0, Y0]]})),
+        &[],
+        &["feature bad7", "LineString"],
+    );
+    refuses(
+        "ring",
+        &one(json!({"households": 4}), json!({"type": "Polygon", "coordinates": [[[X0, Y0], [X0 + 5.0, Y0], [X0, Y0]]]})),
+        &[],
+        &["feature bad7", "ring"],
+    );
+    let dup = collection(vec![
+        json!({"type": "Feature", "id": 1, "properties": {"households": 100}, "geometry": square(0.0, 0.0, 10.0)}),
+        json!({"type": "Feature", "id": 1, "properties": {"households": 100}, "geometry": square(30.0, 0.0, 10.0)}),
+    ]);
+    refuses("dupid", &dup, &[], &["repeats id '1'"]);
+    // Metres in a file without a crs member (GeoJSON says lon/lat).
+    let metres = json!({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"households": 100}, "geometry": square(0.0, 0.0, 10.0)}]})
+    .to_string();
+    refuses("metres", &metres, &[], &["look like metres", "--crs"]);
+    // Degrees declared as a projected CRS.
+    let degrees = collection(vec![json!({"type": "Feature", "properties": {"households": 100},
+        "geometry": {"type": "Point", "coordinates": [121.49, 31.24]}})]);
+    refuses("degrees", &degrees, &[], &["look like longitudes"]);
+    refuses("unknowncrs", &lattice(2, 2, 40.0, &mut |_, _| 50.0), &["--crs", "EPSG:999999"], &["EPSG:999999"]);
+    refuses("syntax", "{\"type\": \"FeatureCollection\", \"features\": [ {\"type\": ", &[], &["not valid GeoJSON", "line 1"]);
+    refuses("empty", &collection(vec![]), &[], &["no features"]);
+}
+
+#[test]
+fn usage_errors_exit_with_2() {
+    let o = wangge(&["partition", "x.geojson"]);
+    assert_eq!(o.status.code(), Some(2));
+    let d = tmp("usage");
+    let input = write(&d, "b.geojson", &lattice(3, 3, 40.0, &mut |_, _| 50.0));
+    let o = wangge(&["partition", &input, "-o", d.join("o").to_str().unwrap(), "--min-households", "600", "--max-households", "500"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--min-households"), "{}", stderr(&o));
+}
+
+#[test]
+fn missing_file_is_an_io_error() {
+    let d = tmp("nofile");
+    let o = wangge(&["partition", d.join("nothing.geojson").to_str().unwrap(), "-o", d.join("o").to_str().unwrap(), "-q"]);
+    assert_eq!(o.status.code(), Some(5));
+    assert!(stderr(&o).contains("nothing.geojson"));
+}
