@@ -36,7 +36,7 @@
 //! every block its line passes within `width/2 + 5 m` of is left empty, so no footprint touches
 //! it. Arterial lines run along the centre lines of the wide gaps over the full extent.
 //!
-//! The grid size (columns × rows, aspect 0.9–1.5) is chosen so that the compounds hold at least
+//! The grid size (columns × rows, aspect about 0.75–1.75) is chosen so that the compounds hold at least
 //! `N` buildings with the least surplus, and the surplus is then removed from the compounds in
 //! proportion to their size (random slots left empty), so exactly `N` buildings are written.
 //!
@@ -413,17 +413,17 @@ fn territory_of(origin: (f64, f64), xs: &Axis, ys: &Axis) -> Rect {
 fn plan_block(seed: u64, i: u32, j: u32, rect: Rect) -> (Use, u32) {
     let mut rng = stream(seed, TAG_PLAN, i as u64, j as u64);
     let u = rng.unit();
-    // Block mix: 4% holes, 3% parks, 5.5% non-residential, 30% towers, 26% mid-rise, 31.5% low-rise.
+    // Block mix: 4% holes, 3% parks, 5% non-residential, 30% towers, 26% mid-rise, 32% low-rise.
     let (kind, variant) = if u < 0.04 {
         return (Use::Hole, 0);
     } else if u < 0.07 {
         return (Use::Park, 0);
-    } else if u < 0.125 {
+    } else if u < 0.12 {
         (Kind::Other, 0)
-    } else if u < 0.425 {
+    } else if u < 0.42 {
         // About 2.5% of tower compounds are "landmark" compounds of very large towers.
         (Kind::Tower, u8::from(rng.chance(0.025)))
-    } else if u < 0.685 {
+    } else if u < 0.68 {
         (Kind::Midrise, 0)
     } else {
         // Walk-ups (0) or villas (1).
@@ -500,7 +500,7 @@ fn build_city(seed: u64, nx: usize, ny: usize) -> City {
     City { xs, ys, origin, blocks, river, total_slots }
 }
 
-/// Picks the grid (aspect 0.9–1.5) with at least `n` slots and the least surplus, then empties
+/// Picks the grid (aspect about 0.75–1.75) with at least `n` slots and the least surplus, then empties
 /// the surplus slots in proportion to compound size so the city holds exactly `n` buildings.
 fn make_city(seed: u64, n: u64) -> City {
     let probe = build_city(seed, 24, 24);
@@ -523,6 +523,10 @@ fn make_city(seed: u64, n: u64) -> City {
             }
         }
         let surplus = slots(nx, ny) - n;
+        let aspect = nx as f64 / ny as f64;
+        if best.is_some() && !(0.75..=1.75).contains(&aspect) {
+            continue;
+        }
         if best.is_none_or(|(s, _, _)| surplus < s) {
             best = Some((surplus, nx, ny));
         }
@@ -569,7 +573,7 @@ fn block_buildings(seed: u64, block: &Block, layout: &Layout, mut emit: impl FnM
     }
     // Residential compounds often have one or two amenity buildings (kindergarten, clubhouse).
     let mut amenity = vec![false; slots];
-    if layout.kind != Kind::Other && slots > 2 && rng.chance(0.5) {
+    if layout.kind != Kind::Other && slots > 2 && rng.chance(0.4) {
         let count = if rng.chance(0.3) { 2 } else { 1 };
         for _ in 0..count {
             amenity[(rng.next_u64() % slots as u64) as usize] = true;
