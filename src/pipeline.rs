@@ -121,6 +121,9 @@ pub fn partition_layers(
 
     progress.stage("graph", "triangulating the territory and building the adjacency graph");
     let mesh = build_mesh(&model.buildings, &model.territory, &model.barriers)?;
+    if !mesh.refined {
+        warnings.push("the mesh could not be refined: grid boundaries run from building corner to building corner".into());
+    }
     let label = |b: u32| model.buildings[b as usize].id.to_string();
     let cells = build_cells(&mesh, model.buildings.len(), &label);
     warnings.extend(cells.warnings.iter().cloned());

@@ -44,9 +44,10 @@ pub struct Mesh {
     /// Pairs of buildings that must share a grid: overlapping footprints, or a building whose
     /// interior point lies in another's part of the mesh.
     pub tied: Vec<(u32, u32)>,
-    /// Domain area not reachable from any building without crossing a barrier is handled later;
-    /// this counts the triangles of the convex hull left outside the domain (for reports).
+    /// Triangles of the convex hull left outside the domain (for reports).
     pub outside_triangles: usize,
+    /// False when the mesh could not be refined (cell boundaries then run corner to corner).
+    pub refined: bool,
 }
 
 impl Mesh {
@@ -127,6 +128,41 @@ pub fn footprint_polygons(b: &Building) -> Vec<Polygon<f64>> {
     }
 }
 
+/// Runs `f`, turning a panic into None without printing it.
+fn quietly<T>(f: impl FnOnce() -> T) -> Option<T> {
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).ok();
+    std::panic::set_hook(hook);
+    r
+}
+
+/// The constrained Delaunay triangulation of `vertices` with constraint `edges` (crossing edges
+/// are split at their crossings), refined with Steiner points when `refine`: well-shaped
+/// triangles make the cells follow the middle lines between buildings instead of jumping from
+/// corner to corner.
+fn triangulate(vertices: Vec<Point2<f64>>, edges: Vec<[usize; 2]>, refine: bool) -> Result<ConstrainedDelaunayTriangulation<Point2<f64>>> {
+    let mut conflicts = Vec::new();
+    let mut cdt: ConstrainedDelaunayTriangulation<Point2<f64>> =
+        ConstrainedDelaunayTriangulation::try_bulk_load_cdt(vertices, edges, |e| conflicts.push(e))
+            .map_err(|e| Error::Invariant { stage: "graph", message: format!("triangulation failed: {e:?}") })?;
+    // Crossing constraints (a barrier across a footprint, overlapping footprints): insert them
+    // one by one, splitting at the crossings.
+    for [a, b] in conflicts {
+        cdt.add_constraint_and_split(FixedVertexHandle::from_index(a), FixedVertexHandle::from_index(b), |p| p);
+    }
+    if refine {
+        let budget = 3 * cdt.num_vertices();
+        cdt.refine(
+            RefinementParameters::new()
+                .with_angle_limit(AngleLimit::from_deg(REFINE_ANGLE_DEG))
+                .with_min_required_area(REFINE_MIN_AREA)
+                .with_max_additional_vertices(budget),
+        );
+    }
+    Ok(cdt)
+}
+
 /// Triangulates the domain and labels its triangles.
 pub fn build_mesh(buildings: &[Building], territory: &Territory, barriers: &[LineString<f64>]) -> Result<Mesh> {
     let footprints: Vec<Vec<Polygon<f64>>> = buildings.iter().map(footprint_polygons).collect();
@@ -174,26 +210,19 @@ pub fn build_mesh(buildings: &[Building], territory: &Territory, barriers: &[Lin
     cons.edges.sort_unstable();
     cons.edges.dedup();
 
-    let mut conflicts = Vec::new();
     let vertices = std::mem::take(&mut cons.vertices);
     let edges = std::mem::take(&mut cons.edges);
-    let mut cdt: ConstrainedDelaunayTriangulation<Point2<f64>> =
-        ConstrainedDelaunayTriangulation::try_bulk_load_cdt(vertices, edges, |e| conflicts.push(e))
-            .map_err(|e| Error::Invariant { stage: "graph", message: format!("triangulation failed: {e:?}") })?;
-    // Crossing constraints (a barrier across a footprint, overlapping footprints): insert them
-    // one by one, splitting at the crossings.
-    for [a, b] in conflicts {
-        cdt.add_constraint_and_split(FixedVertexHandle::from_index(a), FixedVertexHandle::from_index(b), |p| p);
-    }
-    // Steiner points: well-shaped triangles make the cells follow the true middle lines
-    // between buildings instead of jumping from corner to corner.
-    let budget = 3 * cdt.num_vertices();
-    cdt.refine(
-        RefinementParameters::new()
-            .with_angle_limit(AngleLimit::from_deg(REFINE_ANGLE_DEG))
-            .with_min_required_area(REFINE_MIN_AREA)
-            .with_max_additional_vertices(budget),
-    );
+    // Refinement is a refinement only: should the triangulation library fail on it (it has been
+    // seen to on rare degenerate input), triangulate again without it.
+    let (cdt, refined) = match quietly(|| triangulate(vertices.clone(), edges.clone(), true)) {
+        Some(Ok(cdt)) => (cdt, true),
+        _ => match quietly(|| triangulate(vertices, edges, false)) {
+            Some(r) => (r?, false),
+            None => {
+                return Err(Error::Invariant { stage: "graph", message: "the constrained triangulation failed on this input".into() })
+            }
+        },
+    };
     if cdt.num_inner_faces() == 0 {
         return Err(Error::layer("buildings", "all buildings and the territory lie on one line: nothing to divide"));
     }
@@ -285,8 +314,18 @@ pub fn build_mesh(buildings: &[Building], territory: &Territory, barriers: &[Lin
         let sample = members.iter().map(|&t| t as usize).max_by(|&a, &b| tri_area(a).total_cmp(&tri_area(b))).unwrap();
         let c = tri_centroid(sample);
         let holders = containing(c);
-        let inside = !holders.is_empty() || territory_index.contains(c);
+        let in_territory = territory_index.contains(c);
+        let inside = !holders.is_empty() || in_territory;
         let first = holders.first().copied().unwrap_or(NONE);
+        // A region should lie wholly in or out of the territory; check a few more triangles and
+        // classify one by one if the boundary failed to close it.
+        let probes = [members[0], members[members.len() / 2], members[members.len() - 1]];
+        if holders.is_empty() && probes.iter().any(|&t| territory_index.contains(tri_centroid(t as usize)) != in_territory) {
+            for &t in members {
+                in_domain[t as usize] = territory_index.contains(tri_centroid(t as usize));
+            }
+            continue;
+        }
         if holders.len() > 1 {
             overlapping.extend(holders.iter().copied());
             let area: f64 = members.iter().map(|&t| tri_area(t as usize)).sum();
@@ -349,7 +388,7 @@ pub fn build_mesh(buildings: &[Building], territory: &Territory, barriers: &[Lin
             kept += 1;
         }
     }
-    let mut mesh = Mesh { points, outside_triangles: n_faces - kept as usize, tied, ..Default::default() };
+    let mut mesh = Mesh { points, outside_triangles: n_faces - kept as usize, tied, refined, ..Default::default() };
     mesh.triangles.reserve(kept as usize);
     for t in 0..n_faces {
         if !in_domain[t] {

@@ -18,7 +18,7 @@ use crate::rng::Rng;
 /// Sweep directions tried per cut (evenly spread over 180°, starting at the principal axis).
 const DIRECTIONS: usize = 4;
 /// Cut positions tried per sweep.
-const TRIES_PER_SWEEP: usize = 6;
+const TRIES_PER_SWEEP: usize = 3;
 /// Sets up to this size also try spanning-tree cuts.
 const TREE_MAX: usize = 200;
 /// Random spanning trees tried per cut.

@@ -292,83 +292,80 @@ enum RegionStatus {
 }
 
 /// Restarts of the bisection (with other sweep angles) when the bounds are missed.
-const RESTARTS: usize = 3;
+const RESTARTS: usize = 2;
 
-/// Divides one region: bisection and repair (with restarts and other feasible counts), exact
-/// search on small regions when the bounds are still missed, then local search.
+/// Divides one region: bisection and repair; when the bounds are missed, the exact search on
+/// small regions (which also proves infeasibility), else neighbouring counts, restarts and a
+/// plateau walk; then local search for compactness.
 fn solve_region(graph: &UnitGraph, task: &RegionTask, config: &PartitionConfig, stream: u64) -> (LocalGraph, Parts, RegionStatus) {
-    let t0 = std::time::Instant::now();
     let g = LocalGraph::induced(graph, &task.units);
     let mut rng = Rng::new(config.seed, stream);
+    let band = task.count.band;
+    // Counts to try: the chosen one, then its neighbours within the feasible range.
     let mut counts = vec![task.count.k];
     if task.count.feasible && config.grids.is_none() {
         let (a, b) = task.range;
-        for delta in 1..=2usize {
-            for k in [task.count.k.checked_sub(delta), Some(task.count.k + delta)].into_iter().flatten() {
-                if k >= a && k <= b {
-                    counts.push(k);
-                }
+        for k in [task.count.k.checked_sub(1), Some(task.count.k + 1)].into_iter().flatten() {
+            if k >= a && k <= b {
+                counts.push(k);
             }
         }
     }
-    let band = task.count.band;
-    let mut best: Option<(f64, Parts)> = None;
-    'search: for attempt in 0..RESTARTS {
-        for &k in &counts {
-            if attempt > 0 && k != task.count.k {
-                continue;
-            }
-            let cut = bisect::bisect(&g, k, band, &mut rng);
-            let mut parts = Parts::from_labels(&g, cut.part_of, cut.parts);
-            if !cut.clean || (0..parts.len()).any(|p| !band.holds(parts.load[p])) {
-                let rounds = 24;
-                repair::repair(&g, &mut parts, band, rounds, &mut rng);
-            }
-            let excess: f64 = (0..parts.len()).map(|p| band.excess(parts.load[p])).sum();
-            if best.as_ref().is_none_or(|(e, _)| excess < *e - Band::EPS) {
-                best = Some((excess, parts));
-            }
-            if excess == 0.0 {
-                break 'search;
-            }
+    let attempt = |k: usize, rng: &mut Rng| -> (f64, Parts) {
+        let cut = bisect::bisect(&g, k, band, rng);
+        let mut parts = Parts::from_labels(&g, cut.part_of, cut.parts);
+        if !cut.clean || (0..parts.len()).any(|p| !band.holds(parts.load[p])) {
+            repair::repair(&g, &mut parts, band, REPAIR_ROUNDS, rng);
         }
-    }
-    let t_search = t0.elapsed().as_secs_f64();
-    let (mut excess, mut parts) = best.expect("at least one count tried");
-    if excess > 0.0 && repair::plateau_search(&g, &mut parts, band, &mut rng) {
-        excess = 0.0;
-    }
+        ((0..parts.len()).map(|p| band.excess(parts.load[p])).sum(), parts)
+    };
+    let (mut excess, mut parts) = attempt(task.count.k, &mut rng);
     let mut status = if excess == 0.0 { RegionStatus::Balanced } else { RegionStatus::NotFound };
     if status == RegionStatus::NotFound && g.len() <= exact::EXACT_MAX_UNITS {
-        let mut all_infeasible = true;
-        for &k in &counts {
+        // Small: search every division, for every count the households allow.
+        let (a, b) = task.range;
+        let all: Vec<usize> = if task.count.feasible { (a..=b).collect() } else { vec![task.count.k] };
+        let mut proven = task.count.feasible;
+        for k in all {
             match exact::solve(&g, k, band, exact::REGION_BUDGET) {
                 exact::Exact::Found(part_of) => {
                     parts = Parts::from_labels(&g, part_of, k);
+                    excess = 0.0;
                     status = RegionStatus::Balanced;
-                    all_infeasible = false;
                     break;
                 }
                 exact::Exact::Infeasible => {}
-                exact::Exact::Unknown => all_infeasible = false,
+                exact::Exact::Unknown => proven = false,
             }
         }
-        if status != RegionStatus::Balanced && all_infeasible && task.count.feasible {
-            // Every count within range was proven impossible (counts outside it are impossible by households).
-            let (a, b) = task.range;
-            if counts.len() == b + 1 - a || (a..=b).all(|k| counts.contains(&k) || exact::solve(&g, k, band, exact::REGION_BUDGET) == exact::Exact::Infeasible) {
-                status = RegionStatus::ProvenInfeasible;
+        if status != RegionStatus::Balanced && proven {
+            status = RegionStatus::ProvenInfeasible;
+        }
+    }
+    if status == RegionStatus::NotFound {
+        let mut tries: Vec<usize> = counts[1..].to_vec();
+        tries.extend(std::iter::repeat_n(task.count.k, RESTARTS));
+        for k in tries {
+            let (e, p) = attempt(k, &mut rng);
+            if e < excess - Band::EPS {
+                excess = e;
+                parts = p;
+            }
+            if excess == 0.0 {
+                status = RegionStatus::Balanced;
+                break;
             }
         }
     }
-    let t_fix = t0.elapsed().as_secs_f64();
-    let moved = improve::improve(&g, &mut parts, band, config.improve_passes, &mut rng);
-    if std::env::var_os("WANGGE_DEBUG").is_some() { eprintln!("improve moved {moved}"); }
-    if std::env::var_os("WANGGE_DEBUG").is_some() {
-        eprintln!("region {stream}: n={} k={} status={status:?} excess={excess} search={t_search:.3}s fix={:.3}s improve={:.3}s", g.len(), task.count.k, t_fix - t_search, t0.elapsed().as_secs_f64() - t_fix);
+    if status == RegionStatus::NotFound && repair::plateau_search(&g, &mut parts, band, &mut rng) {
+        status = RegionStatus::Balanced;
     }
+    improve::improve(&g, &mut parts, band, config.improve_passes, &mut rng);
     (g, parts, status)
 }
+
+/// Rounds of balance repair after a bisection.
+const REPAIR_ROUNDS: usize = 24;
 
 /// Household-weighted distance of every building to its grid's centre building, in metres, and
 /// the per-grid mean and maximum. `anchor(b)` and `households(b)` describe building `b`;

@@ -7,7 +7,7 @@
 use std::collections::VecDeque;
 
 use super::bisect::{divide, Sub};
-use super::exact::{self, Exact, EXACT_MAX_UNITS};
+use super::exact::{self, Exact};
 use super::medoid::weighted_medoid;
 use super::region::{Band, LocalGraph, Parts};
 use crate::geom::dist;
@@ -15,6 +15,8 @@ use crate::rng::Rng;
 
 /// Largest number of parts merged and divided again.
 const MERGE_MAX: usize = 5;
+/// Merged groups up to this many units are divided exactly.
+const GROUP_EXACT_MAX: usize = 18;
 /// Work budget of the exact division of a merged group.
 const GROUP_BUDGET: usize = 100_000;
 /// Groups tried per part and group size.
@@ -251,7 +253,7 @@ fn merge_and_divide(g: &LocalGraph, parts: &mut Parts, band: Band, p: usize, rng
             }
             let before: f64 = group.iter().map(|&q| band.excess(parts.load[q as usize])).sum();
             let units: Vec<u32> = group.iter().flat_map(|&q| members[q as usize].iter().copied()).collect();
-            let pieces = if units.len() <= EXACT_MAX_UNITS {
+            let pieces = if units.len() <= GROUP_EXACT_MAX {
                 // Small enough to search every division of the group.
                 let sub = LocalGraph::restricted(g, &units);
                 match exact::solve(&sub, m, band, GROUP_BUDGET) {
