@@ -142,8 +142,10 @@ impl SplitMix64 {
     }
 }
 
-/// The SplitMix64 output finaliser: a strong 64-bit mixing function.
-fn mix64(mut z: u64) -> u64 {
+/// A barrier line: kind, width (m) and vertices.
+type BarrierLine<'a> = (&'a str, f64, Vec<(f64, f64)>);
+
+/// The SplitMix64 output finaliser: a strong 64-bit mixing function.fn mix64(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
@@ -810,7 +812,7 @@ fn write_barriers(path: &Path, city: &City, coords: &Coords) -> io::Result<usize
     let t = city.territory();
     let (lo_x, hi_x) = (t.x0 - LINE_OVERHANG, t.x1 + LINE_OVERHANG);
     let (lo_y, hi_y) = (t.y0 - LINE_OVERHANG, t.y1 + LINE_OVERHANG);
-    let mut lines: Vec<(&str, f64, Vec<(f64, f64)>)> = Vec::new();
+    let mut lines: Vec<BarrierLine> = Vec::new();
     for &(pos, width) in &city.xs.arterials {
         let x = city.origin.0 + pos;
         lines.push(("arterial", width, vec![(x, lo_y), (x, hi_y)]));

@@ -113,6 +113,24 @@ pub fn clip_segment(a: Coord<f64>, b: Coord<f64>, rect: &Rect<f64>) -> Option<(C
     Some((at(t0), at(t1)))
 }
 
+/// An f64 with a total order (by `f64::total_cmp`), for priority queues.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OrdF64(pub f64);
+
+impl Eq for OrdF64 {}
+
+impl PartialOrd for OrdF64 {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for OrdF64 {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.total_cmp(&other.0)
+    }
+}
+
 /// Euclidean distance between two points.
 #[inline]
 pub fn dist(a: Coord<f64>, b: Coord<f64>) -> f64 {

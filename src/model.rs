@@ -128,6 +128,18 @@ pub fn build_model(
         Some(layer) => Territory { area: territory_polygons(layer, &frame, &source, user_crs.is_some())?, derived: false },
         None => Territory { area: derived_territory(&out, config.territory_buffer_m), derived: true },
     };
+    if !territory.derived {
+        let index = crate::geom::PolygonIndex::new(&territory.area);
+        let outside: Vec<String> = out.iter().filter(|b| !index.contains(b.anchor)).map(|b| b.id.to_string()).collect();
+        if !outside.is_empty() {
+            let more = if outside.len() > 10 { format!(" and {} more", outside.len() - 10) } else { String::new() };
+            warnings.push(format!(
+                "{} building(s) lie outside the territory ({}{more}); their footprints are added to the tiled area",
+                outside.len(),
+                outside.iter().take(10).cloned().collect::<Vec<_>>().join(", ")
+            ));
+        }
+    }
     let mut lines = Vec::new();
     for layer in barriers {
         let (l, points) = barrier_lines(layer, &frame, &source, user_crs.is_some())?;

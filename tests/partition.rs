@@ -206,3 +206,16 @@ fn overlapping_footprints_share_a_grid() {
     assert_eq!(r.building_grid[100], r.building_grid[0]);
     assert_eq!(r.building_grid[101], r.building_grid[44]);
 }
+
+#[test]
+fn buildings_outside_the_territory_are_kept_and_reported() {
+    let cfg = config();
+    let text = lattice(10, 10, 40.0, &mut |_, _| 50.0);
+    let b = buildings(&text, &cfg);
+    // The territory leaves out the last column of buildings (x = 360).
+    let t_text = rect_layer(-30.0, -30.0, 340.0, 400.0);
+    let t = layer(&t_text, "territory.geojson");
+    let r = run(&b, Some(&t), &[], &cfg);
+    check(&r, &b, Some(&territory_polygons(&t_text)), &cfg);
+    assert!(r.warnings.iter().any(|w| w.contains("outside the territory") && w.contains("10 building")), "{:?}", r.warnings);
+}

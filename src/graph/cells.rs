@@ -7,7 +7,7 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 
 use super::mesh::{Mesh, NONE};
-use crate::geom::dist;
+use crate::geom::{dist, OrdF64};
 
 /// Buildings grouped into units and the mesh triangles labelled by unit.
 #[derive(Debug, Clone)]
@@ -47,15 +47,6 @@ impl UnionFind {
     }
 }
 
-#[derive(PartialEq, PartialOrd)]
-struct Key(f64);
-impl Eq for Key {}
-impl Ord for Key {
-    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
-        self.0.total_cmp(&o.0)
-    }
-}
-
 /// Groups buildings into units and labels every triangle of `mesh` with its unit.
 /// `labels` names buildings in messages.
 pub fn build_cells(mesh: &Mesh, n_buildings: usize, labels: &dyn Fn(u32) -> String) -> Cells {
@@ -88,7 +79,7 @@ pub fn build_cells(mesh: &Mesh, n_buildings: usize, labels: &dyn Fn(u32) -> Stri
             label[t] = unit_of_building[b as usize];
             dist_to[t] = 0.0;
             seeded[t] = true;
-            heap.push(Reverse((Key(0.0), t as u32)));
+            heap.push(Reverse((OrdF64(0.0), t as u32)));
         }
     }
     // Phase 1: never cross a barrier.
@@ -98,7 +89,7 @@ pub fn build_cells(mesh: &Mesh, n_buildings: usize, labels: &dyn Fn(u32) -> Stri
     // shared out from their labelled neighbours, across barriers.
     for t in 0..n {
         if walkable[t] && mesh.neighbours[t].iter().any(|&nb| nb != NONE && !walkable[nb as usize]) {
-            heap.push(Reverse((Key(dist_to[t]), t as u32)));
+            heap.push(Reverse((OrdF64(dist_to[t]), t as u32)));
         }
     }
     sweep(mesh, &centroids, &mut heap, &mut label, &mut dist_to, &|t| !walkable[t], false);
@@ -121,13 +112,13 @@ pub fn build_cells(mesh: &Mesh, n_buildings: usize, labels: &dyn Fn(u32) -> Stri
 fn sweep(
     mesh: &Mesh,
     centroids: &[geo::Coord<f64>],
-    heap: &mut BinaryHeap<Reverse<(Key, u32)>>,
+    heap: &mut BinaryHeap<Reverse<(OrdF64, u32)>>,
     label: &mut [u32],
     dist_to: &mut [f64],
     may_enter: &dyn Fn(usize) -> bool,
     block_barriers: bool,
 ) {
-    while let Some(Reverse((Key(d), t))) = heap.pop() {
+    while let Some(Reverse((OrdF64(d), t))) = heap.pop() {
         let t = t as usize;
         if d > dist_to[t] {
             continue;
@@ -145,7 +136,7 @@ fn sweep(
             if nd < dist_to[nb] {
                 dist_to[nb] = nd;
                 label[nb] = label[t];
-                heap.push(Reverse((Key(nd), nb as u32)));
+                heap.push(Reverse((OrdF64(nd), nb as u32)));
             }
         }
     }

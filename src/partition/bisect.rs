@@ -12,7 +12,7 @@ use std::collections::BinaryHeap;
 use geo::Coord;
 
 use super::region::{Band, LocalGraph};
-use crate::geom::dist;
+use crate::geom::{dist, OrdF64};
 use crate::rng::Rng;
 
 /// Sweep directions tried per cut (evenly spread over 180°, starting at the principal axis).
@@ -172,15 +172,6 @@ pub fn divide(sub: Sub, k: usize, band: Band, seed: u64) -> (Vec<Vec<u32>>, bool
     (a, cut.violation == 0.0 && ca && cb)
 }
 
-#[derive(PartialEq, PartialOrd)]
-struct Key(f64);
-impl Eq for Key {}
-impl Ord for Key {
-    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
-        self.0.total_cmp(&o.0)
-    }
-}
-
 /// A candidate cut: `side[u]` true for the first side (k1 grids).
 struct Cut {
     side: Vec<bool>,
@@ -234,13 +225,13 @@ fn sweep_order(sub: &Sub, dir: Coord<f64>) -> Vec<u32> {
     let mut heap = BinaryHeap::new();
     let mut order = Vec::with_capacity(n);
     queued[start] = true;
-    heap.push(Reverse((Key(t[start]), start as u32)));
+    heap.push(Reverse((OrdF64(t[start]), start as u32)));
     while let Some(Reverse((_, u))) = heap.pop() {
         order.push(u);
         for &v in sub.nb(u as usize) {
             if !queued[v as usize] {
                 queued[v as usize] = true;
-                heap.push(Reverse((Key(t[v as usize]), v)));
+                heap.push(Reverse((OrdF64(t[v as usize]), v)));
             }
         }
     }
@@ -372,7 +363,7 @@ fn tree_cuts(sub: &Sub, range: (f64, f64), rng: &mut Rng, out: &mut Vec<Cut>) {
         let mut heap = BinaryHeap::new();
         let root = rng.below(n);
         best[root] = 0.0;
-        heap.push(Reverse((Key(0.0), root as u32)));
+        heap.push(Reverse((OrdF64(0.0), root as u32)));
         let mut order = Vec::with_capacity(n);
         while let Some(Reverse((_, u))) = heap.pop() {
             let u = u as usize;
@@ -390,7 +381,7 @@ fn tree_cuts(sub: &Sub, range: (f64, f64), rng: &mut Rng, out: &mut Vec<Cut>) {
                 if key < best[v] {
                     best[v] = key;
                     parent[v] = u as u32;
-                    heap.push(Reverse((Key(key), v as u32)));
+                    heap.push(Reverse((OrdF64(key), v as u32)));
                 }
             }
         }

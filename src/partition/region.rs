@@ -148,8 +148,10 @@ impl Parts {
             size[p as usize] += 1;
         }
         let mut parts = Parts { part_of, load, size, centre: vec![0; k] };
-        for p in 0..k {
-            parts.centre[p] = super::medoid::weighted_medoid(g, &parts.members(p));
+        for (p, members) in parts.all_members().iter().enumerate() {
+            if !members.is_empty() {
+                parts.centre[p] = super::medoid::weighted_medoid(g, members);
+            }
         }
         parts
     }

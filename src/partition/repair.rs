@@ -59,22 +59,20 @@ fn direct_move(g: &LocalGraph, parts: &mut Parts, band: Band, p: usize, mark: &m
     // Overloaded: units of p leave. Underloaded: units next to p join it.
     let members = parts.members(p);
     for (u, from, to) in crossing_units(g, parts, &members, p, over) {
-        {
-            let w = g.weight[u];
-            let before = band.excess(parts.load[from]) + band.excess(parts.load[to as usize]);
-            let after = band.excess(parts.load[from] - w) + band.excess(parts.load[to as usize] + w);
-            let gain = before - after;
-            if gain <= Band::EPS || parts.size[from] <= 1 {
-                continue;
-            }
-            let dd = dist(g.pos[u], g.pos[parts.centre[to as usize] as usize]) - dist(g.pos[u], g.pos[parts.centre[from] as usize]);
-            let better = match best {
-                None => true,
-                Some((bg, bd, _, _)) => gain > bg + Band::EPS || (gain >= bg - Band::EPS && dd < bd),
-            };
-            if better && parts.stays_connected_without(g, u, mark, stack) {
-                best = Some((gain, dd, u, to as u32));
-            }
+        let w = g.weight[u];
+        let before = band.excess(parts.load[from]) + band.excess(parts.load[to]);
+        let after = band.excess(parts.load[from] - w) + band.excess(parts.load[to] + w);
+        let gain = before - after;
+        if gain <= Band::EPS || parts.size[from] <= 1 {
+            continue;
+        }
+        let dd = dist(g.pos[u], g.pos[parts.centre[to] as usize]) - dist(g.pos[u], g.pos[parts.centre[from] as usize]);
+        let better = match best {
+            None => true,
+            Some((bg, bd, _, _)) => gain > bg + Band::EPS || (gain >= bg - Band::EPS && dd < bd),
+        };
+        if better && parts.stays_connected_without(g, u, mark, stack) {
+            best = Some((gain, dd, u, to as u32));
         }
     }
     match best {

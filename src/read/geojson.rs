@@ -38,6 +38,9 @@ struct FeatureParts<'a> {
     geometry: Option<&'a RawValue>,
 }
 
+/// Features of one chunk with their spans, and the property names first seen in it.
+type ParsedChunk = (Vec<(InputFeature, FeatureSpans)>, Vec<String>);
+
 /// Parses GeoJSON `text` (named `name` in messages), keeping the values of `columns`.
 pub fn parse_geojson(text: String, name: &str, columns: &[&str]) -> Result<Layer> {
     let parse_err = |e: serde_json::Error| Error::Parse { path: name.into(), message: e.to_string() };
@@ -93,7 +96,7 @@ pub fn parse_geojson(text: String, name: &str, columns: &[&str]) -> Result<Layer
     }
 
     const CHUNK: usize = 2048;
-    let chunks: Vec<Result<(Vec<(InputFeature, FeatureSpans)>, Vec<String>)>> = raws
+    let chunks: Vec<Result<ParsedChunk>> = raws
         .par_chunks(CHUNK)
         .enumerate()
         .map(|(ci, chunk)| {
