@@ -145,7 +145,8 @@ impl SplitMix64 {
 /// A barrier line: kind, width (m) and vertices.
 type BarrierLine<'a> = (&'a str, f64, Vec<(f64, f64)>);
 
-/// The SplitMix64 output finaliser: a strong 64-bit mixing function.fn mix64(mut z: u64) -> u64 {
+/// The SplitMix64 output finaliser: a strong 64-bit mixing function.
+fn mix64(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
