@@ -13,6 +13,7 @@ pub mod geom;
 pub mod graph;
 pub mod model;
 pub mod partition;
+pub mod pieces;
 pub mod pipeline;
 pub mod progress;
 pub mod read;

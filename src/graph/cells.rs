@@ -8,6 +8,7 @@ use std::collections::{BinaryHeap, HashMap};
 
 use super::mesh::{Mesh, NONE};
 use crate::geom::{dist, OrdF64};
+use crate::pieces::pieces;
 
 /// Buildings grouped into units and the mesh triangles labelled by unit.
 #[derive(Debug, Clone)]
@@ -155,30 +156,24 @@ fn make_cells_connected(
     let n = mesh.len();
     for _round in 0..8 {
         // Pieces: triangles of one label connected through edges.
-        let mut piece = vec![NONE; n];
-        let mut pieces: Vec<(u32, Vec<u32>, f64)> = Vec::new(); // (label, triangles, seeded area)
-        for start in 0..n {
-            if piece[start] != NONE || label[start] == NONE {
-                continue;
-            }
-            let id = pieces.len() as u32;
-            let l = label[start];
-            let mut members = vec![start as u32];
-            piece[start] = id;
-            let mut k = 0;
-            while k < members.len() {
-                let t = members[k] as usize;
-                k += 1;
+        let (piece, members_of) = pieces(
+            n,
+            |t| label[t] != NONE,
+            |t, visit| {
                 for &nb in &mesh.neighbours[t] {
-                    if nb != NONE && piece[nb as usize] == NONE && label[nb as usize] == l {
-                        piece[nb as usize] = id;
-                        members.push(nb);
+                    if nb != NONE && label[nb as usize] == label[t] {
+                        visit(nb as usize);
                     }
                 }
-            }
-            let seeded_area = members.iter().filter(|&&t| seeded[t as usize]).map(|&t| mesh.area(t as usize)).sum();
-            pieces.push((l, members, seeded_area));
-        }
+            },
+        );
+        let pieces: Vec<(u32, Vec<u32>, f64)> = members_of
+            .into_iter()
+            .map(|members| {
+                let seeded_area = members.iter().filter(|&&t| seeded[t as usize]).map(|&t| mesh.area(t as usize)).sum();
+                (label[members[0] as usize], members, seeded_area)
+            })
+            .collect(); // (label, triangles, seeded area)
         // Main piece of each label: most seeded area, then most triangles, then first found.
         let mut main: HashMap<u32, u32> = HashMap::new();
         for (id, (l, members, sa)) in pieces.iter().enumerate() {

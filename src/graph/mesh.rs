@@ -12,6 +12,7 @@ use spade::{AngleLimit, ConstrainedDelaunayTriangulation, Point2, RefinementPara
 
 use crate::error::{Error, Result};
 use crate::geom::{clip_segment, PolygonIndex, SegmentIndex};
+use crate::pieces::pieces;
 use crate::model::{Building, Footprint, Territory};
 
 /// Marks "no triangle" / "no building" in index arrays.
@@ -249,29 +250,18 @@ pub fn build_mesh(buildings: &[Building], territory: &Territory, barriers: &[Lin
 
     // Regions: triangles connected without crossing a constraint edge. Each lies wholly inside
     // or outside the territory and each footprint, so one sample point classifies it.
-    let mut region = vec![NONE; n_faces];
-    let mut regions: Vec<Vec<u32>> = Vec::new();
-    for start in 0..n_faces {
-        if region[start] != NONE {
-            continue;
-        }
-        let r = regions.len() as u32;
-        let mut members = vec![start as u32];
-        region[start] = r;
-        let mut k = 0;
-        while k < members.len() {
-            let t = members[k] as usize;
-            k += 1;
+    let (_, regions) = pieces(
+        n_faces,
+        |_| true,
+        |t, visit| {
             for i in 0..3 {
                 let nb = all_nb[t][i];
-                if nb != NONE && all_constraint[t] & (1 << i) == 0 && region[nb as usize] == NONE {
-                    region[nb as usize] = r;
-                    members.push(nb);
+                if nb != NONE && all_constraint[t] & (1 << i) == 0 {
+                    visit(nb as usize);
                 }
             }
-        }
-        regions.push(members);
-    }
+        },
+    );
     let tri_area = |t: usize| {
         let [a, b, c] = all_tri[t].map(|v| points[v as usize]);
         0.5 * ((b.x - a.x) * (c.y - a.y) - (c.x - a.x) * (b.y - a.y)).abs()

@@ -60,26 +60,12 @@ impl UnitGraph {
 
     /// Connected component of each unit, numbered in order of their lowest unit.
     pub fn components(&self) -> (Vec<u32>, usize) {
-        let mut comp = vec![NONE; self.len()];
-        let mut count = 0;
-        let mut stack = Vec::new();
-        for s in 0..self.len() {
-            if comp[s] != NONE {
-                continue;
+        let (comp, all) = crate::pieces::pieces(self.len(), |_| true, |u, visit| {
+            for &v in self.neighbours(u) {
+                visit(v as usize);
             }
-            comp[s] = count;
-            stack.push(s as u32);
-            while let Some(u) = stack.pop() {
-                for &v in self.neighbours(u as usize) {
-                    if comp[v as usize] == NONE {
-                        comp[v as usize] = count;
-                        stack.push(v);
-                    }
-                }
-            }
-            count += 1;
-        }
-        (comp, count as usize)
+        });
+        (comp, all.len())
     }
 
     /// Builds a graph from explicit units and undirected edges (used by tests and benches).

@@ -22,6 +22,7 @@ use self::region::{Band, LocalGraph, Parts};
 use crate::config::PartitionConfig;
 use crate::geom::dist;
 use crate::graph::{UnitGraph, NONE};
+use crate::pieces::pieces;
 use crate::rng::Rng;
 
 /// Why a grid misses the bounds.
@@ -90,28 +91,17 @@ pub fn partition(graph: &UnitGraph, config: &PartitionConfig, name: &(dyn Fn(u32
     let oversize: Vec<bool> = graph.units.iter().map(|u| u.households > hi + Band::EPS).collect();
 
     // Pieces: connected sets of non-oversize units.
-    let mut piece = vec![NONE; n];
-    let mut pieces: Vec<Vec<u32>> = Vec::new();
-    for s in 0..n {
-        if oversize[s] || piece[s] != NONE {
-            continue;
-        }
-        let id = pieces.len() as u32;
-        let mut members = vec![s as u32];
-        piece[s] = id;
-        let mut k = 0;
-        while k < members.len() {
-            let u = members[k] as usize;
-            k += 1;
+    let (_, pieces) = pieces(
+        n,
+        |u| !oversize[u],
+        |u, visit| {
             for &v in graph.neighbours(u) {
-                if !oversize[v as usize] && piece[v as usize] == NONE {
-                    piece[v as usize] = id;
-                    members.push(v);
+                if !oversize[v as usize] {
+                    visit(v as usize);
                 }
             }
-        }
-        pieces.push(members);
-    }
+        },
+    );
 
     let mut grids: Vec<Grid> = Vec::new();
     let mut violations = Vec::new();
