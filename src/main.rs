@@ -149,8 +149,12 @@ fn run_partition(args: PartitionArgs) -> Result<ExitCode, Error> {
             args.output.display(),
             s["message"].as_str().unwrap_or("")
         );
-        for v in &result.violations {
+        const SHOWN: usize = 20;
+        for v in result.violations.iter().take(SHOWN) {
             eprintln!("  grid {} [{}]: {}", v.grid_id, v.kind, v.message);
+        }
+        if result.violations.len() > SHOWN {
+            eprintln!("  ... and {} more (see summary.json)", result.violations.len() - SHOWN);
         }
     }
     Ok(if result.infeasible() { ExitCode::from(4) } else { ExitCode::SUCCESS })

@@ -12,7 +12,7 @@ use crate::config::PartitionConfig;
 use crate::error::{Error, Result};
 use crate::graph::{build_cells, build_mesh, build_unit_graph, NONE};
 use crate::model::{build_model, building_columns, Model};
-use crate::partition::{fmt_count, partition, walk_stats};
+use crate::partition::{fmt_count, partition_with_progress, walk_stats};
 use crate::progress::Progress;
 use crate::read::{read_layer, FeatureId, Layer};
 use crate::tessellate::{dissolve, grid_of_triangles};
@@ -137,7 +137,13 @@ pub fn partition_layers(
         let more = if bs.len() > 6 { format!(" and {} more", bs.len() - 6) } else { String::new() };
         format!("{}{more}", ids.join("+"))
     };
-    let plan = partition(&graph, config, &unit_name);
+    let plan = {
+        let progress = &*progress;
+        partition_with_progress(&graph, config, &unit_name, &|s| match s {
+            Some(total) => progress.set_steps(total),
+            None => progress.step(),
+        })
+    };
 
     progress.stage("tessellate", "tracing grid polygons");
     let tri_grid = grid_of_triangles(&cells, &plan.grid_of_unit);

@@ -33,6 +33,7 @@ impl Progress {
     pub fn stage(&mut self, name: &'static str, message: &str) {
         self.finish_stage();
         if let Some(bar) = &self.bar {
+            bar.set_style(ProgressStyle::with_template("{spinner} wangge: {msg} [{elapsed}]").expect("valid template"));
             bar.set_message(message.to_string());
         }
         self.current = Some((name, Instant::now()));
@@ -45,6 +46,22 @@ impl Progress {
                 Some(entry) => entry.1 += secs,
                 None => self.timings.push((name, secs)),
             }
+        }
+    }
+
+    /// Shows a count of `total` steps for the current stage (e.g. regions divided).
+    pub fn set_steps(&self, total: usize) {
+        if let Some(bar) = &self.bar {
+            bar.set_style(ProgressStyle::with_template("{spinner} wangge: {msg} {pos}/{len} [{elapsed}]").expect("valid template"));
+            bar.set_length(total as u64);
+            bar.set_position(0);
+        }
+    }
+
+    /// A step of the current stage is done (callable from any thread).
+    pub fn step(&self) {
+        if let Some(bar) = &self.bar {
+            bar.inc(1);
         }
     }
 

@@ -85,6 +85,17 @@ struct RegionTask {
 
 /// Divides the unit graph into grids. `name(u)` names a unit's buildings in messages.
 pub fn partition(graph: &UnitGraph, config: &PartitionConfig, name: &(dyn Fn(u32) -> String + Sync)) -> Plan {
+    partition_with_progress(graph, config, name, &|_| {})
+}
+
+/// [`partition`], reporting progress: `step(Some(total))` announces the number of regions,
+/// then `step(None)` follows each region divided (from any thread).
+pub fn partition_with_progress(
+    graph: &UnitGraph,
+    config: &PartitionConfig,
+    name: &(dyn Fn(u32) -> String + Sync),
+    step: &(dyn Fn(Option<usize>) + Sync),
+) -> Plan {
     let (lo, hi) = (config.min_households, config.max_households);
     let n = graph.len();
     let (_, n_comp) = graph.components();
@@ -154,10 +165,15 @@ pub fn partition(graph: &UnitGraph, config: &PartitionConfig, name: &(dyn Fn(u32
         .map(|((units, count), (&t, &s))| RegionTask { units, count, range: count_range(t, s, lo, hi) })
         .collect();
 
+    step(Some(tasks.len()));
     let solved: Vec<(LocalGraph, Parts, RegionStatus)> = tasks
         .par_iter()
         .enumerate()
-        .map(|(r, task)| solve_region(graph, task, config, r as u64))
+        .map(|(r, task)| {
+            let solved = solve_region(graph, task, config, r as u64);
+            step(None);
+            solved
+        })
         .collect();
     let n_regions = tasks.len();
     for (task, (g, parts, status)) in tasks.iter().zip(solved) {
