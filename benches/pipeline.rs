@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use criterion::{criterion_group, criterion_main, Criterion};
+use wangge::distance::Metric;
 use wangge::graph::{build_cells, build_mesh, build_unit_graph};
 use wangge::model::{build_model, building_columns, Model};
 use wangge::partition::partition;
@@ -36,7 +37,7 @@ fn model(dir: &Path, config: &PartitionConfig) -> Model {
     let b = read_layer(&dir.join("buildings.geojson"), &refs).unwrap();
     let t = read_layer(&dir.join("territory.geojson"), &[]).unwrap();
     let bar = read_layer(&dir.join("barriers.geojson"), &[]).unwrap();
-    build_model(&b, Some(&t), &[bar], config).unwrap()
+    build_model(&b, Some(&t), &[bar], None, config).unwrap()
 }
 
 fn stages(c: &mut Criterion) {
@@ -57,8 +58,9 @@ fn stages(c: &mut Criterion) {
         let cells = build_cells(&mesh, m.buildings.len(), &label);
         let graph = build_unit_graph(&m, &mesh, &cells, config.max_edge_m);
         let name = |u: u32| u.to_string();
-        group.bench_function("partition", |bch| bch.iter(|| partition(&graph, &config, &name)));
-        let plan = partition(&graph, &config, &name);
+        let metric = Metric::Straight { detour: config.detour_factor };
+        group.bench_function("partition", |bch| bch.iter(|| partition(&graph, &metric, &config, &name)));
+        let plan = partition(&graph, &metric, &config, &name);
         group.bench_function("tessellate", |bch| {
             bch.iter(|| {
                 let tri = grid_of_triangles(&cells, &plan.grid_of_unit);

@@ -37,6 +37,35 @@ pub struct PartitionConfig {
     pub seed: u64,
     /// Passes of the compactness local search (0 disables it). Default 60.
     pub improve_passes: usize,
+    /// Straight-line distances are multiplied by this to estimate walking. Default 1.3.
+    pub detour_factor: f64,
+    /// What each building's walk is weighted by: `households` (default), `buildings` (one walk
+    /// per building) or the name of a numeric column.
+    pub objective_weight: String,
+    /// Every building within this walk (m) of its grid's service point (hard). Default none.
+    pub max_walk_m: Option<f64>,
+    /// Walkable features of the network layer, `COLUMN=V1,V2` or `COLUMN!=V1,V2`. Default: all.
+    pub network_filter: Option<String>,
+    /// Network distances are computed up to this walk (m); farther pairs use the straight line
+    /// times the detour factor. Default 1500 (or the max walk, when larger).
+    pub network_radius_m: f64,
+    /// A building farther than this (m) from every walkable line cannot reach the network.
+    /// Default 250.
+    pub network_max_access_m: f64,
+    /// Keep grids connected. Off: the plain capacitated p-median problem. Default true.
+    pub contiguity: bool,
+    /// Solve each area exactly with the MILP (small instances). Default false.
+    pub exact: bool,
+    /// Time limit (s) of each MILP/LP solve. Default 60.
+    pub time_limit_s: f64,
+    /// Relative MIP gap at which a MILP solve stops. Default 0.0001.
+    pub mip_gap: f64,
+    /// Threads of the MILP/LP solver. Default: 1 (results then do not depend on the machine).
+    pub solver_threads: usize,
+    /// Number of grid workers available (at most one grid each). Default: no limit.
+    pub workers: Option<usize>,
+    /// Households one worker can serve; lowers the grid maximum to it. Default: none.
+    pub worker_capacity: Option<f64>,
 }
 
 impl Default for PartitionConfig {
@@ -54,6 +83,19 @@ impl Default for PartitionConfig {
             territory_buffer_m: 30.0,
             seed: 0,
             improve_passes: 60,
+            detour_factor: 1.3,
+            objective_weight: "households".into(),
+            max_walk_m: None,
+            network_filter: None,
+            network_radius_m: 1500.0,
+            network_max_access_m: 250.0,
+            contiguity: true,
+            exact: false,
+            time_limit_s: 60.0,
+            mip_gap: 1e-4,
+            solver_threads: 1,
+            workers: None,
+            worker_capacity: None,
         }
     }
 }
@@ -91,6 +133,42 @@ impl PartitionConfig {
         if !(self.territory_buffer_m.is_finite() && self.territory_buffer_m >= 0.0) {
             return bad(format!("--territory-buffer-m must be >= 0, got {}", self.territory_buffer_m));
         }
+        if !(self.detour_factor.is_finite() && self.detour_factor >= 1.0) {
+            return bad(format!("--detour-factor must be >= 1, got {}", self.detour_factor));
+        }
+        if let Some(m) = self.max_walk_m {
+            if !(m.is_finite() && m > 0.0) {
+                return bad(format!("--max-walk must be > 0 metres, got {m}"));
+            }
+        }
+        if !(self.network_radius_m.is_finite() && self.network_radius_m > 0.0) {
+            return bad(format!("--network-radius-m must be > 0, got {}", self.network_radius_m));
+        }
+        if !(self.time_limit_s.is_finite() && self.time_limit_s > 0.0) {
+            return bad(format!("--time-limit must be > 0 seconds, got {}", self.time_limit_s));
+        }
+        if !(self.mip_gap.is_finite() && (0.0..1.0).contains(&self.mip_gap)) {
+            return bad(format!("--mip-gap must lie in [0, 1), got {}", self.mip_gap));
+        }
+        if self.solver_threads == 0 {
+            return bad("--solver-threads must be at least 1".into());
+        }
+        if self.workers == Some(0) {
+            return bad("--workers must be at least 1".into());
+        }
+        if let Some(c) = self.worker_capacity {
+            if !(c.is_finite() && c > 0.0) {
+                return bad(format!("--worker-capacity must be > 0 households, got {c}"));
+            }
+        }
+        if let Some(c) = self.worker_capacity {
+            if c < self.min_households {
+                return bad(format!("--worker-capacity ({c}) is below --min-households ({})", self.min_households));
+            }
+        }
+        if self.objective_weight.trim().is_empty() {
+            return bad("--objective-weight must be households, buildings or a column name".into());
+        }
         if self.households.trim().is_empty() {
             return bad("--households must name a property".into());
         }
@@ -100,5 +178,21 @@ impl PartitionConfig {
     /// Households per grid aimed at: the target, else the middle of the bounds.
     pub fn target(&self) -> f64 {
         self.target_households.unwrap_or(0.5 * (self.min_households + self.max_households))
+    }
+
+    /// The grid maximum in force: the bound, lowered to a worker's capacity.
+    pub fn upper_bound(&self) -> f64 {
+        match self.worker_capacity {
+            Some(c) => self.max_households.min(c),
+            None => self.max_households,
+        }
+    }
+
+    /// The objective weight as a column name, when it is one.
+    pub fn weight_column(&self) -> Option<&str> {
+        match self.objective_weight.as_str() {
+            "households" | "buildings" => None,
+            c => Some(c),
+        }
     }
 }

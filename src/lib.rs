@@ -8,10 +8,12 @@
 pub mod check;
 pub mod config;
 pub mod crs;
+pub mod distance;
 pub mod error;
 pub mod geom;
 pub mod graph;
 pub mod model;
+pub mod network;
 pub mod partition;
 pub mod pieces;
 pub mod pipeline;

@@ -76,6 +76,45 @@ struct PartitionArgs {
     /// Passes of the compactness local search (0 disables it). [default: 60]
     #[arg(long)]
     improve_passes: Option<usize>,
+    /// Walkable network (lines) for network walking distances.
+    #[arg(long)]
+    network: Option<PathBuf>,
+    /// Walkable features of the network, e.g. `kind=path,minor_road` (or `kind!=rail`). [default: all]
+    #[arg(long)]
+    network_filter: Option<String>,
+    /// Network distances are computed up to this walk (m). [default: 1500]
+    #[arg(long)]
+    network_radius_m: Option<f64>,
+    /// Straight-line distance × this estimates a walk. [default: 1.3]
+    #[arg(long)]
+    detour_factor: Option<f64>,
+    /// Weight of each building's walk: households, buildings, or a column. [default: households]
+    #[arg(long)]
+    objective_weight: Option<String>,
+    /// Every building within this walk (m) of its grid's service point.
+    #[arg(long = "max-walk", value_name = "METRES")]
+    max_walk_m: Option<f64>,
+    /// Solve exactly (MILP with contiguity; small instances), proving optimality within the time limit.
+    #[arg(long)]
+    exact: bool,
+    /// Allow grids in several pieces: the plain capacitated p-median problem.
+    #[arg(long)]
+    no_contiguity: bool,
+    /// Time limit of each MILP/LP solve (s). [default: 60]
+    #[arg(long = "time-limit", value_name = "SECONDS")]
+    time_limit_s: Option<f64>,
+    /// Relative MIP gap at which a solve stops. [default: 0.0001]
+    #[arg(long)]
+    mip_gap: Option<f64>,
+    /// Threads of the MILP/LP solver. [default: 1]
+    #[arg(long)]
+    solver_threads: Option<usize>,
+    /// Grid workers: a number, or a CSV/GeoJSON file (id, capacity, optional location and kind).
+    #[arg(long, value_name = "N|FILE")]
+    workers: Option<String>,
+    /// Households one worker can serve (with --workers N); lowers the grid maximum.
+    #[arg(long)]
+    worker_capacity: Option<f64>,
     /// Worker threads. [default: all cores]
     #[arg(long)]
     threads: Option<usize>,
@@ -120,6 +159,26 @@ impl PartitionArgs {
         set!(territory_buffer_m);
         set!(seed);
         set!(improve_passes);
+        set!(opt network_filter);
+        set!(network_radius_m);
+        set!(detour_factor);
+        set!(objective_weight);
+        set!(opt max_walk_m);
+        set!(time_limit_s);
+        set!(mip_gap);
+        set!(solver_threads);
+        set!(opt worker_capacity);
+        if self.exact {
+            c.exact = true;
+        }
+        if self.no_contiguity {
+            c.contiguity = false;
+        }
+        if let Some(w) = &self.workers {
+            if let Ok(n) = w.trim().parse::<usize>() {
+                c.workers = Some(n);
+            }
+        }
         c.validate()?;
         Ok(c)
     }
@@ -135,7 +194,14 @@ fn run_partition(args: PartitionArgs) -> Result<ExitCode, Error> {
     }
     // Refuse a non-empty output directory before any work.
     wangge::write::OutputDir::prepare(&args.output, args.overwrite)?;
-    let inputs = Inputs { buildings: args.buildings.clone(), territory: args.territory.clone(), barriers: args.barriers.clone() };
+    let workers_file = args.workers.as_ref().filter(|w| w.trim().parse::<usize>().is_err()).map(PathBuf::from);
+    let inputs = Inputs {
+        buildings: args.buildings.clone(),
+        territory: args.territory.clone(),
+        barriers: args.barriers.clone(),
+        network: args.network.clone(),
+        workers: workers_file,
+    };
     let mut progress = Progress::new(!args.quiet);
     let (result, layer) = partition_files(&inputs, &config, &mut progress)?;
     progress.stage("write", "writing outputs");

@@ -10,6 +10,7 @@ use serde_json::Value;
 use crate::config::PartitionConfig;
 use crate::crs::{self, CrsKind, CrsSpec, Projector, WorkFrame};
 use crate::error::{Error, FeatureFault, Result};
+use crate::network::{walkable_lines, NetworkFilter};
 use crate::read::{FeatureId, InputFeature, Layer};
 
 /// A building's footprint in working metres.
@@ -32,6 +33,8 @@ pub struct Building {
     pub households: f64,
     /// Population, when the layer has it.
     pub population: Option<f64>,
+    /// Weight of its walk in the objective: households, 1, or a column (see the config).
+    pub cost_weight: f64,
     /// Footprint in working metres.
     pub footprint: Footprint,
     /// A point inside the footprint (working metres): where the building is for distances.
@@ -58,6 +61,8 @@ pub struct Model {
     pub territory: Territory,
     /// Barrier lines (polygon barriers contribute their rings) that no grid may cross.
     pub barriers: Vec<LineString<f64>>,
+    /// Walkable lines, when a network is given.
+    pub network: Option<Vec<LineString<f64>>>,
     /// Name of the population column used, if any.
     pub population_column: Option<String>,
     /// Non-fatal remarks about the input (kept in the summary).
@@ -71,6 +76,9 @@ pub fn building_columns(config: &PartitionConfig) -> Vec<String> {
     if let Some(id) = &config.id {
         cols.push(id.clone());
     }
+    if let Some(w) = config.weight_column() {
+        cols.push(w.to_string());
+    }
     cols
 }
 
@@ -80,6 +88,7 @@ pub fn build_model(
     buildings: &Layer,
     territory: Option<&Layer>,
     barriers: &[Layer],
+    network: Option<&Layer>,
     config: &PartitionConfig,
 ) -> Result<Model> {
     config.validate()?;
@@ -119,6 +128,7 @@ pub fn build_model(
             id: values.ids[f.row].clone(),
             households: values.households[f.row],
             population: values.population.as_ref().map(|p| p[f.row]).unwrap_or(None),
+            cost_weight: values.cost_weight[f.row],
             footprint,
             anchor,
         });
@@ -142,17 +152,38 @@ pub fn build_model(
     }
     let mut lines = Vec::new();
     for layer in barriers {
-        let (l, points) = barrier_lines(layer, &frame, &source, user_crs.is_some())?;
-        lines.extend(l);
+        let (l, points) = layer_lines(layer, &frame, &source, user_crs.is_some())?;
+        lines.extend(l.into_iter().map(|x| x.1));
         if points > 0 {
             warnings.push(format!("{}: {points} point feature(s) ignored: a barrier must be a line or a polygon", layer.name));
         }
     }
+    let network = match network {
+        None => None,
+        Some(layer) => {
+            let filter = config.network_filter.as_deref().map(NetworkFilter::parse).transpose()?;
+            if let Some(f) = &filter {
+                if !layer.has_column(&f.column) {
+                    return Err(Error::layer(&layer.name, format!("has no '{}' column for --network-filter", f.column)));
+                }
+            }
+            let (l, points) = layer_lines(layer, &frame, &source, user_crs.is_some())?;
+            if points > 0 {
+                warnings.push(format!("{}: {points} point feature(s) ignored: the network is made of lines", layer.name));
+            }
+            let kept = walkable_lines(layer, l, filter.as_ref());
+            if kept.is_empty() {
+                return Err(Error::layer(&layer.name, "no walkable line is left after the filter"));
+            }
+            Some(kept)
+        }
+    };
     Ok(Model {
         frame,
         buildings: out,
         territory,
         barriers: lines,
+        network,
         population_column: values.population_column,
         warnings,
     })
@@ -171,6 +202,7 @@ struct BuildingValues {
     population: Option<Vec<Option<f64>>>,
     population_column: Option<String>,
     ids: Vec<FeatureId>,
+    cost_weight: Vec<f64>,
 }
 
 impl BuildingValues {
@@ -195,6 +227,15 @@ impl BuildingValues {
         let mut population = Vec::with_capacity(layer.features.len());
         let mut ids = Vec::with_capacity(layer.features.len());
         let mut first_row: HashMap<FeatureId, usize> = HashMap::with_capacity(layer.features.len());
+        let weight_idx = config.weight_column().map(|c| {
+            (c.to_string(), layer.column_index(c).expect("weight column requested"))
+        });
+        if let Some((c, _)) = &weight_idx {
+            if !layer.has_column(c) {
+                return Err(Error::layer(name, format!("has no '{c}' column for --objective-weight (columns: {})", available())));
+            }
+        }
+        let mut cost_weight = Vec::with_capacity(layer.features.len());
         for f in &layer.features {
             let id = match &config.id {
                 Some(col) => {
@@ -231,15 +272,25 @@ impl BuildingValues {
             } else {
                 None
             };
+            let weight = match (&weight_idx, config.objective_weight.as_str()) {
+                (Some((col, i)), _) => match &f.attributes[*i] {
+                    None => return Err(Error::feature(name, &label, FeatureFault::MissingColumn { column: col.clone(), available: available() })),
+                    Some(v) => count_value(v, col).map_err(|fault| Error::feature(name, &label, fault))?,
+                },
+                (None, "buildings") => 1.0,
+                (None, _) => hh,
+            };
             households.push(hh);
             population.push(pop);
             ids.push(id);
+            cost_weight.push(weight);
         }
         Ok(BuildingValues {
             households,
             population: use_population.then_some(population),
             population_column: use_population.then_some(pop_col),
             ids,
+            cost_weight,
         })
     }
 }
@@ -468,8 +519,9 @@ fn territory_polygons(layer: &Layer, frame: &WorkFrame, buildings_crs: &CrsSpec,
     Ok(MultiPolygon(out))
 }
 
-/// Barrier lines of a layer in working metres, and the number of point features skipped.
-fn barrier_lines(layer: &Layer, frame: &WorkFrame, buildings_crs: &CrsSpec, user_crs: bool) -> Result<(Vec<LineString<f64>>, usize)> {
+/// The lines of a layer (polygons give their rings) in working metres, each with its feature's
+/// row, and the number of point features skipped.
+fn layer_lines(layer: &Layer, frame: &WorkFrame, buildings_crs: &CrsSpec, user_crs: bool) -> Result<(Vec<(usize, LineString<f64>)>, usize)> {
     let proj = layer_projector(layer, frame, buildings_crs, user_crs)?;
     let mut out = Vec::new();
     let mut points = 0;
@@ -493,7 +545,7 @@ fn barrier_lines(layer: &Layer, frame: &WorkFrame, buildings_crs: &CrsSpec, user
                 }
             }
             if pts.len() >= 2 {
-                out.push(LineString(pts));
+                out.push((f.row, LineString(pts)));
             }
         }
     }

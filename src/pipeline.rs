@@ -12,13 +12,15 @@ use crate::config::PartitionConfig;
 use crate::error::{Error, Result};
 use crate::graph::{build_cells, build_mesh, build_unit_graph, NONE};
 use crate::model::{build_model, building_columns, Model};
+use crate::distance::walking_metric;
+use crate::network::NetworkFilter;
 use crate::partition::{fmt_count, partition_with_progress, walk_stats};
 use crate::progress::Progress;
 use crate::read::{read_layer, FeatureId, Layer};
 use crate::tessellate::{dissolve, grid_of_triangles};
 
 /// The files of a partition run.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Inputs {
     /// Building footprints.
     pub buildings: PathBuf,
@@ -26,6 +28,10 @@ pub struct Inputs {
     pub territory: Option<PathBuf>,
     /// Barrier layers (lines or polygons).
     pub barriers: Vec<PathBuf>,
+    /// Walkable network (lines), for network walking distances.
+    pub network: Option<PathBuf>,
+    /// Workers file (CSV or GeoJSON).
+    pub workers: Option<PathBuf>,
 }
 
 /// One grid of the result.
@@ -101,22 +107,33 @@ pub fn partition_files(inputs: &Inputs, config: &PartitionConfig, progress: &mut
     let buildings = read_layer(&inputs.buildings, &col_refs)?;
     let territory = inputs.territory.as_ref().map(|p| read_layer(p, &[])).transpose()?;
     let barriers = inputs.barriers.iter().map(|p| read_layer(p, &[])).collect::<Result<Vec<_>>>()?;
+    let filter = config.network_filter.as_deref().map(NetworkFilter::parse).transpose()?;
+    let filter_cols: Vec<&str> = filter.iter().map(|f| f.column.as_str()).collect();
+    let network = inputs.network.as_ref().map(|p| read_layer(p, &filter_cols)).transpose()?;
     let input_info = serde_json::to_value(inputs).unwrap_or(Value::Null);
-    let result = partition_layers(&buildings, territory.as_ref(), &barriers, config, input_info, progress)?;
+    let layers = Layers { buildings: &buildings, territory: territory.as_ref(), barriers: &barriers, network: network.as_ref() };
+    let result = partition_layers(&layers, config, input_info, progress)?;
     Ok((result, buildings))
 }
 
+/// The input layers of a run.
+#[derive(Clone, Copy)]
+pub struct Layers<'a> {
+    /// Buildings (read with [`building_columns`]).
+    pub buildings: &'a Layer,
+    /// Territory, if given.
+    pub territory: Option<&'a Layer>,
+    /// Barrier layers.
+    pub barriers: &'a [Layer],
+    /// Walkable network, if given (read with the filter column).
+    pub network: Option<&'a Layer>,
+}
+
 /// Runs the pipeline on layers already read. `input_info` is echoed in the summary.
-pub fn partition_layers(
-    buildings: &Layer,
-    territory: Option<&Layer>,
-    barriers: &[Layer],
-    config: &PartitionConfig,
-    input_info: Value,
-    progress: &mut Progress,
-) -> Result<Partitioned> {
+pub fn partition_layers(layers: &Layers, config: &PartitionConfig, input_info: Value, progress: &mut Progress) -> Result<Partitioned> {
+    let buildings = layers.buildings;
     progress.stage("model", "checking buildings and coordinate systems");
-    let model = build_model(buildings, territory, barriers, config)?;
+    let model = build_model(buildings, layers.territory, layers.barriers, layers.network, config)?;
     let mut warnings = model.warnings.clone();
 
     progress.stage("graph", "triangulating the territory and building the adjacency graph");
@@ -128,6 +145,19 @@ pub fn partition_layers(
     let cells = build_cells(&mesh, model.buildings.len(), &label);
     warnings.extend(cells.warnings.iter().cloned());
     let graph = build_unit_graph(&model, &mesh, &cells, config.max_edge_m);
+    let positions: Vec<Coord<f64>> = graph.units.iter().map(|u| u.position).collect();
+    let radius = config.network_radius_m.max(config.max_walk_m.unwrap_or(0.0));
+    let (metric, unreachable, network_about) =
+        walking_metric(model.network.as_deref(), &positions, config.detour_factor, radius, config.network_max_access_m);
+    if !unreachable.is_empty() {
+        let ids: Vec<String> = unreachable.iter().take(10).map(|&u| model.buildings[graph.units[u as usize].buildings[0] as usize].id.to_string()).collect();
+        let more = if unreachable.len() > 10 { format!(" and {} more", unreachable.len() - 10) } else { String::new() };
+        warnings.push(format!(
+            "{} building(s) lie more than {} m from every walkable line and cannot reach the network ({}{more}); \
+             their walks are the straight line times {}",
+            unreachable.len(), config.network_max_access_m, ids.join(", "), config.detour_factor
+        ));
+    }
 
     progress.stage("partition", "dividing into grids");
     // Names a unit in messages: its building's id, or the ids of its overlapping buildings.
@@ -139,7 +169,7 @@ pub fn partition_layers(
     };
     let plan = {
         let progress = &*progress;
-        partition_with_progress(&graph, config, &unit_name, &|s| match s {
+        partition_with_progress(&graph, &metric, config, &unit_name, &|s| match s {
             Some(total) => progress.set_steps(total),
             None => progress.step(),
         })
@@ -150,7 +180,7 @@ pub fn partition_layers(
     let shapes = dissolve(&mesh, &tri_grid, plan.grids.len());
 
     progress.stage("check", "checking invariants");
-    check_plan(&graph, &plan, config.min_households, config.max_households)?;
+    check_plan(&graph, &plan, config.min_households, config.upper_bound())?;
     let n_b = model.buildings.len();
     let mut building_grid_raw = vec![NONE; n_b];
     for (u, unit) in graph.units.iter().enumerate() {
@@ -193,12 +223,37 @@ pub fn partition_layers(
     for (b, &g) in building_grid_raw.iter().enumerate() {
         grid_buildings[g as usize].push(b as u32);
     }
+    let unit_of_building = &cells.unit_of_building;
     let walks = walk_stats(
         &grid_buildings,
         &centre_building,
-        &|b| anchors[b as usize],
+        &|b, c| {
+            let (ub, uc) = (unit_of_building[b as usize], unit_of_building[c as usize]);
+            metric.between(ub, uc, positions[ub as usize], positions[uc as usize])
+        },
         &|b| model.buildings[b as usize].households,
     );
+
+    // The objective: each building's walk to its grid's centre, weighted as configured; and the
+    // household-weighted straight-line walk, comparable across tools.
+    let (mut objective, mut straight, mut hh_total) = (0.0, 0.0, 0.0);
+    for (g, bs) in grid_buildings.iter().enumerate() {
+        let c = centre_building[g];
+        let (uc, pc) = (unit_of_building[c as usize], anchors[c as usize]);
+        for &b in bs {
+            let ub = unit_of_building[b as usize];
+            let bd = &model.buildings[b as usize];
+            objective += bd.cost_weight * metric.between(ub, uc, positions[ub as usize], positions[uc as usize]);
+            straight += bd.households * crate::geom::dist(anchors[b as usize], pc);
+            hh_total += bd.households;
+        }
+    }
+    let walking = Walking {
+        metric: metric.describe(),
+        network: network_about,
+        objective,
+        mean_straight_m: if hh_total > 0.0 { straight / hh_total } else { 0.0 },
+    };
 
     let projector = model.frame.projector(&buildings.name)?;
     let mut vertex_cache: std::collections::HashMap<(u64, u64), Coord<f64>> = std::collections::HashMap::new();
@@ -301,11 +356,21 @@ pub fn partition_layers(
         tiled_area,
         unclaimed_area: cells.unclaimed_area,
         timings: &timings,
+        walking,
     });
     Ok(Partitioned { model, building_grid, grids, violations, warnings, summary })
 }
 
+/// Walking figures of a plan.
+struct Walking {
+    metric: String,
+    network: Option<String>,
+    objective: f64,
+    mean_straight_m: f64,
+}
+
 struct SummaryParts<'a> {
+    walking: Walking,
     config: &'a PartitionConfig,
     input_info: Value,
     model: &'a Model,
@@ -326,7 +391,7 @@ struct SummaryParts<'a> {
 fn summary_json(p: SummaryParts) -> Value {
     let hh: Vec<f64> = p.grids.iter().map(|g| g.households).collect();
     let total: f64 = hh.iter().sum();
-    let (lo, hi) = (p.config.min_households, p.config.max_households);
+    let (lo, hi) = (p.config.min_households, p.config.upper_bound());
     let min = hh.iter().copied().fold(f64::INFINITY, f64::min);
     let max = hh.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     let in_bounds = hh.iter().filter(|&&h| h >= lo - 1e-9 && h <= hi + 1e-9).count();
@@ -354,11 +419,14 @@ fn summary_json(p: SummaryParts) -> Value {
         },
         "population": population,
         "objective": {
-            "description": "household-weighted straight-line distance from each building to its grid's centre building",
-            "total_household_m": weighted,
+            "description": format!("sum over buildings of ({}) × walk to the grid's centre building", p.config.objective_weight),
+            "walk": p.walking.metric,
+            "value": p.walking.objective,
             "mean_walk_m": if total > 0.0 { weighted / total } else { 0.0 },
             "max_walk_m": worst,
+            "mean_straight_m": p.walking.mean_straight_m,
         },
+        "network": p.walking.network,
         "violations": p.violations,
         "warnings": p.warnings,
         "graph": {

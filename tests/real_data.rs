@@ -27,6 +27,7 @@ fn synth_10k_with_territory_and_barriers() {
         buildings: data("synth_10k/buildings.geojson"),
         territory: Some(data("synth_10k/territory.geojson")),
         barriers: vec![data("synth_10k/barriers.geojson")],
+        ..Default::default()
     };
     let (r, b) = partition_files(&inputs, &cfg, &mut Progress::hidden()).unwrap();
     let t_text = std::fs::read_to_string(data("synth_10k/territory.geojson")).unwrap();
@@ -68,6 +69,7 @@ fn shanghai_bund_with_water_barriers() {
         buildings: data("shanghai_bund/buildings.geojson"),
         territory: None,
         barriers: vec![data("shanghai_bund/water.geojson")],
+        ..Default::default()
     };
     let (r, b) = partition_files(&inputs, &cfg, &mut Progress::hidden()).unwrap();
     let c = check(&r, &b, None, &cfg);

@@ -20,8 +20,10 @@ use crate::model::Model;
 pub struct Unit {
     /// Building indices, ascending.
     pub buildings: Vec<u32>,
-    /// Households of all its buildings.
+    /// Households of all its buildings (the load a grid carries).
     pub households: f64,
+    /// Weight of its walks in the objective (households, buildings or a column; see the config).
+    pub cost_weight: f64,
     /// Household-weighted mean of the buildings' interior points (working metres).
     pub position: Coord<f64>,
 }
@@ -117,7 +119,8 @@ pub fn build_unit_graph(model: &Model, mesh: &Mesh, cells: &Cells, max_edge_m: f
                 y += wt * bd.anchor.y;
                 w += wt;
             }
-            Unit { buildings: bs.clone(), households, position: Coord { x: x / w, y: y / w } }
+            let cost_weight: f64 = bs.iter().map(|&b| model.buildings[b as usize].cost_weight).sum();
+            Unit { buildings: bs.clone(), households, cost_weight, position: Coord { x: x / w, y: y / w } }
         })
         .collect();
 

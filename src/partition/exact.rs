@@ -5,7 +5,6 @@
 use std::collections::HashMap;
 
 use super::region::{Band, LocalGraph};
-use crate::geom::dist;
 
 /// Largest region solved exactly.
 pub const EXACT_MAX_UNITS: usize = 24;
@@ -35,7 +34,7 @@ pub fn solve(g: &LocalGraph, k: usize, band: Band, budget: usize) -> Exact {
             *mask |= 1 << v;
         }
     }
-    let d: Vec<Vec<f64>> = (0..n).map(|a| (0..n).map(|b| dist(g.pos[a], g.pos[b])).collect()).collect();
+    let d: Vec<Vec<f64>> = (0..n).map(|a| (0..n).map(|b| g.d(a, b)).collect()).collect();
     // Connected sets in band, grouped by their lowest unit, with their medoid cost.
     let mut by_low: Vec<Vec<(u32, f64)>> = vec![Vec::new(); n];
     let mut work = 0usize;
@@ -100,7 +99,7 @@ fn medoid_cost(set: u32, g: &LocalGraph, d: &[Vec<f64>]) -> f64 {
     let members: Vec<usize> = (0..g.len()).filter(|&u| set & (1 << u) != 0).collect();
     members
         .iter()
-        .map(|&c| members.iter().map(|&u| g.weight[u] * d[u][c]).sum::<f64>())
+        .map(|&c| members.iter().map(|&u| g.cost[u] * d[u][c]).sum::<f64>())
         .fold(f64::INFINITY, f64::min)
 }
 
@@ -146,11 +145,11 @@ mod tests {
         let units: Vec<Unit> = weights
             .iter()
             .enumerate()
-            .map(|(i, &w)| Unit { buildings: vec![i as u32], households: w, position: Coord { x: i as f64 * 10.0, y: 0.0 } })
+            .map(|(i, &w)| Unit { buildings: vec![i as u32], households: w, cost_weight: w, position: Coord { x: i as f64 * 10.0, y: 0.0 } })
             .collect();
         let edges: Vec<(u32, u32)> = (1..weights.len() as u32).map(|i| (i - 1, i)).collect();
         let g = UnitGraph::from_edges(units, &edges);
-        LocalGraph::induced(&g, &(0..weights.len() as u32).collect::<Vec<_>>())
+        LocalGraph::induced(&g, &(0..weights.len() as u32).collect::<Vec<_>>(), &crate::distance::Metric::default())
     }
 
     #[test]

@@ -6,7 +6,6 @@
 
 use super::medoid::weighted_medoid;
 use super::region::{Band, LocalGraph, Parts};
-use crate::geom::dist;
 use crate::rng::Rng;
 
 /// Runs up to `passes` passes; returns the number of moves made.
@@ -17,7 +16,7 @@ pub fn improve(g: &LocalGraph, parts: &mut Parts, band: Band, passes: usize, rng
         return 0;
     }
     // Units without households still follow geometry a little.
-    let mean_w = (g.total() / n as f64).max(1.0);
+    let mean_w = (g.cost.iter().sum::<f64>() / n as f64).max(1e-3);
     let eps_w = 1e-3 * mean_w;
     let mut mark = vec![false; n];
     let mut stack = Vec::new();
@@ -47,7 +46,7 @@ pub fn improve(g: &LocalGraph, parts: &mut Parts, band: Band, passes: usize, rng
             }
             // Only parts touched last pass (or next to them) can offer new moves.
             let mut touched = was_dirty[p];
-            let d_here = dist(g.pos[u], g.pos[parts.centre[p] as usize]);
+            let d_here = g.d(u, parts.centre[p] as usize);
             let mut best: Option<(f64, u32)> = None;
             for &v in g.neighbours(u) {
                 let q = parts.part_of[v as usize];
@@ -58,7 +57,7 @@ pub fn improve(g: &LocalGraph, parts: &mut Parts, band: Band, passes: usize, rng
                 if parts.load[q as usize] + w > band.hi + Band::EPS {
                     continue;
                 }
-                let delta = (w + eps_w) * (dist(g.pos[u], g.pos[parts.centre[q as usize] as usize]) - d_here);
+                let delta = (g.cost[u] + eps_w) * (g.d(u, parts.centre[q as usize] as usize) - d_here);
                 if delta < -1e-9 && best.is_none_or(|(bd, bq)| delta < bd || (delta == bd && q < bq)) {
                     best = Some((delta, q));
                 }

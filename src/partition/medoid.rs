@@ -13,9 +13,9 @@ const CANDIDATES: usize = 64;
 pub fn weighted_medoid(g: &LocalGraph, members: &[u32]) -> u32 {
     debug_assert!(!members.is_empty());
     if members.len() <= 2 {
-        return *members.iter().max_by(|&&a, &&b| g.weight[a as usize].total_cmp(&g.weight[b as usize]).then(b.cmp(&a))).unwrap();
+        return *members.iter().max_by(|&&a, &&b| g.cost[a as usize].total_cmp(&g.cost[b as usize]).then(b.cmp(&a))).unwrap();
     }
-    let w = |u: u32| g.weight[u as usize] + 1e-6;
+    let w = |u: u32| g.cost[u as usize] + 1e-6;
     let candidates: Vec<u32> = if members.len() <= EXACT_LIMIT {
         members.to_vec()
     } else {
@@ -32,10 +32,9 @@ pub fn weighted_medoid(g: &LocalGraph, members: &[u32]) -> u32 {
     };
     let mut best = (f64::INFINITY, u32::MAX);
     for &c in &candidates {
-        let pc = g.pos[c as usize];
         let mut cost = 0.0;
         for &u in members {
-            cost += w(u) * dist(g.pos[u as usize], pc);
+            cost += w(u) * g.d(u as usize, c as usize);
             if cost > best.0 {
                 break;
             }

@@ -20,7 +20,7 @@ use serde::Serialize;
 use self::count::{choose_counts, count_range, RegionCount};
 use self::region::{Band, LocalGraph, Parts};
 use crate::config::PartitionConfig;
-use crate::geom::dist;
+use crate::distance::Metric;
 use crate::graph::{UnitGraph, NONE};
 use crate::pieces::pieces;
 use crate::rng::Rng;
@@ -84,19 +84,20 @@ struct RegionTask {
 }
 
 /// Divides the unit graph into grids. `name(u)` names a unit's buildings in messages.
-pub fn partition(graph: &UnitGraph, config: &PartitionConfig, name: &(dyn Fn(u32) -> String + Sync)) -> Plan {
-    partition_with_progress(graph, config, name, &|_| {})
+pub fn partition(graph: &UnitGraph, metric: &Metric, config: &PartitionConfig, name: &(dyn Fn(u32) -> String + Sync)) -> Plan {
+    partition_with_progress(graph, metric, config, name, &|_| {})
 }
 
 /// [`partition`], reporting progress: `step(Some(total))` announces the number of regions,
 /// then `step(None)` follows each region divided (from any thread).
 pub fn partition_with_progress(
     graph: &UnitGraph,
+    metric: &Metric,
     config: &PartitionConfig,
     name: &(dyn Fn(u32) -> String + Sync),
     step: &(dyn Fn(Option<usize>) + Sync),
 ) -> Plan {
-    let (lo, hi) = (config.min_households, config.max_households);
+    let (lo, hi) = (config.min_households, config.upper_bound());
     let n = graph.len();
     let (_, n_comp) = graph.components();
     let oversize: Vec<bool> = graph.units.iter().map(|u| u.households > hi + Band::EPS).collect();
@@ -170,7 +171,7 @@ pub fn partition_with_progress(
         .par_iter()
         .enumerate()
         .map(|(r, task)| {
-            let solved = solve_region(graph, task, config, r as u64);
+            let solved = solve_region(graph, metric, task, config, r as u64);
             step(None);
             solved
         })
@@ -303,8 +304,8 @@ const RESTARTS: usize = 2;
 /// Divides one region: bisection and repair; when the bounds are missed, the exact search on
 /// small regions (which also proves infeasibility), else neighbouring counts, restarts and a
 /// plateau walk; then local search for compactness.
-fn solve_region(graph: &UnitGraph, task: &RegionTask, config: &PartitionConfig, stream: u64) -> (LocalGraph, Parts, RegionStatus) {
-    let g = LocalGraph::induced(graph, &task.units);
+fn solve_region(graph: &UnitGraph, metric: &Metric, task: &RegionTask, config: &PartitionConfig, stream: u64) -> (LocalGraph, Parts, RegionStatus) {
+    let g = LocalGraph::induced(graph, &task.units, metric);
     let mut rng = Rng::new(config.seed, stream);
     let band = task.count.band;
     // Counts to try: the chosen one, then its neighbours within the feasible range.
@@ -373,23 +374,22 @@ fn solve_region(graph: &UnitGraph, task: &RegionTask, config: &PartitionConfig, 
 /// Rounds of balance repair after a bisection.
 const REPAIR_ROUNDS: usize = 24;
 
-/// Household-weighted distance of every building to its grid's centre building, in metres, and
-/// the per-grid mean and maximum. `anchor(b)` and `households(b)` describe building `b`;
-/// `centre_building(g)` is the building at grid g's centre.
+/// Walks of every grid: (household-weighted sum, household-weighted mean, maximum), where
+/// `walk(b, c)` is the walk from building b to the centre building c of its grid and
+/// `households(b)` the weight.
 pub fn walk_stats(
     grids_buildings: &[Vec<u32>],
     centre_building: &[u32],
-    anchor: &dyn Fn(u32) -> geo::Coord<f64>,
-    households: &dyn Fn(u32) -> f64,
+    walk: &(dyn Fn(u32, u32) -> f64 + Sync),
+    households: &(dyn Fn(u32) -> f64 + Sync),
 ) -> Vec<(f64, f64, f64)> {
     grids_buildings
-        .iter()
+        .par_iter()
         .zip(centre_building)
         .map(|(bs, &c)| {
-            let pc = anchor(c);
             let (mut sum, mut w, mut max) = (0.0, 0.0, 0.0f64);
             for &b in bs {
-                let d = dist(anchor(b), pc);
+                let d = walk(b, c);
                 sum += households(b) * d;
                 w += households(b);
                 max = max.max(d);

@@ -3,7 +3,7 @@
 
 use geo::Coord;
 
-use crate::geom::dist;
+use crate::distance::Metric;
 use crate::graph::UnitGraph;
 
 /// Household bounds of the grids of one region (inclusive).
@@ -43,8 +43,12 @@ impl Band {
 pub struct LocalGraph {
     /// Unit index in the whole [`UnitGraph`] of each local unit.
     pub global: Vec<u32>,
-    /// Households of each local unit.
+    /// Households of each local unit (its load).
     pub weight: Vec<f64>,
+    /// Objective weight of each local unit's walk.
+    pub cost: Vec<f64>,
+    /// How walking distance is measured.
+    pub metric: Metric,
     /// Position of each local unit (working metres).
     pub pos: Vec<Coord<f64>>,
     /// CSR offsets.
@@ -55,7 +59,7 @@ pub struct LocalGraph {
 
 impl LocalGraph {
     /// The subgraph of `graph` induced by `units` (global indices, any order).
-    pub fn induced(graph: &UnitGraph, units: &[u32]) -> LocalGraph {
+    pub fn induced(graph: &UnitGraph, units: &[u32], metric: &Metric) -> LocalGraph {
         let mut local = std::collections::HashMap::with_capacity(units.len());
         for (i, &u) in units.iter().enumerate() {
             local.insert(u, i as u32);
@@ -74,14 +78,16 @@ impl LocalGraph {
         LocalGraph {
             global: units.to_vec(),
             weight: units.iter().map(|&u| graph.units[u as usize].households).collect(),
+            cost: units.iter().map(|&u| graph.units[u as usize].cost_weight).collect(),
+            metric: metric.clone(),
             pos: units.iter().map(|&u| graph.units[u as usize].position).collect(),
             offsets,
             targets,
         }
     }
 
-    /// The subgraph induced by `members` (local indices of `self`); its `global` field holds
-    /// indices into `self`.
+    /// The subgraph induced by `members` (local indices of `self`); local index i of the
+    /// result is `members[i]` of `self`.
     pub fn restricted(&self, members: &[u32]) -> LocalGraph {
         let mut local = vec![u32::MAX; self.len()];
         for (i, &u) in members.iter().enumerate() {
@@ -95,8 +101,10 @@ impl LocalGraph {
             offsets.push(targets.len() as u32);
         }
         LocalGraph {
-            global: members.to_vec(),
+            global: members.iter().map(|&u| self.global[u as usize]).collect(),
             weight: members.iter().map(|&u| self.weight[u as usize]).collect(),
+            cost: members.iter().map(|&u| self.cost[u as usize]).collect(),
+            metric: self.metric.clone(),
             pos: members.iter().map(|&u| self.pos[u as usize]).collect(),
             offsets,
             targets,
@@ -106,6 +114,12 @@ impl LocalGraph {
     /// Number of units.
     pub fn len(&self) -> usize {
         self.weight.len()
+    }
+
+    /// Walking distance between local units `a` and `b`.
+    #[inline]
+    pub fn d(&self, a: usize, b: usize) -> f64 {
+        self.metric.between(self.global[a], self.global[b], self.pos[a], self.pos[b])
     }
 
     /// True when empty.
@@ -192,7 +206,7 @@ impl Parts {
 
     /// Household-weighted distance of every unit to its part's centre.
     pub fn cost(&self, g: &LocalGraph) -> f64 {
-        (0..g.len()).map(|u| g.weight[u] * dist(g.pos[u], g.pos[self.centre[self.part_of[u] as usize] as usize])).sum()
+        (0..g.len()).map(|u| g.cost[u] * g.d(u, self.centre[self.part_of[u] as usize] as usize)).sum()
     }
 
     /// True when part `p` stays connected once unit `u` (one of its members) leaves it.

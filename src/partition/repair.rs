@@ -10,7 +10,6 @@ use super::bisect::{divide, Sub};
 use super::exact::{self, Exact};
 use super::medoid::weighted_medoid;
 use super::region::{Band, LocalGraph, Parts};
-use crate::geom::dist;
 use crate::rng::Rng;
 
 /// Largest number of parts merged and divided again.
@@ -66,7 +65,7 @@ fn direct_move(g: &LocalGraph, parts: &mut Parts, band: Band, p: usize, mark: &m
         if gain <= Band::EPS || parts.size[from] <= 1 {
             continue;
         }
-        let dd = dist(g.pos[u], g.pos[parts.centre[to] as usize]) - dist(g.pos[u], g.pos[parts.centre[from] as usize]);
+        let dd = g.d(u, parts.centre[to] as usize) - g.d(u, parts.centre[from] as usize);
         let better = match best {
             None => true,
             Some((bg, bd, _, _)) => gain > bg + Band::EPS || (gain >= bg - Band::EPS && dd < bd),

@@ -9,6 +9,7 @@ use rstar::primitives::{GeomWithData, Rectangle};
 use serde_json::{json, Value};
 use wangge::progress::Progress;
 use wangge::read::{parse_geojson, Layer};
+use wangge::pipeline::Layers;
 use wangge::{partition_layers, PartitionConfig, Partitioned};
 
 /// Easting / northing origin of synthetic layers (EPSG:4547 metres).
@@ -77,7 +78,8 @@ pub fn layer(text: &str, name: &str) -> Layer {
 
 /// Runs the pipeline on layers.
 pub fn run(b: &Layer, territory: Option<&Layer>, barriers: &[Layer], config: &PartitionConfig) -> Partitioned {
-    partition_layers(b, territory, barriers, config, Value::Null, &mut Progress::hidden()).expect("partition runs")
+    let layers = Layers { buildings: b, territory, barriers, network: None };
+    partition_layers(&layers, config, Value::Null, &mut Progress::hidden()).expect("partition runs")
 }
 
 /// Figures of an independent check.
