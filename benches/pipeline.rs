@@ -59,8 +59,8 @@ fn stages(c: &mut Criterion) {
         let graph = build_unit_graph(&m, &mesh, &cells, config.max_edge_m);
         let name = |u: u32| u.to_string();
         let metric = Metric::Straight { detour: config.detour_factor };
-        group.bench_function("partition", |bch| bch.iter(|| partition(&graph, &metric, &config, &name)));
-        let plan = partition(&graph, &metric, &config, &name);
+        group.bench_function("partition", |bch| bch.iter(|| partition(&graph, &metric, &config, &name).unwrap()));
+        let plan = partition(&graph, &metric, &config, &name).unwrap();
         group.bench_function("tessellate", |bch| {
             bch.iter(|| {
                 let tri = grid_of_triangles(&cells, &plan.grid_of_unit);

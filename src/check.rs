@@ -12,8 +12,8 @@ use crate::partition::Plan;
 use crate::tessellate::GridShape;
 
 /// Every unit in exactly one grid, grid lists consistent, every grid connected in the unit
-/// graph, and every grid outside [lo, hi] declared as a violation.
-pub fn check_plan(graph: &UnitGraph, plan: &Plan, lo: f64, hi: f64) -> Result<()> {
+/// graph (when `contiguity`), and every grid outside [lo, hi] declared as a violation.
+pub fn check_plan(graph: &UnitGraph, plan: &Plan, lo: f64, hi: f64, contiguity: bool) -> Result<()> {
     let fail = |message: String| Err(Error::Invariant { stage: "partition", message });
     let n = graph.len();
     if plan.grid_of_unit.len() != n {
@@ -35,7 +35,7 @@ pub fn check_plan(graph: &UnitGraph, plan: &Plan, lo: f64, hi: f64) -> Result<()
         if (load - grid.households).abs() > 1e-6 * load.max(1.0) {
             return fail(format!("grid {gi} reports {} households but holds {load}", grid.households));
         }
-        if !grid_connected(graph, &grid.units, &plan.grid_of_unit, gi as u32) {
+        if contiguity && !grid_connected(graph, &grid.units, &plan.grid_of_unit, gi as u32) {
             return fail(format!("grid {gi} is not connected"));
         }
         let declared = plan.violations.iter().any(|v| v.grid == gi);

@@ -56,6 +56,15 @@ pub struct PartitionConfig {
     pub contiguity: bool,
     /// Solve each area exactly with the MILP (small instances). Default false.
     pub exact: bool,
+    /// Compute the LP relaxation bound (with single-unit contiguity inequalities) on areas of
+    /// up to 500 units, where it is stronger than the Lagrangian bound but slower. Default false.
+    pub lp_bound: bool,
+    /// Polish regions of up to 300 units with the MILP restricted to nearby centres (a
+    /// deterministic work limit bounds each solve). Default false.
+    pub polish: bool,
+    /// Compute a proven lower bound (Lagrangian, as strong as the LP relaxation) for the
+    /// heuristic's plan and report the gap. Default true.
+    pub lower_bound: bool,
     /// Time limit (s) of each MILP/LP solve. Default 60.
     pub time_limit_s: f64,
     /// Relative MIP gap at which a MILP solve stops. Default 0.0001.
@@ -91,6 +100,9 @@ impl Default for PartitionConfig {
             network_max_access_m: 250.0,
             contiguity: true,
             exact: false,
+            lower_bound: true,
+            polish: false,
+            lp_bound: false,
             time_limit_s: 60.0,
             mip_gap: 1e-4,
             solver_threads: 1,

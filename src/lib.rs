@@ -20,6 +20,7 @@ pub mod pipeline;
 pub mod progress;
 pub mod read;
 pub mod rng;
+pub mod solver;
 pub mod tessellate;
 pub mod write;
 

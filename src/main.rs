@@ -97,6 +97,12 @@ struct PartitionArgs {
     /// Solve exactly (MILP with contiguity; small instances), proving optimality within the time limit.
     #[arg(long)]
     exact: bool,
+    /// Bound the objective by the LP relaxation (stronger, slower) instead of the Lagrangian one.
+    #[arg(long)]
+    lp_bound: bool,
+    /// Polish small areas with the MILP restricted to nearby centres (slower, more compact).
+    #[arg(long)]
+    polish: bool,
     /// Allow grids in several pieces: the plain capacitated p-median problem.
     #[arg(long)]
     no_contiguity: bool,
@@ -170,6 +176,12 @@ impl PartitionArgs {
         set!(opt worker_capacity);
         if self.exact {
             c.exact = true;
+        }
+        if self.polish {
+            c.polish = true;
+        }
+        if self.lp_bound {
+            c.lp_bound = true;
         }
         if self.no_contiguity {
             c.contiguity = false;

@@ -172,7 +172,7 @@ pub fn partition_layers(layers: &Layers, config: &PartitionConfig, input_info: V
         partition_with_progress(&graph, &metric, config, &unit_name, &|s| match s {
             Some(total) => progress.set_steps(total),
             None => progress.step(),
-        })
+        })?
     };
 
     progress.stage("tessellate", "tracing grid polygons");
@@ -180,7 +180,7 @@ pub fn partition_layers(layers: &Layers, config: &PartitionConfig, input_info: V
     let shapes = dissolve(&mesh, &tri_grid, plan.grids.len());
 
     progress.stage("check", "checking invariants");
-    check_plan(&graph, &plan, config.min_households, config.upper_bound())?;
+    check_plan(&graph, &plan, config.min_households, config.upper_bound(), config.contiguity)?;
     let n_b = model.buildings.len();
     let mut building_grid_raw = vec![NONE; n_b];
     for (u, unit) in graph.units.iter().enumerate() {
@@ -248,11 +248,31 @@ pub fn partition_layers(layers: &Layers, config: &PartitionConfig, input_info: V
             hh_total += bd.households;
         }
     }
+    let gap = plan.regions_bound.map(|b| if plan.regions_objective > 0.0 { ((plan.regions_objective - b) / plan.regions_objective).max(0.0) } else { 0.0 });
+    let exact: serde_json::Map<String, Value> = plan
+        .exact
+        .iter()
+        .map(|(s, n)| (serde_json::to_value(s).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default(), json!(n)))
+        .collect();
+    let solution = json!({
+        "mode": if config.exact { "exact" } else { "heuristic" },
+        "contiguity": config.contiguity,
+        "regions_objective": plan.regions_objective,
+        "lower_bound": plan.regions_bound,
+        "gap": gap,
+        "bound_method": if config.exact { "MILP dual bound (HiGHS)" } else if config.lower_bound { "Lagrangian relaxation (LP bound of the capacitated p-median model)" } else { "none" },
+        "bound_scope": "the objective of the divided regions, for their numbers of grids (grids fixed by oversize buildings or cut-off areas are left out)",
+        "exact_regions": exact,
+        "exact_skipped_regions": plan.exact_skipped,
+        "exact_rounds": plan.exact_work.0,
+        "exact_cuts": plan.exact_work.1,
+    });
     let walking = Walking {
         metric: metric.describe(),
         network: network_about,
         objective,
         mean_straight_m: if hh_total > 0.0 { straight / hh_total } else { 0.0 },
+        solution,
     };
 
     let projector = model.frame.projector(&buildings.name)?;
@@ -320,7 +340,7 @@ pub fn partition_layers(layers: &Layers, config: &PartitionConfig, input_info: V
             buildings: ids_of(v.grid),
         })
         .collect();
-    for (g, d) in &defects {
+    for (g, d) in defects.iter().filter(|(_, d)| config.contiguity || !matches!(d, ShapeDefect::Pieces(_))) {
         let (kind, message) = match d {
             ShapeDefect::Empty => ("polygon_empty", "the grid has no polygon area".to_string()),
             ShapeDefect::Pieces(k) => ("polygon_pieces", format!("the grid polygon has {k} pieces")),
@@ -363,6 +383,7 @@ pub fn partition_layers(layers: &Layers, config: &PartitionConfig, input_info: V
 
 /// Walking figures of a plan.
 struct Walking {
+    solution: Value,
     metric: String,
     network: Option<String>,
     objective: f64,
@@ -427,6 +448,7 @@ fn summary_json(p: SummaryParts) -> Value {
             "mean_straight_m": p.walking.mean_straight_m,
         },
         "network": p.walking.network,
+        "solution": p.walking.solution,
         "violations": p.violations,
         "warnings": p.warnings,
         "graph": {

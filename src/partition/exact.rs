@@ -22,8 +22,9 @@ pub enum Exact {
     Unknown,
 }
 
-/// Solves the region exactly for `k` parts, giving up (Unknown) after `budget` steps.
-pub fn solve(g: &LocalGraph, k: usize, band: Band, budget: usize) -> Exact {
+/// Solves the region exactly for `k` parts (every unit within `max_walk` of its part's centre,
+/// when given), giving up (Unknown) after `budget` steps.
+pub fn solve(g: &LocalGraph, k: usize, band: Band, max_walk: Option<f64>, budget: usize) -> Exact {
     let n = g.len();
     if n > EXACT_MAX_UNITS || n == 0 || k == 0 {
         return Exact::Unknown;
@@ -49,8 +50,10 @@ pub fn solve(g: &LocalGraph, k: usize, band: Band, budget: usize) -> Exact {
                 return Exact::Unknown;
             }
             if band.holds(w) {
-                let cost = medoid_cost(set, g, &d);
-                by_low[v].push((set, cost));
+                let cost = medoid_cost(set, g, &d, max_walk);
+                if cost.is_finite() {
+                    by_low[v].push((set, cost));
+                }
             }
             let mut cand_left = cand & !excluded;
             let mut excl = excluded;
@@ -95,10 +98,13 @@ pub fn solve(g: &LocalGraph, k: usize, band: Band, budget: usize) -> Exact {
     }
 }
 
-fn medoid_cost(set: u32, g: &LocalGraph, d: &[Vec<f64>]) -> f64 {
+/// Cost of the set around its best centre (one keeping every member within `max_walk`);
+/// infinite when no member can serve as centre.
+fn medoid_cost(set: u32, g: &LocalGraph, d: &[Vec<f64>], max_walk: Option<f64>) -> f64 {
     let members: Vec<usize> = (0..g.len()).filter(|&u| set & (1 << u) != 0).collect();
     members
         .iter()
+        .filter(|&&c| max_walk.is_none_or(|m| members.iter().all(|&u| d[u][c] <= m + 1e-9)))
         .map(|&c| members.iter().map(|&u| g.cost[u] * d[u][c]).sum::<f64>())
         .fold(f64::INFINITY, f64::min)
 }
@@ -157,7 +163,7 @@ mod tests {
         // 200 | 150 150 | 250 100 ... on a path, bounds 300–500.
         let g = path(&[200.0, 150.0, 150.0, 250.0, 100.0]);
         let band = Band { lo: 300.0, hi: 500.0 };
-        match solve(&g, 2, band, REGION_BUDGET) {
+        match solve(&g, 2, band, None, REGION_BUDGET) {
             Exact::Found(p) => {
                 let mut loads = [0.0; 2];
                 for (u, &q) in p.iter().enumerate() {
@@ -176,7 +182,7 @@ mod tests {
         let band = Band { lo: 300.0, hi: 500.0 };
         // total 1140: 3 parts need 290 alone (< 300) → infeasible; 2 parts: {400,50}=450 + {400,290}=690 ✗,
         // {400} + {50,400,290}=740 ✗, {400,50,400} ✗ → infeasible.
-        assert_eq!(solve(&g, 2, band, REGION_BUDGET), Exact::Infeasible);
-        assert_eq!(solve(&g, 3, band, REGION_BUDGET), Exact::Infeasible);
+        assert_eq!(solve(&g, 2, band, None, REGION_BUDGET), Exact::Infeasible);
+        assert_eq!(solve(&g, 3, band, None, REGION_BUDGET), Exact::Infeasible);
     }
 }

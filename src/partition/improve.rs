@@ -1,21 +1,30 @@
 //! Compactness local search: alternately re-centre every part on its weighted medoid and move
-//! boundary units to the neighbouring part whose centre is nearer, as long as both parts stay
-//! within the band and the giving part stays connected. Each accepted move lowers the
-//! household-weighted walking distance, so the search ends; bounds and connectivity hold
-//! after every step.
+//! units to the part whose centre is nearer, as long as both parts stay within the band, the
+//! giving part stays connected (when contiguity is required) and the walk stays within the limit.
+//! With contiguity, units move to neighbouring parts; without, to any of the nearest centres.
+//! Each accepted move lowers the weighted walking distance, so the search ends; every rule
+//! holds after every step.
+
+use rstar::primitives::GeomWithData;
+use rstar::RTree;
 
 use super::medoid::weighted_medoid;
-use super::region::{Band, LocalGraph, Parts};
+use super::region::{Band, LocalGraph, Parts, Rules};
 use crate::rng::Rng;
 
+/// Centres considered per unit when contiguity is not required.
+const NEAREST_CENTRES: usize = 8;
+
 /// Runs up to `passes` passes; returns the number of moves made.
-pub fn improve(g: &LocalGraph, parts: &mut Parts, band: Band, passes: usize, rng: &mut Rng) -> usize {
+pub fn improve(g: &LocalGraph, parts: &mut Parts, rules: &Rules, passes: usize, rng: &mut Rng) -> usize {
     let n = g.len();
     let k = parts.len();
     if k < 2 || n < 3 {
+        recentre(g, parts, rules, &vec![true; k]);
         return 0;
     }
-    // Units without households still follow geometry a little.
+    let band = rules.band;
+    // Units without weight still follow geometry a little.
     let mean_w = (g.cost.iter().sum::<f64>() / n as f64).max(1e-3);
     let eps_w = 1e-3 * mean_w;
     let mut mark = vec![false; n];
@@ -23,15 +32,16 @@ pub fn improve(g: &LocalGraph, parts: &mut Parts, band: Band, passes: usize, rng
     let mut order: Vec<u32> = (0..n as u32).collect();
     let mut dirty = vec![true; k];
     let mut moves = 0;
+    let mut candidates: Vec<u32> = Vec::new();
     for _ in 0..passes {
-        // Re-centre the parts that changed.
-        let members = parts.all_members();
-        for p in 0..k {
-            if dirty[p] && !members[p].is_empty() {
-                parts.centre[p] = weighted_medoid(g, &members[p]);
-            }
-        }
+        recentre(g, parts, rules, &dirty);
         let was_dirty = std::mem::replace(&mut dirty, vec![false; k]);
+        let centres_tree = (!rules.contiguity).then(|| {
+            RTree::bulk_load((0..k).map(|p| {
+                let c = parts.centre[p] as usize;
+                GeomWithData::new([g.pos[c].x, g.pos[c].y], p as u32)
+            }).collect::<Vec<_>>())
+        });
         rng.shuffle(&mut order);
         let mut moved = 0;
         for &u in &order {
@@ -44,12 +54,18 @@ pub fn improve(g: &LocalGraph, parts: &mut Parts, band: Band, passes: usize, rng
             if parts.load[p] - w < band.lo - Band::EPS {
                 continue;
             }
+            candidates.clear();
+            match &centres_tree {
+                None => candidates.extend(g.neighbours(u).iter().map(|&v| parts.part_of[v as usize])),
+                Some(tree) => candidates.extend(tree.nearest_neighbor_iter(&[g.pos[u].x, g.pos[u].y]).take(NEAREST_CENTRES).map(|c| c.data)),
+            }
+            candidates.sort_unstable();
+            candidates.dedup();
             // Only parts touched last pass (or next to them) can offer new moves.
             let mut touched = was_dirty[p];
             let d_here = g.d(u, parts.centre[p] as usize);
             let mut best: Option<(f64, u32)> = None;
-            for &v in g.neighbours(u) {
-                let q = parts.part_of[v as usize];
+            for &q in &candidates {
                 if q as usize == p {
                     continue;
                 }
@@ -57,7 +73,11 @@ pub fn improve(g: &LocalGraph, parts: &mut Parts, band: Band, passes: usize, rng
                 if parts.load[q as usize] + w > band.hi + Band::EPS {
                     continue;
                 }
-                let delta = (g.cost[u] + eps_w) * (g.d(u, parts.centre[q as usize] as usize) - d_here);
+                let d_there = g.d(u, parts.centre[q as usize] as usize);
+                if rules.max_walk.is_some_and(|m| d_there > m + 1e-9 && d_there >= d_here) {
+                    continue;
+                }
+                let delta = (g.cost[u] + eps_w) * (d_there - d_here);
                 if delta < -1e-9 && best.is_none_or(|(bd, bq)| delta < bd || (delta == bd && q < bq)) {
                     best = Some((delta, q));
                 }
@@ -66,7 +86,7 @@ pub fn improve(g: &LocalGraph, parts: &mut Parts, band: Band, passes: usize, rng
             if !touched {
                 continue;
             }
-            if !parts.stays_connected_without(g, u, &mut mark, &mut stack) {
+            if rules.contiguity && !parts.stays_connected_without(g, u, &mut mark, &mut stack) {
                 continue;
             }
             parts.assign(g, u, q);
@@ -79,12 +99,17 @@ pub fn improve(g: &LocalGraph, parts: &mut Parts, band: Band, passes: usize, rng
             break;
         }
     }
-    // Final centres.
+    recentre(g, parts, rules, &vec![true; k]);
+    moves
+}
+
+/// Re-centres the flagged parts on their weighted medoid (keeping every member within the
+/// walking limit when it can).
+fn recentre(g: &LocalGraph, parts: &mut Parts, rules: &Rules, which: &[bool]) {
     let members = parts.all_members();
-    for p in 0..k {
-        if !members[p].is_empty() {
-            parts.centre[p] = weighted_medoid(g, &members[p]);
+    for (p, m) in members.iter().enumerate() {
+        if which[p] && !m.is_empty() {
+            parts.centre[p] = weighted_medoid(g, m, rules.max_walk);
         }
     }
-    moves
 }

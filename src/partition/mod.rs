@@ -7,10 +7,13 @@
 //! with the reason.
 
 pub mod bisect;
+pub mod bound;
 pub mod count;
 pub mod exact;
 pub mod improve;
 pub mod medoid;
+pub mod recombine;
+pub mod milp;
 pub mod region;
 pub mod repair;
 
@@ -18,8 +21,10 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use self::count::{choose_counts, count_range, RegionCount};
-use self::region::{Band, LocalGraph, Parts};
+use self::region::{Band, LocalGraph, Parts, Rules};
 use crate::config::PartitionConfig;
+use crate::error::Result;
+use crate::solver::{SolveStatus, SolverOptions};
 use crate::distance::Metric;
 use crate::graph::{UnitGraph, NONE};
 use crate::pieces::pieces;
@@ -74,6 +79,17 @@ pub struct Plan {
     pub components: usize,
     /// Regions divided (components minus oversize units).
     pub regions: usize,
+    /// Sum of the regions' proven lower bounds (their objective for their numbers of grids),
+    /// when every region has one.
+    pub regions_bound: Option<f64>,
+    /// Sum of the regions' objectives (the part of the objective that `regions_bound` bounds).
+    pub regions_objective: f64,
+    /// Regions solved by the exact MILP, by outcome (optimal, time limit, ...).
+    pub exact: Vec<(SolveStatus, usize)>,
+    /// Regions too large for the exact MILP (left to the heuristic).
+    pub exact_skipped: usize,
+    /// Solve-and-cut rounds and separator cuts of the exact MILP, over all regions.
+    pub exact_work: (usize, usize),
 }
 
 /// What a region is and how many grids it gets.
@@ -84,7 +100,7 @@ struct RegionTask {
 }
 
 /// Divides the unit graph into grids. `name(u)` names a unit's buildings in messages.
-pub fn partition(graph: &UnitGraph, metric: &Metric, config: &PartitionConfig, name: &(dyn Fn(u32) -> String + Sync)) -> Plan {
+pub fn partition(graph: &UnitGraph, metric: &Metric, config: &PartitionConfig, name: &(dyn Fn(u32) -> String + Sync)) -> Result<Plan> {
     partition_with_progress(graph, metric, config, name, &|_| {})
 }
 
@@ -96,7 +112,7 @@ pub fn partition_with_progress(
     config: &PartitionConfig,
     name: &(dyn Fn(u32) -> String + Sync),
     step: &(dyn Fn(Option<usize>) + Sync),
-) -> Plan {
+) -> Result<Plan> {
     let (lo, hi) = (config.min_households, config.upper_bound());
     let n = graph.len();
     let (_, n_comp) = graph.components();
@@ -167,7 +183,7 @@ pub fn partition_with_progress(
         .collect();
 
     step(Some(tasks.len()));
-    let solved: Vec<(LocalGraph, Parts, RegionStatus)> = tasks
+    let solved: Vec<Result<RegionResult>> = tasks
         .par_iter()
         .enumerate()
         .map(|(r, task)| {
@@ -176,8 +192,23 @@ pub fn partition_with_progress(
             solved
         })
         .collect();
+    let solved: Vec<RegionResult> = solved.into_iter().collect::<Result<_>>()?;
     let n_regions = tasks.len();
-    for (task, (g, parts, status)) in tasks.iter().zip(solved) {
+    let regions_bound: Option<f64> = solved.iter().map(|r| r.bound).sum();
+    let regions_objective: f64 = solved.iter().map(|r| r.parts.cost(&r.graph)).sum();
+    let mut exact_counts: Vec<(SolveStatus, usize)> = Vec::new();
+    for r in &solved {
+        if let Some(s) = r.exact {
+            match exact_counts.iter_mut().find(|(k, _)| *k == s) {
+                Some(e) => e.1 += 1,
+                None => exact_counts.push((s, 1)),
+            }
+        }
+    }
+    let exact_work = solved.iter().fold((0, 0), |acc, r| (acc.0 + r.exact_work.0, acc.1 + r.exact_work.1));
+    let exact_skipped = if config.exact { solved.iter().filter(|r| r.exact.is_none()).count() } else { 0 };
+    for (task, result) in tasks.iter().zip(solved) {
+        let RegionResult { graph: g, parts, status, .. } = result;
         let base = grids.len();
         for p in 0..parts.len() {
             grids.push(Grid { units: Vec::new(), households: parts.load[p], centre: g.global[parts.centre[p] as usize] });
@@ -275,7 +306,18 @@ pub fn partition_with_progress(
         }
     }
     violations.sort_by_key(|v| v.grid);
-    Plan { grid_of_unit, grids, violations, components: n_comp, regions: n_regions }
+    Ok(Plan {
+        grid_of_unit,
+        grids,
+        violations,
+        components: n_comp,
+        regions: n_regions,
+        regions_bound,
+        regions_objective,
+        exact: exact_counts,
+        exact_skipped,
+        exact_work,
+    })
 }
 
 /// A count for messages: integers without decimals.
@@ -301,13 +343,31 @@ enum RegionStatus {
 /// Restarts of the bisection (with other sweep angles) when the bounds are missed.
 const RESTARTS: usize = 2;
 
+/// What became of one region.
+pub struct RegionResult {
+    /// The region's graph.
+    pub graph: LocalGraph,
+    /// Its division.
+    pub parts: Parts,
+    /// How the division relates to the bounds.
+    status: RegionStatus,
+    /// Proven lower bound on the region's objective (for its number of grids), when computed.
+    pub bound: Option<f64>,
+    /// Outcome of the exact MILP, when it ran.
+    pub exact: Option<SolveStatus>,
+    /// Solve-and-cut rounds and separator cuts of the exact MILP.
+    pub exact_work: (usize, usize),
+}
+
 /// Divides one region: bisection and repair; when the bounds are missed, the exact search on
 /// small regions (which also proves infeasibility), else neighbouring counts, restarts and a
-/// plateau walk; then local search for compactness.
-fn solve_region(graph: &UnitGraph, metric: &Metric, task: &RegionTask, config: &PartitionConfig, stream: u64) -> (LocalGraph, Parts, RegionStatus) {
+/// plateau walk; then local search for compactness; then, with `exact`, the MILP (warm-started
+/// from the heuristic), else the Lagrangian lower bound.
+fn solve_region(graph: &UnitGraph, metric: &Metric, task: &RegionTask, config: &PartitionConfig, stream: u64) -> Result<RegionResult> {
     let g = LocalGraph::induced(graph, &task.units, metric);
     let mut rng = Rng::new(config.seed, stream);
     let band = task.count.band;
+    let rules = Rules { band, contiguity: config.contiguity, max_walk: config.max_walk_m };
     // Counts to try: the chosen one, then its neighbours within the feasible range.
     let mut counts = vec![task.count.k];
     if task.count.feasible && config.grids.is_none() {
@@ -334,7 +394,7 @@ fn solve_region(graph: &UnitGraph, metric: &Metric, task: &RegionTask, config: &
         let all: Vec<usize> = if task.count.feasible { (a..=b).collect() } else { vec![task.count.k] };
         let mut proven = task.count.feasible;
         for k in all {
-            match exact::solve(&g, k, band, exact::REGION_BUDGET) {
+            match exact::solve(&g, k, band, config.max_walk_m, exact::REGION_BUDGET) {
                 exact::Exact::Found(part_of) => {
                     parts = Parts::from_labels(&g, part_of, k);
                     excess = 0.0;
@@ -367,9 +427,93 @@ fn solve_region(graph: &UnitGraph, metric: &Metric, task: &RegionTask, config: &
     if status == RegionStatus::NotFound && repair::plateau_search(&g, &mut parts, band, &mut rng) {
         status = RegionStatus::Balanced;
     }
-    improve::improve(&g, &mut parts, band, config.improve_passes, &mut rng);
-    (g, parts, status)
+    let polish_local = |parts: &mut Parts, rng: &mut Rng| {
+        improve::improve(&g, parts, &rules, config.improve_passes, rng);
+        if recombine::recombine_all(&g, parts, &rules, config.improve_passes, rng) > 0 {
+            improve::improve(&g, parts, &rules, config.improve_passes, rng);
+        }
+    };
+    polish_local(&mut parts, &mut rng);
+    if status == RegionStatus::Balanced {
+        // Small regions: further starts from other sweep angles; the best division is kept.
+        let starts = (MULTISTART_UNITS / g.len().max(1)).min(MULTISTART_MAX);
+        for _ in 0..starts {
+            let (e, mut p) = attempt(parts.len(), &mut rng);
+            if e > 0.0 {
+                continue;
+            }
+            polish_local(&mut p, &mut rng);
+            if p.cost(&g) < parts.cost(&g) - 1e-9 {
+                parts = p;
+            }
+        }
+    }
+    if !config.exact && config.polish && status == RegionStatus::Balanced && g.len() > 2 && g.len() <= POLISH_MAX_UNITS {
+        // Matheuristic: the MILP restricted to nearby centres, warm-started from the heuristic,
+        // with a deterministic work limit.
+        let options = SolverOptions {
+            time_limit_s: config.time_limit_s,
+            mip_gap: config.mip_gap,
+            threads: config.solver_threads,
+            max_nodes: Some(POLISH_NODES),
+        };
+        let out = milp::solve_model(&g, parts.len(), band, config.contiguity, config.max_walk_m, Some(&parts), milp::Candidates::Nearest(POLISH_CANDIDATES), &options)?;
+        if let (Some(part_of), Some(o)) = (&out.part_of, out.objective) {
+            if o < parts.cost(&g) - 1e-9 {
+                let k = parts.len();
+                let mut p = Parts::from_labels(&g, part_of.clone(), k);
+                p.centre = out.centres.clone();
+                parts = p;
+            }
+        }
+    }
+    let mut bound = None;
+    let mut exact_status = None;
+    let mut exact_work = (0, 0);
+    if config.exact && g.len() <= milp::EXACT_REGION_MAX {
+        let options = SolverOptions { time_limit_s: config.time_limit_s, mip_gap: config.mip_gap, threads: config.solver_threads, max_nodes: None };
+        let k = parts.len();
+        let out = milp::solve_exact(&g, k, band, config.contiguity, config.max_walk_m, Some(&parts), &options)?;
+        exact_status = Some(out.status);
+        exact_work = (out.rounds, out.cuts);
+        match (&out.part_of, out.status) {
+            (Some(part_of), _) => {
+                let better = out.objective.is_some_and(|o| status != RegionStatus::Balanced || o < parts.cost(&g) - 1e-9);
+                if better {
+                    let mut p = Parts::from_labels(&g, part_of.clone(), k);
+                    p.centre = out.centres.clone();
+                    parts = p;
+                    status = RegionStatus::Balanced;
+                }
+            }
+            (None, SolveStatus::Infeasible) if task.count.feasible => status = RegionStatus::ProvenInfeasible,
+            _ => {}
+        }
+        bound = out.bound;
+    } else if config.lower_bound {
+        let lag = bound::lagrangian_bound(&g, parts.len(), band, config.max_walk_m, &parts);
+        let lp = if config.lp_bound {
+            let options = SolverOptions { time_limit_s: config.time_limit_s, mip_gap: config.mip_gap, threads: config.solver_threads, max_nodes: None };
+            milp::lp_bound(&g, parts.len(), band, config.contiguity, config.max_walk_m, &options)?
+        } else {
+            None
+        };
+        bound = Some(lp.map_or(lag, |l| l.max(lag)));
+    }
+    Ok(RegionResult { graph: g, parts, status, bound, exact: exact_status, exact_work })
 }
+
+/// Regions up to this many units are polished by the restricted MILP.
+const POLISH_MAX_UNITS: usize = 300;
+/// Candidate centres per unit in the polishing MILP.
+const POLISH_CANDIDATES: usize = 16;
+/// Branch-and-bound nodes of a polishing solve.
+const POLISH_NODES: usize = 300;
+
+/// A region gets about this many units' worth of extra starts (so small regions get many)...
+const MULTISTART_UNITS: usize = 4000;
+/// ...and at most this many.
+const MULTISTART_MAX: usize = 16;
 
 /// Rounds of balance repair after a bisection.
 const REPAIR_ROUNDS: usize = 24;

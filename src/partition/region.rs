@@ -38,6 +38,17 @@ impl Band {
     }
 }
 
+/// The rules every division of a region must keep.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rules {
+    /// Household bounds.
+    pub band: Band,
+    /// Grids must be connected.
+    pub contiguity: bool,
+    /// Every unit within this walk of its grid's centre, when set.
+    pub max_walk: Option<f64>,
+}
+
 /// The subgraph of a region with local indices `0..n`.
 #[derive(Debug, Clone)]
 pub struct LocalGraph {
@@ -164,7 +175,7 @@ impl Parts {
         let mut parts = Parts { part_of, load, size, centre: vec![0; k] };
         for (p, members) in parts.all_members().iter().enumerate() {
             if !members.is_empty() {
-                parts.centre[p] = super::medoid::weighted_medoid(g, members);
+                parts.centre[p] = super::medoid::weighted_medoid(g, members, None);
             }
         }
         parts

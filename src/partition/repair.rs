@@ -253,7 +253,7 @@ fn merge_and_divide(g: &LocalGraph, parts: &mut Parts, band: Band, p: usize, rng
             let pieces = if units.len() <= GROUP_EXACT_MAX {
                 // Small enough to search every division of the group.
                 let sub = LocalGraph::restricted(g, &units);
-                match exact::solve(&sub, m, band, GROUP_BUDGET) {
+                match exact::solve(&sub, m, band, None, GROUP_BUDGET) {
                     Exact::Found(part_of) => {
                         let mut pieces = vec![Vec::new(); m];
                         for (i, &q) in part_of.iter().enumerate() {
@@ -277,7 +277,7 @@ fn merge_and_divide(g: &LocalGraph, parts: &mut Parts, band: Band, p: usize, rng
                     }
                 }
                 for (&q, piece) in group.iter().zip(&pieces) {
-                    parts.centre[q as usize] = weighted_medoid(g, piece);
+                    parts.centre[q as usize] = weighted_medoid(g, piece, None);
                 }
                 return true;
             }
