@@ -56,6 +56,9 @@ pub struct PartitionConfig {
     pub contiguity: bool,
     /// Solve each area exactly with the MILP (small instances). Default false.
     pub exact: bool,
+    /// Search effort from 0 (fastest) to 1 (most thorough: restarts, recombination, bound
+    /// iterations). Default: 1 up to 20,000 buildings, then shrinking with size.
+    pub effort: Option<f64>,
     /// Compute the LP relaxation bound (with single-unit contiguity inequalities) on areas of
     /// up to 500 units, where it is stronger than the Lagrangian bound but slower. Default false.
     pub lp_bound: bool,
@@ -102,6 +105,7 @@ impl Default for PartitionConfig {
             exact: false,
             lower_bound: true,
             polish: false,
+            effort: None,
             lp_bound: false,
             time_limit_s: 60.0,
             mip_gap: 1e-4,
@@ -161,6 +165,11 @@ impl PartitionConfig {
         }
         if !(self.mip_gap.is_finite() && (0.0..1.0).contains(&self.mip_gap)) {
             return bad(format!("--mip-gap must lie in [0, 1), got {}", self.mip_gap));
+        }
+        if let Some(e) = self.effort {
+            if !(0.0..=1.0).contains(&e) {
+                return bad(format!("--effort must lie in [0, 1], got {e}"));
+            }
         }
         if self.solver_threads == 0 {
             return bad("--solver-threads must be at least 1".into());

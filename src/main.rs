@@ -100,6 +100,9 @@ struct PartitionArgs {
     /// Bound the objective by the LP relaxation (stronger, slower) instead of the Lagrangian one.
     #[arg(long)]
     lp_bound: bool,
+    /// Search effort from 0 (fastest) to 1 (most thorough). [default: 1 up to 20,000 buildings, less beyond]
+    #[arg(long)]
+    effort: Option<f64>,
     /// Polish small areas with the MILP restricted to nearby centres (slower, more compact).
     #[arg(long)]
     polish: bool,
@@ -174,6 +177,7 @@ impl PartitionArgs {
         set!(mip_gap);
         set!(solver_threads);
         set!(opt worker_capacity);
+        set!(opt effort);
         if self.exact {
             c.exact = true;
         }

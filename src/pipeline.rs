@@ -260,7 +260,18 @@ pub fn partition_layers(layers: &Layers, config: &PartitionConfig, input_info: V
         "regions_objective": plan.regions_objective,
         "lower_bound": plan.regions_bound,
         "gap": gap,
-        "bound_method": if config.exact { "MILP dual bound (HiGHS)" } else if config.lower_bound { "Lagrangian relaxation (LP bound of the capacitated p-median model)" } else { "none" },
+        "bound_method": if config.exact {
+            "MILP dual bound (HiGHS)"
+        } else if !config.lower_bound {
+            "none (--no-lower-bound)"
+        } else if plan.effort < 0.5 {
+            "skipped at this size for speed (--effort 1 computes it)"
+        } else if config.lp_bound {
+            "LP relaxation with single-unit contiguity inequalities (areas up to 500 units), else Lagrangian relaxation"
+        } else {
+            "Lagrangian relaxation of the capacitated p-median model"
+        },
+        "effort": plan.effort,
         "bound_scope": "the objective of the divided regions, for their numbers of grids (grids fixed by oversize buildings or cut-off areas are left out)",
         "exact_regions": exact,
         "exact_skipped_regions": plan.exact_skipped,

@@ -11,13 +11,13 @@ use rstar::RTree;
 use super::region::{Band, LocalGraph, Parts};
 use crate::distance::Metric;
 
-/// Subgradient iterations at most.
-const ITERATIONS: usize = 300;
+/// Subgradient iterations at full effort.
+pub const ITERATIONS: usize = 300;
 
 /// Lower bound on Σ cost_i · walk(i, centre) over every division of the region into `k` parts
 /// within `band`'s upper bound and the walking limit. `start` (a feasible division) gives the
 /// upper bound that steers the step sizes and the starting multipliers.
-pub fn lagrangian_bound(g: &LocalGraph, k: usize, band: Band, max_walk: Option<f64>, start: &Parts) -> f64 {
+pub fn lagrangian_bound(g: &LocalGraph, k: usize, band: Band, max_walk: Option<f64>, start: &Parts, iterations: usize) -> f64 {
     let n = g.len();
     if n == 0 || k == 0 {
         return 0.0;
@@ -39,7 +39,7 @@ pub fn lagrangian_bound(g: &LocalGraph, k: usize, band: Band, max_walk: Option<f
     let mut theta = 1.0;
     let mut stall = 0;
     let mut lists: Vec<Vec<(u32, f64)>> = vec![Vec::new(); n];
-    for _ in 0..ITERATIONS {
+    for _ in 0..iterations.max(1) {
         for l in lists.iter_mut() {
             l.clear();
         }
@@ -171,7 +171,7 @@ mod tests {
         let exact = solve_exact(&g, 6, band, true, None, None, &SolverOptions::default()).unwrap();
         assert_eq!(exact.status, SolveStatus::Optimal);
         let parts = Parts::from_labels(&g, exact.part_of.unwrap(), 6);
-        let bound = lagrangian_bound(&g, 6, band, None, &parts);
+        let bound = lagrangian_bound(&g, 6, band, None, &parts, ITERATIONS);
         let opt = exact.objective.unwrap();
         assert!(bound <= opt + 1e-6, "bound {bound} above the optimum {opt}");
         assert!(bound >= 0.8 * opt, "bound {bound} too weak against {opt}");

@@ -88,6 +88,8 @@ pub struct Plan {
     pub exact: Vec<(SolveStatus, usize)>,
     /// Regions too large for the exact MILP (left to the heuristic).
     pub exact_skipped: usize,
+    /// Search effort used (see the configuration).
+    pub effort: f64,
     /// Solve-and-cut rounds and separator cuts of the exact MILP, over all regions.
     pub exact_work: (usize, usize),
 }
@@ -182,12 +184,14 @@ pub fn partition_with_progress(
         .map(|((units, count), (&t, &s))| RegionTask { units, count, range: count_range(t, s, lo, hi) })
         .collect();
 
+    // Search effort: full up to 20,000 units, less beyond, so large instances stay fast.
+    let effort = config.effort.unwrap_or_else(|| (20_000.0 / graph.len().max(1) as f64).clamp(0.05, 1.0));
     step(Some(tasks.len()));
     let solved: Vec<Result<RegionResult>> = tasks
         .par_iter()
         .enumerate()
         .map(|(r, task)| {
-            let solved = solve_region(graph, metric, task, config, r as u64);
+            let solved = solve_region(graph, metric, task, config, r as u64, effort);
             step(None);
             solved
         })
@@ -317,6 +321,7 @@ pub fn partition_with_progress(
         exact: exact_counts,
         exact_skipped,
         exact_work,
+        effort,
     })
 }
 
@@ -363,7 +368,7 @@ pub struct RegionResult {
 /// small regions (which also proves infeasibility), else neighbouring counts, restarts and a
 /// plateau walk; then local search for compactness; then, with `exact`, the MILP (warm-started
 /// from the heuristic), else the Lagrangian lower bound.
-fn solve_region(graph: &UnitGraph, metric: &Metric, task: &RegionTask, config: &PartitionConfig, stream: u64) -> Result<RegionResult> {
+fn solve_region(graph: &UnitGraph, metric: &Metric, task: &RegionTask, config: &PartitionConfig, stream: u64, effort: f64) -> Result<RegionResult> {
     let g = LocalGraph::induced(graph, &task.units, metric);
     let mut rng = Rng::new(config.seed, stream);
     let band = task.count.band;
@@ -429,14 +434,15 @@ fn solve_region(graph: &UnitGraph, metric: &Metric, task: &RegionTask, config: &
     }
     let polish_local = |parts: &mut Parts, rng: &mut Rng| {
         improve::improve(&g, parts, &rules, config.improve_passes, rng);
-        if recombine::recombine_all(&g, parts, &rules, config.improve_passes, rng) > 0 {
+        let passes = ((config.improve_passes as f64 * effort).ceil() as usize).max(1);
+        if recombine::recombine_all(&g, parts, &rules, passes, effort >= 0.5, rng) > 0 {
             improve::improve(&g, parts, &rules, config.improve_passes, rng);
         }
     };
     polish_local(&mut parts, &mut rng);
     if status == RegionStatus::Balanced {
         // Small regions: further starts from other sweep angles; the best division is kept.
-        let starts = (MULTISTART_UNITS / g.len().max(1)).min(MULTISTART_MAX);
+        let starts = ((MULTISTART_UNITS / g.len().max(1)).min(MULTISTART_MAX) as f64 * effort) as usize;
         for _ in 0..starts {
             let (e, mut p) = attempt(parts.len(), &mut rng);
             if e > 0.0 {
@@ -490,8 +496,9 @@ fn solve_region(graph: &UnitGraph, metric: &Metric, task: &RegionTask, config: &
             _ => {}
         }
         bound = out.bound;
-    } else if config.lower_bound {
-        let lag = bound::lagrangian_bound(&g, parts.len(), band, config.max_walk_m, &parts);
+    } else if config.lower_bound && effort >= 0.5 {
+        let iterations = ((bound::ITERATIONS as f64 * effort) as usize).max(100);
+        let lag = bound::lagrangian_bound(&g, parts.len(), band, config.max_walk_m, &parts, iterations);
         let lp = if config.lp_bound {
             let options = SolverOptions { time_limit_s: config.time_limit_s, mip_gap: config.mip_gap, threads: config.solver_threads, max_nodes: None };
             milp::lp_bound(&g, parts.len(), band, config.contiguity, config.max_walk_m, &options)?

@@ -88,13 +88,16 @@ pub fn recombine(g: &LocalGraph, parts: &mut Parts, rules: &Rules, passes: usize
 }
 
 /// Pairs until they stop improving, then a pass of triples; again while the triples improve.
-pub fn recombine_all(g: &LocalGraph, parts: &mut Parts, rules: &Rules, passes: usize, rng: &mut Rng) -> usize {
+pub fn recombine_all(g: &LocalGraph, parts: &mut Parts, rules: &Rules, passes: usize, with_triples: bool, rng: &mut Rng) -> usize {
     if !rules.contiguity || parts.len() < 2 {
         return 0;
     }
     let mut total = 0;
     for _ in 0..passes.max(1) {
         total += recombine(g, parts, rules, passes, rng);
+        if !with_triples {
+            break;
+        }
         let t = triples(g, parts, rules, rng);
         total += t;
         if t == 0 {
