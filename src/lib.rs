@@ -22,6 +22,7 @@ pub mod read;
 pub mod rng;
 pub mod solver;
 pub mod tessellate;
+pub mod workers;
 pub mod write;
 
 pub use config::PartitionConfig;

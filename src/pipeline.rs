@@ -13,10 +13,12 @@ use crate::error::{Error, Result};
 use crate::graph::{build_cells, build_mesh, build_unit_graph, NONE};
 use crate::model::{build_model, building_columns, Model};
 use crate::distance::walking_metric;
+use crate::workers::{self, read_workers, Worker};
 use crate::network::NetworkFilter;
 use crate::partition::{fmt_count, partition_with_progress, walk_stats};
 use crate::progress::Progress;
 use crate::read::{read_layer, FeatureId, Layer};
+use crate::solver::SolverOptions;
 use crate::tessellate::{dissolve, grid_of_triangles};
 
 /// The files of a partition run.
@@ -57,6 +59,8 @@ pub struct GridReport {
     pub center_row: usize,
     /// Polygon in the input CRS.
     pub polygon: MultiPolygon<f64>,
+    /// Worker assigned to the grid (id, kind), when workers are given.
+    pub worker: Option<(String, Option<String>)>,
 }
 
 /// A grid that misses a bound, with its reason.
@@ -111,7 +115,13 @@ pub fn partition_files(inputs: &Inputs, config: &PartitionConfig, progress: &mut
     let filter_cols: Vec<&str> = filter.iter().map(|f| f.column.as_str()).collect();
     let network = inputs.network.as_ref().map(|p| read_layer(p, &filter_cols)).transpose()?;
     let input_info = serde_json::to_value(inputs).unwrap_or(Value::Null);
-    let layers = Layers { buildings: &buildings, territory: territory.as_ref(), barriers: &barriers, network: network.as_ref() };
+    let layers = Layers {
+        buildings: &buildings,
+        territory: territory.as_ref(),
+        barriers: &barriers,
+        network: network.as_ref(),
+        workers: inputs.workers.as_deref(),
+    };
     let result = partition_layers(&layers, config, input_info, progress)?;
     Ok((result, buildings))
 }
@@ -127,6 +137,8 @@ pub struct Layers<'a> {
     pub barriers: &'a [Layer],
     /// Walkable network, if given (read with the filter column).
     pub network: Option<&'a Layer>,
+    /// Workers file (CSV or GeoJSON), if given.
+    pub workers: Option<&'a std::path::Path>,
 }
 
 /// Runs the pipeline on layers already read. `input_info` is echoed in the summary.
@@ -135,6 +147,22 @@ pub fn partition_layers(layers: &Layers, config: &PartitionConfig, input_info: V
     progress.stage("model", "checking buildings and coordinate systems");
     let model = build_model(buildings, layers.territory, layers.barriers, layers.network, config)?;
     let mut warnings = model.warnings.clone();
+    // Workers: from a file, or N identical ones; they cap the number of grids and their size.
+    let workers: Option<Vec<Worker>> = match (layers.workers, config.workers) {
+        (Some(path), _) => Some(read_workers(path, &model.frame)?),
+        (None, Some(n)) => Some(workers::identical(n, config.worker_capacity.unwrap_or(config.max_households))),
+        (None, None) => None,
+    };
+    let config = &match &workers {
+        None => config.clone(),
+        Some(ws) => {
+            let biggest = ws.iter().map(|w| w.capacity).fold(0.0, f64::max);
+            let mut c = config.clone();
+            c.workers = Some(ws.len());
+            c.worker_capacity = Some(c.worker_capacity.map_or(biggest, |x| x.min(biggest)).max(c.min_households));
+            c
+        }
+    };
 
     progress.stage("graph", "triangulating the territory and building the adjacency graph");
     let mesh = build_mesh(&model.buildings, &model.territory, &model.barriers)?;
@@ -331,9 +359,29 @@ pub fn partition_layers(layers: &Layers, config: &PartitionConfig, input_info: V
             center_id: model.buildings[c].id.clone(),
             center_row: model.buildings[c].row,
             polygon: MultiPolygon(polygons),
+            worker: None,
         });
     }
-    let grids: Vec<GridReport> = order.iter().map(|&g| grids_by_index[g].take().expect("each grid once")).collect();
+    let mut grids: Vec<GridReport> = order.iter().map(|&g| grids_by_index[g].take().expect("each grid once")).collect();
+    // Workers to grids.
+    let staffing = match &workers {
+        None => None,
+        Some(ws) => {
+            let households: Vec<f64> = grids.iter().map(|g| g.households).collect();
+            let centres: Vec<Coord<f64>> = order.iter().map(|&g| anchors[centre_building[g] as usize]).collect();
+            let options = SolverOptions { time_limit_s: config.time_limit_s, mip_gap: 1e-6, threads: config.solver_threads, max_nodes: None };
+            let mut s = workers::staff(ws, &households, &centres, &options)?;
+            // When the workers capped the number of grids, the shortfall is what the bounds wanted.
+            s.additional_workers_needed = s.additional_workers_needed.max(plan.grids_wanted.saturating_sub(ws.len()));
+            for (g, w) in s.worker_of_grid.iter().enumerate() {
+                grids[g].worker = w.map(|w| (ws[w].id.clone(), ws[w].kind.clone()));
+            }
+            if !s.unassigned_workers.is_empty() {
+                warnings.push(format!("{} worker(s) have no grid: {}", s.unassigned_workers.len(), s.unassigned_workers.iter().take(20).cloned().collect::<Vec<_>>().join(", ")));
+            }
+            Some(s)
+        }
+    };
     let rank_of: Vec<u32> = id_of.iter().map(|&id| id - 1).collect();
     let building_grid: Vec<u32> = building_grid_raw.iter().map(|&g| rank_of[g as usize]).collect();
 
@@ -368,6 +416,25 @@ pub fn partition_layers(layers: &Layers, config: &PartitionConfig, input_info: V
             buildings: ids_of(*g),
         });
     }
+    if let (Some(s), Some(ws)) = (&staffing, &workers) {
+        let biggest = ws.iter().map(|w| w.capacity).fold(0.0, f64::max);
+        for &g in &s.grids_without_worker {
+            let grid = &grids[g];
+            violations.push(ViolationReport {
+                grid_id: grid.id,
+                kind: "unstaffed".into(),
+                message: format!(
+                    "no worker is left for this grid of {} households ({} workers, capacities up to {}): {} more worker(s) needed",
+                    fmt_count(grid.households),
+                    ws.len(),
+                    fmt_count(biggest),
+                    s.additional_workers_needed
+                ),
+                households: grid.households,
+                buildings: grid_buildings[order[g]].iter().take(50).map(|&b| model.buildings[b as usize].id.to_json()).collect(),
+            });
+        }
+    }
     violations.sort_by_key(|v| v.grid_id);
 
     let timings = progress.timings();
@@ -388,6 +455,7 @@ pub fn partition_layers(layers: &Layers, config: &PartitionConfig, input_info: V
         unclaimed_area: cells.unclaimed_area,
         timings: &timings,
         walking,
+        workers: staffing.as_ref().map(|s| serde_json::to_value(s).unwrap_or(Value::Null)),
     });
     Ok(Partitioned { model, building_grid, grids, violations, warnings, summary })
 }
@@ -402,6 +470,7 @@ struct Walking {
 }
 
 struct SummaryParts<'a> {
+    workers: Option<Value>,
     walking: Walking,
     config: &'a PartitionConfig,
     input_info: Value,
@@ -460,6 +529,7 @@ fn summary_json(p: SummaryParts) -> Value {
         },
         "network": p.walking.network,
         "solution": p.walking.solution,
+        "workers": p.workers,
         "violations": p.violations,
         "warnings": p.warnings,
         "graph": {

@@ -206,6 +206,8 @@ fn write_grids(w: &mut impl Write, result: &Partitioned, crs: Option<&Value>) ->
             "max_walk_m": round(g.max_walk_m, 2),
             "center_id": g.center_id.to_json(),
             "violations": kinds,
+            "worker_id": g.worker.as_ref().map(|w| w.0.clone()),
+            "worker_kind": g.worker.as_ref().and_then(|w| w.1.clone()),
         });
         write!(w, "{{\"type\":\"Feature\",\"id\":{},\"properties\":{props},\"geometry\":", g.id)?;
         if g.polygon.0.is_empty() {

@@ -8,11 +8,13 @@
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
+use std::sync::Arc;
 
 use geo::Coord;
 
 use super::region::{Band, LocalGraph};
 use crate::geom::{dist, OrdF64};
+use crate::distance::Metric;
 use crate::rng::Rng;
 
 /// Sweep directions tried per cut (evenly spread over 180°, starting at the principal axis).
@@ -53,12 +55,24 @@ pub struct Sub {
     pos: Vec<Coord<f64>>,
     off: Vec<u32>,
     tgt: Vec<u32>,
+    /// Network walking distances, when the region has them (cuts are then scored by walks).
+    network: Option<Arc<NetworkScore>>,
+}
+
+/// What scoring a cut by network walks needs: the metric and the unit-graph index of each local unit.
+struct NetworkScore {
+    metric: Metric,
+    global: Vec<u32>,
 }
 
 impl Sub {
     /// The whole local graph.
     pub fn root(g: &LocalGraph) -> Sub {
-        Sub { ids: (0..g.len() as u32).collect(), w: g.weight.clone(), pos: g.pos.clone(), off: g.offsets.clone(), tgt: g.targets.clone() }
+        let network = match &g.metric {
+            Metric::Network { .. } => Some(Arc::new(NetworkScore { metric: g.metric.clone(), global: g.global.clone() })),
+            Metric::Straight { .. } => None,
+        };
+        Sub { ids: (0..g.len() as u32).collect(), w: g.weight.clone(), pos: g.pos.clone(), off: g.offsets.clone(), tgt: g.targets.clone(), network }
     }
 
     /// The subgraph of `g` induced by `members` (local indices).
@@ -90,7 +104,7 @@ impl Sub {
     /// The induced subset of members with `keep[u] == side`.
     fn child(&self, keep: &[bool], side: bool) -> Sub {
         let mut map = vec![u32::MAX; self.len()];
-        let mut c = Sub { ids: Vec::new(), w: Vec::new(), pos: Vec::new(), off: vec![0], tgt: Vec::new() };
+        let mut c = Sub { ids: Vec::new(), w: Vec::new(), pos: Vec::new(), off: vec![0], tgt: Vec::new(), network: self.network.clone() };
         for u in 0..self.len() {
             if keep[u] == side {
                 map[u] = c.ids.len() as u32;
@@ -238,6 +252,39 @@ fn sweep_order(sub: &Sub, dir: Coord<f64>) -> Vec<u32> {
     order
 }
 
+/// How compact the two sides of a cut are (lower is better): their weighted inertia, or with a
+/// network, the weighted walk of each side to the member nearest its centroid (so that a cut
+/// along a river with one bridge beats a more compact one across it).
+fn cut_score(sub: &Sub, side: &[bool]) -> f64 {
+    match &sub.network {
+        None => inertia(sub, side, true) + inertia(sub, side, false),
+        Some(net) => network_walk(sub, net, side, true) + network_walk(sub, net, side, false),
+    }
+}
+
+/// Weighted network walk of the units with `side[u] == s` to the one nearest their centroid.
+fn network_walk(sub: &Sub, net: &NetworkScore, side: &[bool], s: bool) -> f64 {
+    let (mut sw, mut sx, mut sy) = (0.0, 0.0, 0.0);
+    for u in (0..sub.len()).filter(|&u| side[u] == s) {
+        let w = sub.w[u] + 1e-3;
+        sw += w;
+        sx += w * sub.pos[u].x;
+        sy += w * sub.pos[u].y;
+    }
+    if sw == 0.0 {
+        return 0.0;
+    }
+    let c = Coord { x: sx / sw, y: sy / sw };
+    let Some(centre) = (0..sub.len()).filter(|&u| side[u] == s).min_by(|&a, &b| dist(sub.pos[a], c).total_cmp(&dist(sub.pos[b], c)).then(a.cmp(&b))) else {
+        return 0.0;
+    };
+    let gc = net.global[sub.ids[centre] as usize];
+    (0..sub.len())
+        .filter(|&u| side[u] == s)
+        .map(|u| (sub.w[u] + 1e-3) * net.metric.between(net.global[sub.ids[u] as usize], gc, sub.pos[u], sub.pos[centre]))
+        .sum()
+}
+
 /// Weighted inertia (sum of w·squared distance to the weighted mean) of the units with `side[u] == s`.
 fn inertia(sub: &Sub, side: &[bool], s: bool) -> f64 {
     let (mut sw, mut sx, mut sy, mut sq) = (0.0, 0.0, 0.0, 0.0);
@@ -338,7 +385,7 @@ fn sweep_cuts(sub: &Sub, range: (f64, f64), ideal: f64, jitter: f64, out: &mut V
                     continue;
                 }
                 let v = violation_of(w1, range.0, range.1);
-                let score = inertia(sub, &side, true) + inertia(sub, &side, false);
+                let score = cut_score(sub, &side);
                 out.push(Cut { side, violation: v, score });
                 if v == 0.0 {
                     valid += 1;
@@ -414,7 +461,7 @@ fn tree_cuts(sub: &Sub, range: (f64, f64), rng: &mut Rng, out: &mut Vec<Cut>) {
                     *s = !*s;
                 }
             }
-            let score = inertia(sub, &side, true) + inertia(sub, &side, false);
+            let score = cut_score(sub, &side);
             out.push(Cut { side, violation: 0.0, score });
         }
     }
@@ -431,7 +478,7 @@ fn enumerated_cuts(sub: &Sub, range: (f64, f64), out: &mut Vec<Cut>) {
         }
         let side: Vec<bool> = (0..n).map(|u| mask & (1 << u) != 0).collect();
         if sub.connected(&side, true) && sub.connected(&side, false) {
-            let score = inertia(sub, &side, true) + inertia(sub, &side, false);
+            let score = cut_score(sub, &side);
             out.push(Cut { side, violation: 0.0, score });
         }
     }

@@ -42,6 +42,8 @@ pub enum ViolationKind {
     InfeasibleArea,
     /// The bounds could be met by households alone, but no connected division meeting them was found.
     Unbalanced,
+    /// Some building of the grid walks farther than the maximum walk to the grid's centre.
+    LongWalk,
 }
 
 /// A grid that misses a bound, and why.
@@ -92,6 +94,8 @@ pub struct Plan {
     pub effort: f64,
     /// Solve-and-cut rounds and separator cuts of the exact MILP, over all regions.
     pub exact_work: (usize, usize),
+    /// Grids the household bounds call for, before any cap by the number of workers.
+    pub grids_wanted: usize,
 }
 
 /// What a region is and how many grids it gets.
@@ -176,7 +180,16 @@ pub fn partition_with_progress(
     let totals: Vec<f64> = tasks.iter().map(|m| m.iter().map(|&u| graph.units[u as usize].households).sum()).collect();
     let sizes: Vec<usize> = tasks.iter().map(|m| m.len()).collect();
     let fixed_total = config.grids.map(|k| k.saturating_sub(grids.len()));
-    let counts = choose_counts(&totals, &sizes, lo, hi, config.target(), fixed_total);
+    let mut counts = choose_counts(&totals, &sizes, lo, hi, config.target(), fixed_total);
+    // No more grids than workers: share the workers out when the bounds ask for more grids.
+    let mut limited_by_workers = false;
+    let grids_wanted = counts.iter().map(|c| c.k).sum::<usize>() + grids.len();
+    if let Some(w) = config.workers {
+        if fixed_total.is_none() && counts.iter().map(|c| c.k).sum::<usize>() + grids.len() > w {
+            counts = choose_counts(&totals, &sizes, lo, hi, config.target(), Some(w.saturating_sub(grids.len())));
+            limited_by_workers = true;
+        }
+    }
     let tasks: Vec<RegionTask> = tasks
         .into_iter()
         .zip(counts)
@@ -242,9 +255,12 @@ pub fn partition_with_progress(
                 (
                     ViolationKind::InfeasibleArea,
                     format!(
-                        "the fixed number of grids gives this area of {} households {} grids (about {:.0} each), outside {lo}–{hi}; \
-                         this one holds {}",
-                        fmt_count(total), task.count.k, total / task.count.k as f64, fmt_count(load)
+                        "{} gives this area of {} households {} grids (about {:.0} each), outside {lo}–{hi}; this one holds {}",
+                        if limited_by_workers { "the number of workers" } else { "the fixed number of grids" },
+                        fmt_count(total),
+                        task.count.k,
+                        total / task.count.k as f64,
+                        fmt_count(load)
                     ),
                 )
             } else if status == RegionStatus::ProvenInfeasible {
@@ -267,6 +283,22 @@ pub fn partition_with_progress(
                 )
             };
             violations.push(Violation { grid: base + p, kind, message });
+        }
+        if let Some(limit) = config.max_walk_m {
+            for (p, u, d) in long_walks(&g, &parts, limit) {
+                violations.push(Violation {
+                    grid: base + p,
+                    kind: ViolationKind::LongWalk,
+                    message: format!(
+                        "building {} walks {:.0} m to the grid's centre (building {}), more than the maximum walk of {} m; \
+                         no division of this area into connected grids within the bounds keeping every walk within it was found",
+                        name(g.global[u]),
+                        d,
+                        name(g.global[parts.centre[p] as usize]),
+                        fmt_count(limit)
+                    ),
+                });
+            }
         }
     }
     // Oversize and isolated grids.
@@ -322,6 +354,7 @@ pub fn partition_with_progress(
         exact_skipped,
         exact_work,
         effort,
+        grids_wanted,
     })
 }
 
@@ -454,6 +487,30 @@ fn solve_region(graph: &UnitGraph, metric: &Metric, task: &RegionTask, config: &
             }
         }
     }
+    if let Some(limit) = config.max_walk_m {
+        // The maximum walk may need more grids than the households do: try more, keep the first
+        // balanced division that holds it (else the one with the fewest long walks).
+        let mut overruns = long_walks(&g, &parts, limit).len();
+        if overruns > 0 && config.grids.is_none() {
+            let top = task.range.1.min(parts.len() + MAX_WALK_EXTRA_GRIDS);
+            for k in parts.len() + 1..=top {
+                let (e, mut p) = attempt(k, &mut rng);
+                if e > 0.0 {
+                    continue;
+                }
+                polish_local(&mut p, &mut rng);
+                let o = long_walks(&g, &p, limit).len();
+                if o < overruns || status != RegionStatus::Balanced {
+                    overruns = o;
+                    parts = p;
+                    status = RegionStatus::Balanced;
+                }
+                if overruns == 0 {
+                    break;
+                }
+            }
+        }
+    }
     if !config.exact && config.polish && status == RegionStatus::Balanced && g.len() > 2 && g.len() <= POLISH_MAX_UNITS {
         // Matheuristic: the MILP restricted to nearby centres, warm-started from the heuristic,
         // with a deterministic work limit.
@@ -521,6 +578,22 @@ const POLISH_NODES: usize = 300;
 const MULTISTART_UNITS: usize = 4000;
 /// ...and at most this many.
 const MULTISTART_MAX: usize = 16;
+
+/// Grids beyond the chosen count tried to bring every walk within the maximum.
+const MAX_WALK_EXTRA_GRIDS: usize = 8;
+
+/// Units walking farther than `limit` to their part's centre: (part, unit, walk), the longest
+/// walk of each part only, parts in order.
+fn long_walks(g: &LocalGraph, parts: &Parts, limit: f64) -> Vec<(usize, usize, f64)> {
+    let mut worst: Vec<Option<(usize, f64)>> = vec![None; parts.len()];
+    for (u, &p) in parts.part_of.iter().enumerate() {
+        let d = g.d(u, parts.centre[p as usize] as usize);
+        if d > limit + 1e-9 && worst[p as usize].is_none_or(|(_, w)| d > w) {
+            worst[p as usize] = Some((u, d));
+        }
+    }
+    worst.into_iter().enumerate().filter_map(|(p, w)| w.map(|(u, d)| (p, u, d))).collect()
+}
 
 /// Rounds of balance repair after a bisection.
 const REPAIR_ROUNDS: usize = 24;
