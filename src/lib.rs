@@ -3,8 +3,10 @@
 //!
 //! The pipeline has one module per stage: [`read`] → [`model`] → [`graph`] → [`partition`] →
 //! [`tessellate`] → [`check`] → [`write`]; [`pipeline`] runs them in order. The CLI
-//! (`src/main.rs`) and the Python bindings are thin layers over [`pipeline`].
+//! (`src/main.rs`) and the Python bindings are thin layers over [`pipeline`]. [`audit`] checks
+//! and repairs an existing grid layer (`wangge check`, `wangge repair`).
 
+pub mod audit;
 pub mod check;
 pub mod config;
 pub mod crs;

@@ -1,7 +1,7 @@
 //! The `wangge` command line: a thin layer over the library.
 //!
-//! Exit codes: 0 ok, 2 usage, 3 invalid input, 4 infeasible (output written, violations listed),
-//! 5 I/O or other failure.
+//! Exit codes: 0 ok, 1 `check` found problems, 2 usage, 3 invalid input, 4 infeasible (output
+//! written, violations listed), 5 I/O or other failure.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -9,6 +9,8 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use wangge::progress::Progress;
 use wangge::write::write_partition;
+use wangge::audit::{AuditConfig, AuditInputs};
+use wangge::read::{read_layer, Layer};
 use wangge::{partition_files, Error, Inputs, PartitionConfig};
 
 #[derive(Parser)]
@@ -22,6 +24,151 @@ struct Cli {
 enum Command {
     /// Divide buildings into grids within household bounds and tile the territory with them.
     Partition(PartitionArgs),
+    /// Audit a grid layer: overlaps, gaps, slivers, invalid geometries, grids in pieces and, with
+    /// buildings, unserved, doubly claimed and split buildings and grids outside the bounds.
+    /// Exit code 0 when clean (slivers tolerated), 1 when problems were found.
+    Check(AuditArgs),
+    /// Repair a grid layer: no gap and no overlap left, invalid geometries made valid, ids and
+    /// attributes kept; writes OUT/grids.geojson and OUT/repair.json.
+    Repair(AuditArgs),
+}
+
+#[derive(Args)]
+struct AuditArgs {
+    /// Grid polygons (GeoJSON).
+    grids: PathBuf,
+    /// Territory the grids should tile (polygons). Default: gaps are the holes of the grids'
+    /// union and notches open to its outer edge.
+    #[arg(long)]
+    territory: Option<PathBuf>,
+    /// Buildings with households (GeoJSON polygons or points).
+    #[arg(long)]
+    buildings: Option<PathBuf>,
+    /// Output directory (check: issues.geojson, summary.json; repair: grids.geojson, repair.json).
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+    /// `--json -`: write the summary and the issues as one JSON document on stdout (check).
+    #[arg(long, value_name = "-")]
+    json: Option<String>,
+    /// Grid id column. [default: grid_id when present, else the feature id, else the row number]
+    #[arg(long)]
+    id: Option<String>,
+    /// CRS of the layers, overriding the files (e.g. EPSG:4547).
+    #[arg(long)]
+    crs: Option<String>,
+    /// Gaps and overlaps below this area (m²) are slivers, reported apart. [default: 1]
+    #[arg(long)]
+    tolerance_m2: Option<f64>,
+    /// Without a territory, gaps open to the outer edge are found up to this width (m). [default: 20]
+    #[arg(long)]
+    edge_gap_width_m: Option<f64>,
+    /// Household column of the buildings. [default: households]
+    #[arg(long)]
+    households: Option<String>,
+    /// Id column of the buildings. [default: the feature id, else the row number]
+    #[arg(long)]
+    building_id: Option<String>,
+    /// Lowest households a grid may hold (with --buildings).
+    #[arg(long)]
+    min_households: Option<f64>,
+    /// Highest households a grid may hold (with --buildings).
+    #[arg(long)]
+    max_households: Option<f64>,
+    /// Replace the files of a non-empty output directory.
+    #[arg(long)]
+    overwrite: bool,
+    /// No messages on stderr.
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+impl AuditArgs {
+    fn config(&self) -> Result<AuditConfig, Error> {
+        let mut c = AuditConfig { id: self.id.clone(), crs: self.crs.clone(), building_id: self.building_id.clone(), ..AuditConfig::default() };
+        if let Some(t) = self.tolerance_m2 {
+            c.tolerance_m2 = t;
+        }
+        if let Some(w) = self.edge_gap_width_m {
+            c.edge_gap_width_m = w;
+        }
+        if let Some(h) = &self.households {
+            c.households = h.clone();
+        }
+        c.min_households = self.min_households;
+        c.max_households = self.max_households;
+        c.validate()?;
+        Ok(c)
+    }
+
+    /// Reads the grid layer and the optional ones.
+    fn layers(&self, config: &AuditConfig) -> Result<(Layer, Option<Layer>, Option<Layer>), Error> {
+        let cols = wangge::audit::layer::grid_columns(config);
+        let refs: Vec<&str> = cols.iter().map(String::as_str).collect();
+        let grids = read_layer(&self.grids, &refs)?;
+        let territory = self.territory.as_ref().map(|p| read_layer(p, &[])).transpose()?;
+        let bcols = wangge::audit::buildings::building_columns(config);
+        let brefs: Vec<&str> = bcols.iter().map(String::as_str).collect();
+        let buildings = self.buildings.as_ref().map(|p| read_layer(p, &brefs)).transpose()?;
+        Ok((grids, territory, buildings))
+    }
+}
+
+fn run_check(args: AuditArgs) -> Result<ExitCode, Error> {
+    let config = args.config()?;
+    let to_stdout = match args.json.as_deref() {
+        None => false,
+        Some("-") => true,
+        Some(other) => return Err(Error::Config(format!("--json takes '-' (stdout), got '{other}'"))),
+    };
+    if !to_stdout && args.output.is_none() {
+        return Err(Error::Config("wangge check needs -o OUT_DIR or --json -".into()));
+    }
+    if let Some(o) = &args.output {
+        wangge::write::OutputDir::prepare(o, args.overwrite)?;
+    }
+    let (grids, territory, buildings) = args.layers(&config)?;
+    let audit = wangge::audit::check(grids, AuditInputs { territory: territory.as_ref(), buildings: buildings.as_ref() }, &config)?;
+    if let Some(o) = &args.output {
+        wangge::audit::output::write_check(o, args.overwrite, &audit)?;
+    }
+    if to_stdout {
+        let doc = wangge::audit::output::check_document(&audit)?;
+        println!("{}", serde_json::to_string(&doc).map_err(|e| Error::Config(e.to_string()))?);
+    }
+    if !args.quiet {
+        eprintln!("wangge check: {}: {}", args.grids.display(), audit.summary["message"].as_str().unwrap_or(""));
+        for p in audit.problems.iter().take(20) {
+            eprintln!("  [{}] {}", p.kind.as_str(), p.message);
+        }
+        if audit.problems.len() > 20 {
+            eprintln!("  ... and {} more", audit.problems.len() - 20);
+        }
+    }
+    Ok(if audit.clean() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+fn run_repair(args: AuditArgs) -> Result<ExitCode, Error> {
+    let config = args.config()?;
+    let Some(out) = args.output.clone() else {
+        return Err(Error::Config("wangge repair needs -o OUT_DIR".into()));
+    };
+    wangge::write::OutputDir::prepare(&out, args.overwrite)?;
+    let (grids, territory, buildings) = args.layers(&config)?;
+    let repaired = wangge::audit::repair::repair(grids, AuditInputs { territory: territory.as_ref(), buildings: buildings.as_ref() }, &config)?;
+    wangge::audit::output::write_repair(&out, args.overwrite, &repaired)?;
+    if !args.quiet {
+        let r = &repaired.report;
+        eprintln!(
+            "wangge repair: {} → {}: {} grids changed, {} overlaps resolved, {} gaps filled, {} made valid, {} removed",
+            args.grids.display(),
+            out.join("grids.geojson").display(),
+            r["grids_changed"], r["overlaps_resolved"], r["gaps_filled"], r["made_valid"], r["removed"]
+        );
+        for u in &repaired.unresolved {
+            eprintln!("  unresolved: {u}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 #[derive(Args)]
@@ -246,6 +393,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Partition(args) => run_partition(args),
+        Command::Check(args) => run_check(args),
+        Command::Repair(args) => run_repair(args),
     };
     match outcome {
         Ok(code) => code,

@@ -292,8 +292,9 @@ fn line(points: Vec<Position>) -> LineString<f64> {
 }
 
 fn polygon(rings: Vec<Vec<Position>>) -> std::result::Result<Polygon<f64>, String> {
+    // A polygon without rings is the empty polygon (later stages say what they make of it).
     let mut rings = rings.into_iter();
-    let exterior = rings.next().ok_or("a Polygon with no ring")?;
+    let exterior = rings.next().unwrap_or_default();
     Ok(Polygon::new(line(exterior), rings.map(line).collect()))
 }
 

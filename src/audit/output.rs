@@ -1,0 +1,139 @@
+//! Writes what the audit found (issues.geojson, summary.json, or one JSON document) and the
+//! repaired layer (grids.geojson with untouched features as written, repair.json), in the
+//! input CRS, through staged files so nothing is left half-written.
+
+use std::io::Write;
+use std::path::Path;
+
+use geo::{Geometry, MapCoords, MultiPolygon};
+use serde_json::{json, Value};
+
+use super::repair::Repaired;
+use super::Audit;
+use crate::crs::WorkFrame;
+use crate::error::{Error, Result};
+use crate::write::OutputDir;
+
+/// A geometry in working metres back in the input CRS.
+fn to_source(g: &Geometry<f64>, frame: &WorkFrame, name: &str) -> Result<Geometry<f64>> {
+    let proj = frame.projector(name)?;
+    g.try_map_coords(|c| proj.to_source(c)).map_err(|m| Error::layer(name, format!("cannot write a geometry back to its CRS: {m}")))
+}
+
+/// The problems as a GeoJSON FeatureCollection in the input CRS.
+pub fn issues_collection(audit: &Audit) -> Result<Value> {
+    let frame = &audit.grids.frame;
+    let mut features = Vec::with_capacity(audit.problems.len());
+    for (i, p) in audit.problems.iter().enumerate() {
+        let geometry = match &p.geometry {
+            Some(g) => serde_json::to_value(geojson::Geometry::from(&to_source(g, frame, &audit.grids.name)?)).map_err(|e| Error::layer(&audit.grids.name, e.to_string()))?,
+            None => Value::Null,
+        };
+        features.push(json!({
+            "type": "Feature",
+            "id": i + 1,
+            "properties": {
+                "kind": p.kind.as_str(),
+                "grid_ids": p.grid_ids,
+                "area_m2": (p.area_m2 * 1000.0).round() / 1000.0,
+                "building_id": p.building_id,
+                "message": p.message,
+            },
+            "geometry": geometry,
+        }));
+    }
+    let mut fc = json!({"type": "FeatureCollection", "name": "issues"});
+    if let Some(c) = frame.source.geojson_member() {
+        fc["crs"] = c;
+    }
+    fc["features"] = Value::Array(features);
+    Ok(fc)
+}
+
+/// One JSON document: the summary and the issues (for `--json -`).
+pub fn check_document(audit: &Audit) -> Result<Value> {
+    Ok(json!({"summary": audit.summary, "issues": issues_collection(audit)?}))
+}
+
+/// Writes `dir/issues.geojson` and `dir/summary.json`.
+pub fn write_check(dir: &Path, overwrite: bool, audit: &Audit) -> Result<()> {
+    let issues = issues_collection(audit)?;
+    let mut out = OutputDir::prepare(dir, overwrite)?;
+    out.stage("issues.geojson", |w| {
+        serde_json::to_writer(&mut *w, &issues)?;
+        w.write_all(b"\n")
+    })?;
+    out.stage("summary.json", |w| {
+        serde_json::to_writer_pretty(&mut *w, &audit.summary)?;
+        w.write_all(b"\n")
+    })?;
+    out.commit()
+}
+
+/// Writes `dir/grids.geojson` (every kept feature, untouched ones exactly as written) and
+/// `dir/repair.json`.
+pub fn write_repair(dir: &Path, overwrite: bool, repaired: &Repaired) -> Result<()> {
+    let layer = &repaired.grids.layer;
+    let frame = &repaired.grids.frame;
+    let mut geometries: Vec<Option<String>> = vec![None; layer.features.len()];
+    for (g, grid) in repaired.grids.grids.iter().enumerate() {
+        if repaired.changed[g] && !repaired.removed[g] {
+            let shape: Geometry<f64> = match grid.shape.0.len() {
+                0 => Geometry::MultiPolygon(MultiPolygon(vec![])),
+                1 => Geometry::Polygon(grid.shape.0[0].clone()),
+                _ => Geometry::MultiPolygon(grid.shape.clone()),
+            };
+            let back = to_source(&shape, frame, &layer.name)?;
+            geometries[g] = Some(serde_json::to_string(&geojson::Geometry::from(&back)).map_err(|e| Error::layer(&layer.name, e.to_string()))?);
+        }
+    }
+    let mut out = OutputDir::prepare(dir, overwrite)?;
+    out.stage("grids.geojson", |w| {
+        write!(w, "{{\"type\":\"FeatureCollection\",\"name\":\"grids\"")?;
+        if let Some(c) = frame.source.geojson_member() {
+            write!(w, ",\"crs\":{c}")?;
+        }
+        w.write_all(b",\"features\":[\n")?;
+        let mut first = true;
+        for (g, f) in layer.features.iter().enumerate() {
+            if repaired.removed[g] {
+                continue;
+            }
+            if !first {
+                w.write_all(b",\n")?;
+            }
+            first = false;
+            w.write_all(b"{\"type\":\"Feature\"")?;
+            let src = layer.source_text.as_ref();
+            let spans = src.map(|s| (&s.text, &s.spans[g]));
+            match spans.and_then(|(t, s)| s.id.as_ref().map(|r| &t[r.clone()])) {
+                Some(id) => write!(w, ",\"id\":{id}")?,
+                None => {
+                    if let Some(id) = &f.id {
+                        write!(w, ",\"id\":{}", id.to_json())?;
+                    }
+                }
+            }
+            match spans.and_then(|(t, s)| s.properties.as_ref().map(|r| &t[r.clone()])) {
+                Some(p) => write!(w, ",\"properties\":{p}")?,
+                None => w.write_all(b",\"properties\":{}")?,
+            }
+            w.write_all(b",\"geometry\":")?;
+            match (&geometries[g], spans.and_then(|(t, s)| s.geometry.as_ref().map(|r| &t[r.clone()]))) {
+                (Some(new), _) => w.write_all(new.as_bytes())?,
+                (None, Some(old)) => w.write_all(old.as_bytes())?,
+                (None, None) => match &f.geometry {
+                    Some(geom) => serde_json::to_writer(&mut *w, &geojson::Geometry::from(geom))?,
+                    None => w.write_all(b"null")?,
+                },
+            }
+            w.write_all(b"}")?;
+        }
+        w.write_all(b"\n]}\n")
+    })?;
+    out.stage("repair.json", |w| {
+        serde_json::to_writer_pretty(&mut *w, &repaired.report)?;
+        w.write_all(b"\n")
+    })?;
+    out.commit()
+}

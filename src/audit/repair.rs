@@ -1,0 +1,276 @@
+//! Repair of a grid layer: invalid geometries made valid without losing area; each overlap
+//! given to one of its grids (the one keeping household bounds when buildings are given, else
+//! the one whose remaining shape shares the longer boundary with it; a grid lying inside
+//! another is cut out of it; an exact duplicate is removed); each gap given to a bordering
+//! grid (bounds, else the longest shared boundary). Grids untouched keep their geometry as
+//! written.
+
+use geo::{Area, BooleanOps, BoundingRect, Contains, Coord, MultiPolygon, Point, Polygon};
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use super::gaps::gap_pieces;
+use super::layer::{load_grids, GridLayer};
+use super::overlaps::overlapping_pairs;
+use super::shared::{segments, shared_length, significant};
+use super::{buildings, AuditConfig, AuditInputs};
+use crate::error::Result;
+use crate::geom::SegmentIndex;
+use crate::read::Layer;
+
+/// One change made by the repair.
+#[derive(Debug, Clone, Serialize)]
+pub struct Move {
+    /// `made_valid`, `overlap`, `gap`, `detached_piece` or `removed`.
+    pub kind: &'static str,
+    /// Area moved (m²).
+    pub area_m2: f64,
+    /// Grids that lost the ground (overlaps) or the grid removed.
+    pub from: Vec<Value>,
+    /// Grid that got the ground.
+    pub to: Option<Value>,
+    /// Why this grid.
+    pub reason: String,
+}
+
+/// A repaired layer.
+#[derive(Debug)]
+pub struct Repaired {
+    /// The grids with their new shapes.
+    pub grids: GridLayer,
+    /// True for grids whose geometry changed (written anew).
+    pub changed: Vec<bool>,
+    /// True for grids removed (exact duplicates).
+    pub removed: Vec<bool>,
+    /// What moved where.
+    pub moves: Vec<Move>,
+    /// Gaps no grid borders (left as they are).
+    pub unresolved: Vec<String>,
+    /// The report (repair.json).
+    pub report: Value,
+}
+
+/// Household bookkeeping when buildings are given: each building's interior point and count.
+struct Loads {
+    points: Vec<(Coord<f64>, f64)>,
+    lo: f64,
+    hi: f64,
+}
+
+impl Loads {
+    fn within(&self, shape: &MultiPolygon<f64>) -> f64 {
+        let Some(r) = shape.bounding_rect() else { return 0.0 };
+        self.points
+            .iter()
+            .filter(|(c, _)| c.x >= r.min().x && c.x <= r.max().x && c.y >= r.min().y && c.y <= r.max().y && shape.contains(&Point(*c)))
+            .map(|(_, h)| h)
+            .sum()
+    }
+
+    fn excess(&self, load: f64) -> f64 {
+        (self.lo - load).max(0.0) + (load - self.hi).max(0.0)
+    }
+}
+
+fn shared_with(piece: &MultiPolygon<f64>, shape: &MultiPolygon<f64>) -> f64 {
+    if shape.0.is_empty() {
+        return 0.0;
+    }
+    let index = SegmentIndex::new(segments(shape));
+    piece.0.iter().map(|p| shared_length(p, &index)).sum()
+}
+
+/// Repairs a grid layer (see the module documentation).
+pub fn repair(grids: Layer, inputs: AuditInputs, config: &AuditConfig) -> Result<Repaired> {
+    config.validate()?;
+    let (mut layer, found) = load_grids(grids, config)?;
+    let territory = inputs.territory.map(|t| super::layer::territory_shape(t, &layer.frame, config)).transpose()?;
+    let n = layer.grids.len();
+    let mut changed: Vec<bool> = layer.grids.iter().map(|g| g.made_valid).collect();
+    let mut removed = vec![false; n];
+    let mut moves = Vec::new();
+    for p in &found {
+        moves.push(Move { kind: "made_valid", area_m2: 0.0, from: p.grid_ids.clone(), to: None, reason: p.message.clone() });
+    }
+    let loads = match inputs.buildings {
+        Some(b) if config.min_households.is_some() || config.max_households.is_some() => Some(Loads {
+            points: buildings::households_in(b, &layer, config)?,
+            lo: config.min_households.unwrap_or(0.0),
+            hi: config.max_households.unwrap_or(f64::INFINITY),
+        }),
+        _ => None,
+    };
+    let mut load: Vec<f64> = match &loads {
+        Some(l) => layer.grids.iter().map(|g| l.within(&g.shape)).collect(),
+        None => vec![0.0; n],
+    };
+
+    // Overlaps, pair by pair on the current shapes.
+    for (i, j, _) in overlapping_pairs(&layer.grids) {
+        if removed[i] || removed[j] {
+            continue;
+        }
+        let x = significant(layer.grids[i].shape.intersection(&layer.grids[j].shape));
+        if x.0.is_empty() {
+            continue;
+        }
+        let area = x.unsigned_area();
+        let rest_i = significant(layer.grids[i].shape.difference(&x));
+        let rest_j = significant(layer.grids[j].shape.difference(&x));
+        let (winner, loser, reason) = if rest_i.0.is_empty() && rest_j.0.is_empty() {
+            removed[j] = true;
+            moves.push(Move {
+                kind: "removed",
+                area_m2: area,
+                from: vec![layer.grids[j].id.clone()],
+                to: Some(layer.grids[i].id.clone()),
+                reason: format!("grid {} duplicates grid {} (the first in the file is kept)", layer.grids[j].id, layer.grids[i].id),
+            });
+            continue;
+        } else if rest_j.0.is_empty() {
+            (j, i, format!("grid {} lies inside grid {}: cut out of it", layer.grids[j].id, layer.grids[i].id))
+        } else if rest_i.0.is_empty() {
+            (i, j, format!("grid {} lies inside grid {}: cut out of it", layer.grids[i].id, layer.grids[j].id))
+        } else {
+            let (li, lj) = (shared_with(&x, &rest_i), shared_with(&x, &rest_j));
+            let by_length = if li >= lj { (i, j) } else { (j, i) };
+            let chosen = match &loads {
+                Some(l) => {
+                    let hx = l.within(&x);
+                    // The loser loses the households of the overlap.
+                    let cost = |w: usize, o: usize| l.excess(load[w]) + l.excess(load[o] - hx);
+                    let (ci, cj) = (cost(i, j), cost(j, i));
+                    if (ci - cj).abs() > 1e-9 {
+                        let (w, o) = if ci < cj { (i, j) } else { (j, i) };
+                        Some((w, o, format!("keeps household bounds better ({} households in the overlap)", crate::partition::fmt_count(hx))))
+                    } else {
+                        None
+                    }
+                }
+                None => None,
+            };
+            match chosen {
+                Some(c) => c,
+                None => (by_length.0, by_length.1, format!("longest shared boundary ({:.1} m against {:.1} m)", li.max(lj), li.min(lj))),
+            }
+        };
+        if let Some(l) = &loads {
+            load[loser] -= l.within(&x);
+        }
+        layer.grids[loser].shape = if loser == i { rest_i } else { rest_j };
+        changed[loser] = true;
+        moves.push(Move { kind: "overlap", area_m2: area, from: vec![layer.grids[loser].id.clone()], to: Some(layer.grids[winner].id.clone()), reason });
+    }
+    for (g, r) in removed.iter().enumerate() {
+        if *r {
+            layer.grids[g].shape = MultiPolygon(vec![]);
+            layer.grids[g].bbox = None;
+        }
+    }
+    for g in layer.grids.iter_mut() {
+        g.bbox = g.shape.bounding_rect();
+    }
+
+    // Gaps, each to one bordering grid.
+    let pieces = gap_pieces(&layer.grids, territory.as_ref(), config.edge_gap_width_m);
+    let mut gained: Vec<Vec<Polygon<f64>>> = vec![Vec::new(); n];
+    let mut unresolved = Vec::new();
+    for piece in pieces {
+        let area = piece.shape.unsigned_area();
+        if piece.borders.is_empty() {
+            unresolved.push(format!("a gap of {area:.1} m² borders no grid and was left as it is"));
+            continue;
+        }
+        let (w, reason) = match &loads {
+            Some(l) if piece.borders.len() > 1 => {
+                let hx = l.within(&MultiPolygon(vec![piece.shape.clone()]));
+                let best = piece
+                    .borders
+                    .iter()
+                    .min_by(|a, b| (l.excess(load[a.0] + hx) - l.excess(load[a.0])).total_cmp(&(l.excess(load[b.0] + hx) - l.excess(load[b.0]))).then(b.1.total_cmp(&a.1)))
+                    .expect("borders");
+                load[best.0] += hx;
+                (best.0, format!("keeps household bounds, then longest shared boundary ({:.1} m)", best.1))
+            }
+            _ => (piece.borders[0].0, format!("longest shared boundary ({:.1} m)", piece.borders[0].1)),
+        };
+        moves.push(Move { kind: "gap", area_m2: area, from: vec![], to: Some(layer.grids[w].id.clone()), reason });
+        gained[w].push(piece.shape);
+    }
+    for (g, extra) in gained.into_iter().enumerate() {
+        if extra.is_empty() {
+            continue;
+        }
+        let mut all = layer.grids[g].shape.0.clone();
+        all.extend(extra);
+        layer.grids[g].shape = geo::unary_union(all.iter());
+        layer.grids[g].bbox = layer.grids[g].shape.bounding_rect();
+        changed[g] = true;
+    }
+    // Detached pieces of a grid go to the neighbour sharing the longest boundary with them.
+    for g in 0..n {
+        if removed[g] || layer.grids[g].shape.0.len() < 2 {
+            continue;
+        }
+        let parts = super::gaps::parts(&layer.grids[g].shape);
+        if parts.len() < 2 {
+            continue;
+        }
+        let mut kept = parts[0].clone();
+        for piece in &parts[1..] {
+            let area = piece.unsigned_area();
+            let best = (0..n)
+                .filter(|&o| o != g && !removed[o])
+                .filter(|&o| layer.grids[o].bbox.zip(piece.bounding_rect()).is_some_and(|(a, b)| geo::Intersects::intersects(&a, &b)))
+                .map(|o| (o, shared_with(piece, &layer.grids[o].shape)))
+                .filter(|(_, l)| *l > 0.0)
+                .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)));
+            match best {
+                Some((o, l)) => {
+                    let mut all = layer.grids[o].shape.0.clone();
+                    all.extend(piece.0.iter().cloned());
+                    layer.grids[o].shape = geo::unary_union(all.iter());
+                    layer.grids[o].bbox = layer.grids[o].shape.bounding_rect();
+                    changed[o] = true;
+                    changed[g] = true;
+                    if let Some(ld) = &loads {
+                        let h = ld.within(piece);
+                        load[o] += h;
+                        load[g] -= h;
+                    }
+                    moves.push(Move {
+                        kind: "detached_piece",
+                        area_m2: area,
+                        from: vec![layer.grids[g].id.clone()],
+                        to: Some(layer.grids[o].id.clone()),
+                        reason: format!("a detached piece of grid {} goes to the grid around it (shared boundary {l:.1} m)", layer.grids[g].id),
+                    });
+                }
+                None => {
+                    kept.0.extend(piece.0.iter().cloned());
+                    unresolved.push(format!("grid {} keeps a detached piece of {area:.1} m² that borders no other grid", layer.grids[g].id));
+                }
+            }
+        }
+        if changed[g] {
+            layer.grids[g].shape = kept;
+            layer.grids[g].bbox = layer.grids[g].shape.bounding_rect();
+        }
+    }
+    let moved = |k: &str| moves.iter().filter(|m| m.kind == k).count();
+    let report = json!({
+        "wangge_version": crate::VERSION,
+        "layer": layer.name,
+        "grids_in": n,
+        "grids_out": n - removed.iter().filter(|r| **r).count(),
+        "grids_changed": changed.iter().zip(&removed).filter(|(c, r)| **c && !**r).count(),
+        "made_valid": moved("made_valid"),
+        "overlaps_resolved": moved("overlap"),
+        "gaps_filled": moved("gap"),
+        "removed": moved("removed"),
+        "detached_pieces_moved": moved("detached_piece"),
+        "unresolved": unresolved,
+        "moves": moves,
+    });
+    Ok(Repaired { grids: layer, changed, removed, moves, unresolved, report })
+}
