@@ -20,6 +20,8 @@ pub mod partition;
 pub mod pieces;
 pub mod pipeline;
 pub mod progress;
+#[cfg(feature = "python")]
+pub mod python;
 pub mod read;
 pub mod rng;
 pub mod solver;

@@ -145,6 +145,7 @@ pub struct Layers<'a> {
 pub fn partition_layers(layers: &Layers, config: &PartitionConfig, input_info: Value, progress: &mut Progress) -> Result<Partitioned> {
     let buildings = layers.buildings;
     progress.stage("model", "checking buildings and coordinate systems");
+    progress.checkpoint()?;
     let model = build_model(buildings, layers.territory, layers.barriers, layers.network, config)?;
     let mut warnings = model.warnings.clone();
     // Workers: from a file, or N identical ones; they cap the number of grids and their size.
@@ -165,6 +166,7 @@ pub fn partition_layers(layers: &Layers, config: &PartitionConfig, input_info: V
     };
 
     progress.stage("graph", "triangulating the territory and building the adjacency graph");
+    progress.checkpoint()?;
     let mesh = build_mesh(&model.buildings, &model.territory, &model.barriers)?;
     if !mesh.refined {
         warnings.push("the mesh could not be refined: grid boundaries run from building corner to building corner".into());
@@ -188,6 +190,7 @@ pub fn partition_layers(layers: &Layers, config: &PartitionConfig, input_info: V
     }
 
     progress.stage("partition", "dividing into grids");
+    progress.checkpoint()?;
     // Names a unit in messages: its building's id, or the ids of its overlapping buildings.
     let unit_name = |u: u32| {
         let bs = &graph.units[u as usize].buildings;
@@ -204,10 +207,12 @@ pub fn partition_layers(layers: &Layers, config: &PartitionConfig, input_info: V
     };
 
     progress.stage("tessellate", "tracing grid polygons");
+    progress.checkpoint()?;
     let tri_grid = grid_of_triangles(&cells, &plan.grid_of_unit);
     let shapes = dissolve(&mesh, &tri_grid, plan.grids.len());
 
     progress.stage("check", "checking invariants");
+    progress.checkpoint()?;
     check_plan(&graph, &plan, config.min_households, config.upper_bound(), config.contiguity)?;
     let n_b = model.buildings.len();
     let mut building_grid_raw = vec![NONE; n_b];

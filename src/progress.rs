@@ -1,15 +1,34 @@
 //! Progress reporting on stderr: one spinner line naming the current stage, hidden when stderr
 //! is not a terminal or when silenced.
 
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::error::{Error, Result};
+
+/// State of a run shared with another thread (the Python bindings): the current stage and
+/// step counts to show, and a flag that asks the run to stop.
+#[derive(Debug, Default)]
+pub struct Watch {
+    /// Set to ask the run to stop at its next checkpoint ([`Error::Interrupted`]).
+    pub cancel: AtomicBool,
+    /// Message of the current stage.
+    pub stage: Mutex<String>,
+    /// Steps done in the current stage.
+    pub done: AtomicUsize,
+    /// Steps of the current stage (0: unknown).
+    pub total: AtomicUsize,
+}
 
 /// Reports the stages of a run and measures their wall time.
 pub struct Progress {
     bar: Option<ProgressBar>,
     current: Option<(&'static str, Instant)>,
     timings: Vec<(&'static str, f64)>,
+    watch: Option<Arc<Watch>>,
 }
 
 impl Progress {
@@ -21,7 +40,20 @@ impl Progress {
             bar.enable_steady_tick(Duration::from_millis(120));
             bar
         });
-        Progress { bar, current: None, timings: Vec::new() }
+        Progress { bar, current: None, timings: Vec::new(), watch: None }
+    }
+
+    /// A reporter that draws nothing and keeps `watch` up to date (and obeys its cancel flag).
+    pub fn watched(watch: Arc<Watch>) -> Progress {
+        Progress { bar: None, current: None, timings: Vec::new(), watch: Some(watch) }
+    }
+
+    /// Err([`Error::Interrupted`]) when the watcher asked the run to stop.
+    pub fn checkpoint(&self) -> Result<()> {
+        match &self.watch {
+            Some(w) if w.cancel.load(Ordering::Relaxed) => Err(Error::Interrupted),
+            _ => Ok(()),
+        }
     }
 
     /// A reporter that draws nothing.
@@ -37,6 +69,11 @@ impl Progress {
             bar.set_message(message.to_string());
         }
         self.current = Some((name, Instant::now()));
+        if let Some(w) = &self.watch {
+            *w.stage.lock().unwrap_or_else(|e| e.into_inner()) = message.to_string();
+            w.done.store(0, Ordering::Relaxed);
+            w.total.store(0, Ordering::Relaxed);
+        }
     }
 
     fn finish_stage(&mut self) {
@@ -56,12 +93,18 @@ impl Progress {
             bar.set_length(total as u64);
             bar.set_position(0);
         }
+        if let Some(w) = &self.watch {
+            w.total.store(total, Ordering::Relaxed);
+        }
     }
 
     /// A step of the current stage is done (callable from any thread).
     pub fn step(&self) {
         if let Some(bar) = &self.bar {
             bar.inc(1);
+        }
+        if let Some(w) = &self.watch {
+            w.done.fetch_add(1, Ordering::Relaxed);
         }
     }
 

@@ -189,26 +189,32 @@ fn round(x: f64, digits: i32) -> f64 {
     (x * f).round() / f
 }
 
+/// The properties of grid `i` as written in grids.geojson.
+pub fn grid_properties(result: &Partitioned, i: usize) -> Value {
+    let g = &result.grids[i];
+    let kinds: Vec<&str> = result.violations.iter().filter(|v| v.grid_id == g.id).map(|v| v.kind.as_str()).collect();
+    serde_json::json!({
+        "grid_id": g.id,
+        "households": g.households,
+        "population": g.population,
+        "buildings": g.buildings,
+        "area_m2": round(g.area_m2, 2),
+        "mean_walk_m": round(g.mean_walk_m, 2),
+        "max_walk_m": round(g.max_walk_m, 2),
+        "center_id": g.center_id.to_json(),
+        "violations": kinds,
+        "worker_id": g.worker.as_ref().map(|w| w.0.clone()),
+        "worker_kind": g.worker.as_ref().and_then(|w| w.1.clone()),
+    })
+}
+
 fn write_grids(w: &mut impl Write, result: &Partitioned, crs: Option<&Value>) -> std::io::Result<()> {
     header(w, "grids", crs)?;
     for (i, g) in result.grids.iter().enumerate() {
         if i > 0 {
             w.write_all(b",\n")?;
         }
-        let kinds: Vec<&str> = result.violations.iter().filter(|v| v.grid_id == g.id).map(|v| v.kind.as_str()).collect();
-        let props = serde_json::json!({
-            "grid_id": g.id,
-            "households": g.households,
-            "population": g.population,
-            "buildings": g.buildings,
-            "area_m2": round(g.area_m2, 2),
-            "mean_walk_m": round(g.mean_walk_m, 2),
-            "max_walk_m": round(g.max_walk_m, 2),
-            "center_id": g.center_id.to_json(),
-            "violations": kinds,
-            "worker_id": g.worker.as_ref().map(|w| w.0.clone()),
-            "worker_kind": g.worker.as_ref().and_then(|w| w.1.clone()),
-        });
+        let props = grid_properties(result, i);
         write!(w, "{{\"type\":\"Feature\",\"id\":{},\"properties\":{props},\"geometry\":", g.id)?;
         if g.polygon.0.is_empty() {
             w.write_all(b"null")?;

@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::write::OutputDir;
 
 /// A geometry in working metres back in the input CRS.
-fn to_source(g: &Geometry<f64>, frame: &WorkFrame, name: &str) -> Result<Geometry<f64>> {
+pub fn to_source(g: &Geometry<f64>, frame: &WorkFrame, name: &str) -> Result<Geometry<f64>> {
     let proj = frame.projector(name)?;
     g.try_map_coords(|c| proj.to_source(c)).map_err(|m| Error::layer(name, format!("cannot write a geometry back to its CRS: {m}")))
 }

@@ -1,0 +1,384 @@
+"""wangge (网格, "grid"): divide a territory into balanced, contiguous, compact grids for
+community grid governance, and audit or repair an existing grid layer.
+
+The engine is Rust; GeoDataFrames cross to it as WKB arrays. Options have the names and the
+defaults of the command line (``wangge partition --help``)::
+
+    import geopandas as gpd, wangge
+    buildings = gpd.read_file("buildings.geojson")
+    model = wangge.GridPartitioner(min_households=300, max_households=500, seed=0).fit(buildings)
+    model.labels_      # grid id of each building (pandas Series on the input index)
+    model.grids_       # GeoDataFrame of grid polygons with their figures, in the input CRS
+    model.summary_     # the same content as summary.json
+    problems = wangge.check(model.grids_, buildings=buildings)
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+
+import geopandas as gpd
+import pandas as pd
+import shapely
+
+from . import _wangge
+from ._wangge import (
+    ConfigError,
+    CrsError,
+    InfeasibleError,
+    InternalError,
+    InvalidInputError,
+    IOFailure,
+    WanggeError,
+)
+
+__version__: str = _wangge.__version__
+__all__ = [
+    "GridPartitioner",
+    "check",
+    "repair",
+    "WanggeError",
+    "InvalidInputError",
+    "CrsError",
+    "ConfigError",
+    "InfeasibleError",
+    "IOFailure",
+    "InternalError",
+    "__version__",
+]
+
+_PARTITION_DEFAULTS, _AUDIT_DEFAULTS = (json.loads(t) for t in _wangge.defaults())
+
+Frame = Union[gpd.GeoDataFrame, gpd.GeoSeries]
+
+
+def _crs_text(crs: Any) -> Optional[str]:
+    """The CRS as text the engine understands (``EPSG:n`` when it has a code, else WKT)."""
+    if crs is None:
+        return None
+    code = crs.to_epsg()
+    return f"EPSG:{code}" if code is not None else crs.to_wkt()
+
+
+def _as_frame(data: Frame, what: str) -> gpd.GeoDataFrame:
+    if isinstance(data, gpd.GeoSeries):
+        return gpd.GeoDataFrame(geometry=data)
+    if not isinstance(data, gpd.GeoDataFrame):
+        raise InvalidInputError(f"{what}: expected a GeoDataFrame or GeoSeries, got {type(data).__name__}")
+    return data
+
+
+def _layer(data: Frame, name: str, columns: Sequence[str] = (), with_ids: bool = True) -> tuple:
+    """A layer for the engine: (name, WKB list, CRS, columns, rows as JSON, index as JSON)."""
+    gdf = _as_frame(data, name)
+    missing = [c for c in columns if c not in gdf.columns]
+    if missing:
+        raise InvalidInputError(f"{name}: no column {', '.join(map(repr, missing))} (columns: {', '.join(map(str, gdf.columns))})")
+    wkb = shapely.to_wkb(gdf.geometry.values, output_dimension=2)
+    rows = gdf[list(columns)].to_json(orient="values") if columns else "[]"
+    ids = pd.Series(gdf.index).to_json(orient="values") if with_ids else None
+    return (name, list(wkb), _crs_text(gdf.crs), list(columns), rows, ids)
+
+
+def _printer() -> Callable[[str, int, int], None]:
+    """A progress callback: a tqdm bar when tqdm is installed, else one updated line."""
+    try:
+        from tqdm.auto import tqdm  # type: ignore
+
+        bar = tqdm(total=0, desc="wangge", leave=False)
+        state = {"stage": None}
+
+        def update(stage: str, done: int, total: int) -> None:
+            if stage != state["stage"]:
+                state["stage"] = stage
+                bar.set_description(f"wangge: {stage}")
+                bar.reset(total=total or None)
+            if total and bar.total != total:
+                bar.total = total
+            bar.n = done
+            bar.refresh()
+
+        return update
+    except ImportError:
+
+        def show(stage: str, done: int, total: int) -> None:
+            counts = f" {done}/{total}" if total else ""
+            sys.stderr.write(f"\rwangge: {stage}{counts}    ")
+            sys.stderr.flush()
+
+        return show
+
+
+class GridPartitioner:
+    """Divides buildings into grids within household bounds, connected, compact, whose polygons
+    tile the territory (see the README for every option; names and defaults match the CLI).
+
+    Parameters
+    ----------
+    min_households, max_households : bounds of a grid (300, 500).
+    target_households : households per grid aimed at (default: middle of the bounds).
+    grids : fixed number of grids (default: chosen from the bounds).
+    seed : every random choice; the same seed gives the same grids (0).
+    detour_factor : straight line × this estimates a walk without a network (1.3).
+    objective_weight : ``"households"``, ``"buildings"`` or a column name.
+    max_walk : every building within this walk (m) of its grid's centre (hard).
+    network_filter : e.g. ``"kind=path,minor_road"``; network_radius_m : 1500.
+    exact : solve each area with the exact MILP; lp_bound, polish : see the README.
+    no_contiguity : allow grids in pieces (capacitated p-median).
+    effort : 0 (fastest) to 1 (default 1 up to 20,000 buildings).
+    time_limit, mip_gap, solver_threads : HiGHS settings (60 s, 1e-4, 1).
+    worker_capacity : households one worker serves (with ``workers=N`` in ``fit``).
+    max_edge_m, territory_buffer_m, improve_passes, crs : as on the CLI.
+    progress : show progress (tqdm when installed).
+    strict : raise :class:`InfeasibleError` when some grid misses a bound.
+
+    Attributes (after ``fit``)
+    --------------------------
+    labels_ : pandas Series of grid ids on the buildings' index.
+    grids_ : GeoDataFrame of grids (``grid_id`` index and column, households, population,
+        buildings, area_m2, mean_walk_m, max_walk_m, center_id, violations, worker_id), in the
+        buildings' CRS.
+    summary_ : dict, the content of summary.json.
+    violations_ : DataFrame of violations (grid_id, kind, message, households, buildings).
+    """
+
+    def __init__(
+        self,
+        min_households: float = _PARTITION_DEFAULTS["min_households"],
+        max_households: float = _PARTITION_DEFAULTS["max_households"],
+        target_households: Optional[float] = None,
+        grids: Optional[int] = None,
+        *,
+        seed: int = _PARTITION_DEFAULTS["seed"],
+        detour_factor: float = _PARTITION_DEFAULTS["detour_factor"],
+        objective_weight: str = _PARTITION_DEFAULTS["objective_weight"],
+        max_walk: Optional[float] = None,
+        network_filter: Optional[str] = None,
+        network_radius_m: float = _PARTITION_DEFAULTS["network_radius_m"],
+        exact: bool = False,
+        lp_bound: bool = False,
+        polish: bool = False,
+        no_contiguity: bool = False,
+        effort: Optional[float] = None,
+        time_limit: float = _PARTITION_DEFAULTS["time_limit_s"],
+        mip_gap: float = _PARTITION_DEFAULTS["mip_gap"],
+        solver_threads: int = _PARTITION_DEFAULTS["solver_threads"],
+        worker_capacity: Optional[float] = None,
+        max_edge_m: float = _PARTITION_DEFAULTS["max_edge_m"],
+        territory_buffer_m: float = _PARTITION_DEFAULTS["territory_buffer_m"],
+        improve_passes: int = _PARTITION_DEFAULTS["improve_passes"],
+        crs: Optional[str] = None,
+        progress: bool = False,
+        strict: bool = False,
+    ) -> None:
+        self.min_households = min_households
+        self.max_households = max_households
+        self.target_households = target_households
+        self.grids = grids
+        self.seed = seed
+        self.detour_factor = detour_factor
+        self.objective_weight = objective_weight
+        self.max_walk = max_walk
+        self.network_filter = network_filter
+        self.network_radius_m = network_radius_m
+        self.exact = exact
+        self.lp_bound = lp_bound
+        self.polish = polish
+        self.no_contiguity = no_contiguity
+        self.effort = effort
+        self.time_limit = time_limit
+        self.mip_gap = mip_gap
+        self.solver_threads = solver_threads
+        self.worker_capacity = worker_capacity
+        self.max_edge_m = max_edge_m
+        self.territory_buffer_m = territory_buffer_m
+        self.improve_passes = improve_passes
+        self.crs = crs
+        self.progress = progress
+        self.strict = strict
+
+    def _config(self, households: str, population: Optional[str], id: Optional[str], workers: Optional[int]) -> Dict[str, Any]:
+        return {
+            "households": households,
+            "population": population,
+            "id": id,
+            "crs": self.crs,
+            "min_households": float(self.min_households),
+            "max_households": float(self.max_households),
+            "target_households": self.target_households,
+            "grids": self.grids,
+            "max_edge_m": float(self.max_edge_m),
+            "territory_buffer_m": float(self.territory_buffer_m),
+            "seed": int(self.seed),
+            "improve_passes": int(self.improve_passes),
+            "detour_factor": float(self.detour_factor),
+            "objective_weight": self.objective_weight,
+            "max_walk_m": self.max_walk,
+            "network_filter": self.network_filter,
+            "network_radius_m": float(self.network_radius_m),
+            "contiguity": not self.no_contiguity,
+            "exact": bool(self.exact),
+            "lp_bound": bool(self.lp_bound),
+            "polish": bool(self.polish),
+            "effort": self.effort,
+            "time_limit_s": float(self.time_limit),
+            "mip_gap": float(self.mip_gap),
+            "solver_threads": int(self.solver_threads),
+            "workers": workers,
+            "worker_capacity": self.worker_capacity,
+        }
+
+    def fit(
+        self,
+        buildings: gpd.GeoDataFrame,
+        households: str = "households",
+        population: Optional[str] = None,
+        barriers: Union[None, Frame, Sequence[Frame]] = None,
+        territory: Optional[Frame] = None,
+        network: Optional[gpd.GeoDataFrame] = None,
+        workers: Union[None, int, str, os.PathLike, pd.DataFrame] = None,
+        id: Optional[str] = None,
+    ) -> "GridPartitioner":
+        """Partitions ``buildings`` (polygons or points with a household column) and returns self.
+
+        ``workers``: a number (with ``worker_capacity``), a CSV/GeoJSON path, or a DataFrame with
+        columns ``id``, ``capacity`` and optionally ``kind``, ``x``, ``y`` (buildings' CRS).
+        """
+        buildings = _as_frame(buildings, "buildings")
+        if population is None and "population" in buildings.columns:
+            population = "population"
+        columns: List[str] = [households]
+        for extra in (population, id, None if self.objective_weight in ("households", "buildings") else self.objective_weight):
+            if extra is not None and extra not in columns:
+                columns.append(extra)
+        worker_count: Optional[int] = None
+        workers_path: Optional[str] = None
+        tmp: Optional[str] = None
+        if isinstance(workers, bool):
+            raise ConfigError("workers must be a number, a path or a DataFrame")
+        if isinstance(workers, int):
+            worker_count = workers
+        elif isinstance(workers, (str, os.PathLike)):
+            workers_path = os.fspath(workers)
+        elif isinstance(workers, pd.DataFrame):
+            fd, tmp = tempfile.mkstemp(suffix=".csv")
+            os.close(fd)
+            workers.to_csv(tmp, index=False)
+            workers_path = tmp
+        elif workers is not None:
+            raise ConfigError(f"workers must be a number, a path or a DataFrame, not {type(workers).__name__}")
+        config = self._config(households, population, id, worker_count)
+        barrier_list = [] if barriers is None else ([barriers] if isinstance(barriers, (gpd.GeoDataFrame, gpd.GeoSeries)) else list(barriers))
+        net_cols: List[str] = []
+        if network is not None and self.network_filter:
+            col = self.network_filter.replace("!=", "=").split("=")[0].strip()
+            net_cols = [col]
+        try:
+            labels, polygons, props, summary = _wangge.partition(
+                _layer(buildings, "buildings", columns),
+                json.dumps(config),
+                territory=None if territory is None else _layer(territory, "territory", with_ids=False),
+                barriers=[_layer(b, f"barriers[{i}]", with_ids=False) for i, b in enumerate(barrier_list)],
+                network=None if network is None else _layer(network, "network", net_cols, with_ids=False),
+                workers_path=workers_path,
+                progress=_printer() if self.progress else None,
+            )
+        finally:
+            if tmp is not None:
+                os.unlink(tmp)
+        self.labels_ = pd.Series(labels, index=buildings.index, name="grid_id")
+        table = pd.DataFrame(json.loads(props))
+        self.grids_ = gpd.GeoDataFrame(table, geometry=shapely.from_wkb(polygons), crs=buildings.crs)
+        self.grids_.index = pd.Index(self.grids_["grid_id"].to_numpy(), name=None)
+        self.summary_ = json.loads(summary)
+        self.violations_ = pd.DataFrame(self.summary_.get("violations", []), columns=["grid_id", "kind", "message", "households", "buildings"])
+        if self.strict and len(self.violations_):
+            raise InfeasibleError(self.summary_.get("message", "some grid misses a bound"))
+        return self
+
+    def fit_predict(self, buildings: gpd.GeoDataFrame, **kwargs: Any) -> pd.Series:
+        """``fit(buildings, **kwargs).labels_``."""
+        return self.fit(buildings, **kwargs).labels_
+
+
+def _audit_config(**options: Any) -> str:
+    config = dict(_AUDIT_DEFAULTS)
+    for key, value in options.items():
+        if value is not None:
+            config[key] = value
+    return json.dumps(config)
+
+
+def _audit_layers(grids: Frame, territory: Optional[Frame], buildings: Optional[Frame], id: Optional[str], households: str, building_id: Optional[str]) -> tuple:
+    grids = _as_frame(grids, "grids")
+    id_col = id or "grid_id"
+    g = _layer(grids, "grids", [id_col] if id_col in grids.columns or id is not None else [])
+    t = None if territory is None else _layer(territory, "territory", with_ids=False)
+    b = None
+    if buildings is not None:
+        buildings = _as_frame(buildings, "buildings")
+        cols = [households] if households in buildings.columns else []
+        if building_id is not None:
+            cols.append(building_id)
+        b = _layer(buildings, "buildings", cols)
+    return g, t, b
+
+
+def check(
+    grids: Frame,
+    territory: Optional[Frame] = None,
+    buildings: Optional[Frame] = None,
+    *,
+    min_households: Optional[float] = None,
+    max_households: Optional[float] = None,
+    tolerance_m2: float = _AUDIT_DEFAULTS["tolerance_m2"],
+    edge_gap_width_m: float = _AUDIT_DEFAULTS["edge_gap_width_m"],
+    households: str = _AUDIT_DEFAULTS["households"],
+    id: Optional[str] = None,
+    building_id: Optional[str] = None,
+    crs: Optional[str] = None,
+) -> gpd.GeoDataFrame:
+    """Audits a grid layer; returns one row per problem (``kind``, ``grid_ids``, ``area_m2``,
+    ``building_id``, ``message``, geometry in the grids' CRS). The summary (counts, areas,
+    ``clean``) is in ``result.attrs["summary"]``. Kinds are those of ``wangge check``."""
+    g, t, b = _audit_layers(grids, territory, buildings, id, households, building_id)
+    config = _audit_config(min_households=min_households, max_households=max_households, tolerance_m2=tolerance_m2, edge_gap_width_m=edge_gap_width_m, households=households, id=id, building_id=building_id, crs=crs)
+    summary, props, geoms = _wangge.check(g, config, territory=t, buildings=b)
+    table = pd.DataFrame(json.loads(props), columns=["kind", "grid_ids", "area_m2", "building_id", "message"])
+    out = gpd.GeoDataFrame(table, geometry=shapely.from_wkb(geoms) if len(geoms) else gpd.GeoSeries([]), crs=_as_frame(grids, "grids").crs)
+    out.attrs["summary"] = json.loads(summary)
+    return out
+
+
+def repair(
+    grids: Frame,
+    territory: Optional[Frame] = None,
+    buildings: Optional[Frame] = None,
+    *,
+    min_households: Optional[float] = None,
+    max_households: Optional[float] = None,
+    tolerance_m2: float = _AUDIT_DEFAULTS["tolerance_m2"],
+    edge_gap_width_m: float = _AUDIT_DEFAULTS["edge_gap_width_m"],
+    households: str = _AUDIT_DEFAULTS["households"],
+    id: Optional[str] = None,
+    building_id: Optional[str] = None,
+    crs: Optional[str] = None,
+) -> Tuple[gpd.GeoDataFrame, Dict[str, Any]]:
+    """Repairs a grid layer: returns the repaired GeoDataFrame (same index, columns and CRS;
+    exact duplicates dropped; untouched rows unchanged) and the report (what moved where)."""
+    frame = _as_frame(grids, "grids")
+    g, t, b = _audit_layers(frame, territory, buildings, id, households, building_id)
+    config = _audit_config(min_households=min_households, max_households=max_households, tolerance_m2=tolerance_m2, edge_gap_width_m=edge_gap_width_m, households=households, id=id, building_id=building_id, crs=crs)
+    changed, removed, geoms, report = _wangge.repair(g, config, territory=t, buildings=b)
+    out = frame.copy()
+    new = shapely.from_wkb([w if w is not None else None for w in geoms])
+    geometry = out.geometry.values.copy()
+    for i, c in enumerate(changed):
+        if c and not removed[i]:
+            geometry[i] = new[i]
+    out = out.set_geometry(gpd.GeoSeries(geometry, index=out.index, crs=frame.crs))
+    out = out[[not r for r in removed]]
+    return out, json.loads(report)

@@ -1,0 +1,240 @@
+//! Python bindings (feature `python`, built by maturin as `wangge._wangge`): layers cross the
+//! boundary as WKB arrays plus one JSON document of attribute rows; the work runs on a Rust
+//! thread with the GIL released while the calling thread watches for Ctrl-C and reports
+//! progress; every [`Error`] variant becomes a Python exception class.
+
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{channel, RecvTimeoutError};
+use std::sync::Arc;
+use std::time::Duration;
+
+use geo::Geometry;
+use geo_traits::to_geo::ToGeoGeometry;
+use pyo3::create_exception;
+use pyo3::exceptions::{PyException, PyKeyboardInterrupt};
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+use serde_json::Value;
+
+use crate::audit::{self, AuditConfig, AuditInputs};
+use crate::crs::CrsSpec;
+use crate::error::Error;
+use crate::pipeline::{partition_layers, Layers};
+use crate::progress::{Progress, Watch};
+use crate::read::{FeatureId, InputFeature, Layer};
+use crate::PartitionConfig;
+
+create_exception!(_wangge, WanggeError, PyException, "Base class of every wangge error.");
+create_exception!(_wangge, InvalidInputError, WanggeError, "A layer, feature or value of the input is unusable.");
+create_exception!(_wangge, CrsError, InvalidInputError, "A coordinate system is unknown or does not fit the coordinates.");
+create_exception!(_wangge, ConfigError, WanggeError, "An option is out of range or inconsistent.");
+create_exception!(_wangge, InfeasibleError, WanggeError, "Some grid misses a bound (raised only when asked to be strict).");
+create_exception!(_wangge, IOFailure, WanggeError, "A file could not be read or written.");
+create_exception!(_wangge, InternalError, WanggeError, "An internal invariant broke: a bug in wangge.");
+
+fn to_py(e: Error) -> PyErr {
+    let m = e.to_string();
+    match e {
+        Error::Crs { .. } => CrsError::new_err(m),
+        Error::Parse { .. } | Error::InvalidFeature { .. } | Error::InvalidLayer { .. } => InvalidInputError::new_err(m),
+        Error::Config(_) | Error::OutputNotEmpty { .. } => ConfigError::new_err(m),
+        Error::Io { .. } => IOFailure::new_err(m),
+        Error::Interrupted => PyKeyboardInterrupt::new_err(m),
+        Error::Invariant { .. } => InternalError::new_err(m),
+    }
+}
+
+/// A layer handed over from Python: name, WKB geometries (None for a missing geometry), CRS,
+/// column names, rows of values as one JSON array of arrays, feature ids as a JSON array.
+type LayerArg = (String, Vec<Option<Vec<u8>>>, Option<String>, Vec<String>, String, Option<String>);
+
+fn parse_layer(arg: LayerArg) -> Result<Layer, Error> {
+    let (name, wkbs, crs, columns, rows_json, ids_json) = arg;
+    let rows: Vec<Vec<Value>> = serde_json::from_str(&rows_json).map_err(|e| Error::InvalidLayer { path: name.clone(), message: format!("attribute rows: {e}") })?;
+    let ids: Option<Vec<Value>> = ids_json.map(|t| serde_json::from_str(&t)).transpose().map_err(|e| Error::InvalidLayer { path: name.clone(), message: format!("index: {e}") })?;
+    if rows.len() != wkbs.len() && !columns.is_empty() {
+        return Err(Error::InvalidLayer { path: name, message: format!("{} geometries but {} attribute rows", wkbs.len(), rows.len()) });
+    }
+    let mut features = Vec::with_capacity(wkbs.len());
+    for (row, w) in wkbs.into_iter().enumerate() {
+        let id = match ids.as_ref().map(|v| &v[row]) {
+            Some(v) => Some(FeatureId::from_json(v).map_err(|m| Error::InvalidLayer { path: name.clone(), message: format!("row {row}: index value {m}") })?),
+            None => None,
+        };
+        let geometry = match w {
+            None => None,
+            Some(bytes) => {
+                let parsed = wkb::reader::read_wkb(&bytes).map_err(|e| Error::InvalidLayer { path: name.clone(), message: format!("row {row}: invalid WKB: {e}") })?;
+                Some(parsed.try_to_geometry().ok_or_else(|| Error::InvalidLayer { path: name.clone(), message: format!("row {row}: unsupported WKB geometry") })?)
+            }
+        };
+        let attributes = rows.get(row).map(|r| r.iter().map(|v| (!v.is_null()).then(|| v.clone())).collect()).unwrap_or_else(|| vec![None; columns.len()]);
+        features.push(InputFeature { row, id, geometry, attributes });
+    }
+    Ok(Layer { name, crs: crs.map(|c| CrsSpec::parse(&c)), features, requested: columns.clone(), columns, source_text: None })
+}
+
+fn to_wkb(py: Python<'_>, g: &Geometry<f64>) -> PyResult<Py<PyBytes>> {
+    let mut buf = Vec::new();
+    wkb::writer::write_geometry(&mut buf, g, &wkb::writer::WriteOptions { endianness: wkb::Endianness::LittleEndian })
+        .map_err(|e| InternalError::new_err(format!("WKB writing failed: {e}")))?;
+    Ok(PyBytes::new(py, &buf).unbind())
+}
+
+/// Runs `work` on its own thread with the GIL released; Ctrl-C cancels it (KeyboardInterrupt);
+/// `progress(stage, done, total)` is called about every 0.2 s when given.
+fn run_watched<T: Send + 'static>(py: Python<'_>, progress: Option<Bound<'_, PyAny>>, work: impl FnOnce(Arc<Watch>) -> Result<T, Error> + Send + 'static) -> PyResult<T> {
+    let watch = Arc::new(Watch::default());
+    let (tx, rx) = channel();
+    let rx = std::sync::Mutex::new(rx);
+    let w = watch.clone();
+    std::thread::Builder::new()
+        .name("wangge".into())
+        .spawn(move || {
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(w))).unwrap_or_else(|p| {
+                let what = p.downcast_ref::<String>().cloned().or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_default();
+                Err(Error::Invariant { stage: "python", message: format!("panic: {what}") })
+            });
+            let _ = tx.send(outcome);
+        })
+        .map_err(|e| InternalError::new_err(format!("cannot start a thread: {e}")))?;
+    loop {
+        match py.detach(|| rx.lock().map_err(|_| RecvTimeoutError::Disconnected).and_then(|r| r.recv_timeout(Duration::from_millis(200)))) {
+            Ok(r) => return r.map_err(to_py),
+            Err(RecvTimeoutError::Timeout) => {
+                if let Err(e) = py.check_signals() {
+                    watch.cancel.store(true, Ordering::Relaxed);
+                    return Err(e);
+                }
+                if let Some(cb) = &progress {
+                    let stage = watch.stage.lock().map(|s| s.clone()).unwrap_or_default();
+                    cb.call1((stage, watch.done.load(Ordering::Relaxed), watch.total.load(Ordering::Relaxed)))?;
+                }
+            }
+            Err(RecvTimeoutError::Disconnected) => return Err(InternalError::new_err("the worker thread stopped without a result")),
+        }
+    }
+}
+
+/// Partitions buildings. Returns (grid id of each building, grid polygons as WKB in the input
+/// CRS, grid properties as a JSON array, summary JSON).
+#[pyfunction]
+#[pyo3(signature = (buildings, config_json, territory=None, barriers=Vec::new(), network=None, workers_path=None, progress=None))]
+#[allow(clippy::too_many_arguments, clippy::type_complexity)]
+fn partition(
+    py: Python<'_>,
+    buildings: LayerArg,
+    config_json: &str,
+    territory: Option<LayerArg>,
+    barriers: Vec<LayerArg>,
+    network: Option<LayerArg>,
+    workers_path: Option<String>,
+    progress: Option<Bound<'_, PyAny>>,
+) -> PyResult<(Vec<u32>, Vec<Py<PyBytes>>, String, String)> {
+    let config: PartitionConfig = serde_json::from_str(config_json).map_err(|e| ConfigError::new_err(format!("invalid configuration: {e}")))?;
+    let result = run_watched(py, progress, move |watch| {
+        config.validate()?;
+        let mut b = parse_layer(buildings)?;
+        // Every column the model asks for is requested (absent ones read as missing).
+        for c in crate::model::building_columns(&config) {
+            if !b.requested.contains(&c) {
+                b.requested.push(c);
+                b.features.iter_mut().for_each(|f| f.attributes.push(None));
+            }
+        }
+        let t = territory.map(parse_layer).transpose()?;
+        let bs = barriers.into_iter().map(parse_layer).collect::<Result<Vec<_>, _>>()?;
+        let n = network.map(parse_layer).transpose()?;
+        let wp = workers_path.map(std::path::PathBuf::from);
+        let layers = Layers { buildings: &b, territory: t.as_ref(), barriers: &bs, network: n.as_ref(), workers: wp.as_deref() };
+        let mut progress = Progress::watched(watch);
+        let r = partition_layers(&layers, &config, Value::Null, &mut progress)?;
+        let props: Vec<Value> = (0..r.grids.len()).map(|i| crate::write::grid_properties(&r, i)).collect();
+        Ok((r, props))
+    })?;
+    let (r, props) = result;
+    let labels: Vec<u32> = r.building_grid.iter().map(|&g| r.grids[g as usize].id).collect();
+    let polygons = r.grids.iter().map(|g| to_wkb(py, &Geometry::MultiPolygon(g.polygon.clone()))).collect::<PyResult<Vec<_>>>()?;
+    Ok((labels, polygons, Value::Array(props).to_string(), r.summary.to_string()))
+}
+
+fn audit_config(config_json: &str) -> PyResult<AuditConfig> {
+    serde_json::from_str(config_json).map_err(|e| ConfigError::new_err(format!("invalid configuration: {e}")))
+}
+
+/// Checks a grid layer. Returns (summary JSON, problem properties as a JSON array, problem
+/// geometries as WKB in the input CRS, None where a problem has no geometry).
+#[pyfunction]
+#[pyo3(signature = (grids, config_json, territory=None, buildings=None))]
+#[allow(clippy::type_complexity)]
+fn check(py: Python<'_>, grids: LayerArg, config_json: &str, territory: Option<LayerArg>, buildings: Option<LayerArg>) -> PyResult<(String, String, Vec<Option<Py<PyBytes>>>)> {
+    let config = audit_config(config_json)?;
+    let (summary, props, geoms) = run_watched(py, None, move |_| {
+        let g = parse_layer(grids)?;
+        let t = territory.map(parse_layer).transpose()?;
+        let b = buildings.map(parse_layer).transpose()?;
+        let a = audit::check(g, AuditInputs { territory: t.as_ref(), buildings: b.as_ref() }, &config)?;
+        let props: Vec<Value> = a
+            .problems
+            .iter()
+            .map(|p| serde_json::json!({"kind": p.kind.as_str(), "grid_ids": p.grid_ids, "area_m2": p.area_m2, "building_id": p.building_id, "message": p.message}))
+            .collect();
+        let geoms = a.problems.iter().map(|p| p.geometry.as_ref().map(|g| audit::output::to_source(g, &a.grids.frame, &a.grids.name)).transpose()).collect::<Result<Vec<_>, _>>()?;
+        Ok((a.summary.to_string(), Value::Array(props).to_string(), geoms))
+    })?;
+    let wkbs = geoms.iter().map(|g| g.as_ref().map(|g| to_wkb(py, g)).transpose()).collect::<PyResult<Vec<_>>>()?;
+    Ok((summary, props, wkbs))
+}
+
+/// Repairs a grid layer. Returns (changed flags, removed flags, new geometries as WKB in the
+/// input CRS for changed grids, report JSON).
+#[pyfunction]
+#[pyo3(signature = (grids, config_json, territory=None, buildings=None))]
+#[allow(clippy::type_complexity)]
+fn repair(py: Python<'_>, grids: LayerArg, config_json: &str, territory: Option<LayerArg>, buildings: Option<LayerArg>) -> PyResult<(Vec<bool>, Vec<bool>, Vec<Option<Py<PyBytes>>>, String)> {
+    let config = audit_config(config_json)?;
+    let (changed, removed, geoms, report) = run_watched(py, None, move |_| {
+        let g = parse_layer(grids)?;
+        let t = territory.map(parse_layer).transpose()?;
+        let b = buildings.map(parse_layer).transpose()?;
+        let r = audit::repair::repair(g, AuditInputs { territory: t.as_ref(), buildings: b.as_ref() }, &config)?;
+        let mut geoms = Vec::with_capacity(r.grids.grids.len());
+        for (i, grid) in r.grids.grids.iter().enumerate() {
+            geoms.push(if r.changed[i] && !r.removed[i] {
+                let shape = if grid.shape.0.len() == 1 { Geometry::Polygon(grid.shape.0[0].clone()) } else { Geometry::MultiPolygon(grid.shape.clone()) };
+                Some(audit::output::to_source(&shape, &r.grids.frame, &r.grids.name)?)
+            } else {
+                None
+            });
+        }
+        Ok((r.changed.clone(), r.removed.clone(), geoms, r.report.to_string()))
+    })?;
+    let wkbs = geoms.iter().map(|g| g.as_ref().map(|g| to_wkb(py, g)).transpose()).collect::<PyResult<Vec<_>>>()?;
+    Ok((changed, removed, wkbs, report))
+}
+
+/// The default configuration of `partition` and of `check`/`repair`, as JSON (the Python
+/// package reads its defaults from here, so both front ends agree).
+#[pyfunction]
+fn defaults() -> (String, String) {
+    (serde_json::to_string(&PartitionConfig::default()).unwrap_or_default(), serde_json::to_string(&AuditConfig::default()).unwrap_or_default())
+}
+
+/// The extension module.
+#[pymodule]
+fn _wangge(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", crate::VERSION)?;
+    m.add_function(wrap_pyfunction!(partition, m)?)?;
+    m.add_function(wrap_pyfunction!(check, m)?)?;
+    m.add_function(wrap_pyfunction!(repair, m)?)?;
+    m.add_function(wrap_pyfunction!(defaults, m)?)?;
+    let py = m.py();
+    m.add("WanggeError", py.get_type::<WanggeError>())?;
+    m.add("InvalidInputError", py.get_type::<InvalidInputError>())?;
+    m.add("CrsError", py.get_type::<CrsError>())?;
+    m.add("ConfigError", py.get_type::<ConfigError>())?;
+    m.add("InfeasibleError", py.get_type::<InfeasibleError>())?;
+    m.add("IOFailure", py.get_type::<IOFailure>())?;
+    m.add("InternalError", py.get_type::<InternalError>())?;
+    Ok(())
+}
