@@ -3,9 +3,12 @@
 # seeded set of injected defects; writes bench-results/audit.md and audit.json and prints the
 # markdown. About 4-5 minutes on 2 cores (maup.doctor takes ~15 s a run and runs 9 times).
 #
-# Usage: scripts/bench-audit.sh [--no-build] [--repeats N]
+# Usage: [WANGGE_BIN=path] scripts/bench-audit.sh [--no-build] [--repeats N]
 #   --no-build   use the existing target/release binaries instead of running cargo build
 #   --repeats N  runs of each tool and layer (median reported; default 3)
+#   WANGGE_BIN   the wangge binary to measure (default target/release/wangge), e.g. one built
+#                from a given commit while the work tree is being edited; WANGGE_SOURCE then
+#                says in the report where it comes from (default: the work tree's git describe)
 #
 # Steps: venv .venv-bench (shared with bench-peers.sh; only the packages this needs are
 # installed), build, synth_city 100,000 buildings (seed 1), `wangge partition` into ~10,000
@@ -39,7 +42,7 @@ if [ "$build" = 1 ]; then
   command -v cargo >/dev/null 2>&1 || { [ -f "$HOME/.cargo/env" ] && . "$HOME/.cargo/env"; }
   cargo build --release --quiet --bin wangge --example synth_city
 fi
-WANGGE="$ROOT/target/release/wangge"
+WANGGE="${WANGGE_BIN:-$ROOT/target/release/wangge}"
 
 # 3. The clean layer: a 100,000-building city cut into ~10,000 grids of 400-800 households
 #    (6.0 M households / ~600 a grid). Exit 4 = some grids outside the bounds: still a tiling.

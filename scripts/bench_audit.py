@@ -92,6 +92,13 @@ MATCH_TOL_M = 0.5        # m: an issue "is at" a defect when within this of its 
 SECONDARY_TOL_M = 2.0    # m: an unmatched issue this close to a defect is its by-product
 
 
+def rel(path) -> str:
+    """A path as shown in the report: relative to the repository when inside it."""
+    root = Path(__file__).resolve().parent.parent
+    p = Path(path).resolve()
+    return str(p.relative_to(root)) if p.is_relative_to(root) else str(path)
+
+
 def log(msg: str) -> None:
     print(f"[bench-audit {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
@@ -549,8 +556,8 @@ def perturb(args) -> None:
                 build(lambda k: geoms[k] if k in bowtie_grids else inj.geoms[k]))
     shutil.copyfile(args.grids, out / "clean.geojson")
     truth = {
-        "source_layer": str(args.grids),
-        "territory": str(args.territory),
+        "source_layer": rel(args.grids),
+        "territory": rel(args.territory),
         "seed": args.seed,
         "grids_clean": len(features),
         "grids_perturbed": len(features) + len(inj.extra),
@@ -584,6 +591,7 @@ WANGGE_CONFIGS = {
 def run_wangge(binary: str, layer: Path, out_dir: Path, extra: list[str], env: dict) -> dict:
     """One `wangge check` run: wall time around the process (file read included)."""
     cmd = [binary, "check", str(layer), *extra, "-o", str(out_dir), "--overwrite", "-q"]
+    shown = " ".join(rel(c) if os.path.isabs(c) else c for c in cmd)
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, env={**os.environ, **env}, capture_output=True, text=True)
     wall = time.perf_counter() - t0
@@ -591,7 +599,7 @@ def run_wangge(binary: str, layer: Path, out_dir: Path, extra: list[str], env: d
         raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}: {proc.stderr[-2000:]}")
     summary = json.loads((out_dir / "summary.json").read_text())
     return {"wall_s": wall, "exit": proc.returncode, "timings_s": summary["timings_s"],
-            "counts": summary["counts"], "command": " ".join(cmd)}
+            "counts": summary["counts"], "command": shown, "crs": summary.get("crs")}
 
 
 def run_maup_doctor(layer: Path) -> dict:
@@ -752,7 +760,10 @@ def machine_info(wangge: str) -> dict:
         "os": platform.platform(), "loadavg_start": os.getloadavg(),
         "versions": {
             "wangge": out([wangge, "--version"]),
-            "wangge_git": out(["git", "-C", str(root), "describe", "--always", "--dirty"]),
+            # where the binary comes from: WANGGE_SOURCE when set (bench-audit.sh), else the
+            # work tree it most likely was built from
+            "wangge_source": os.environ.get("WANGGE_SOURCE") or "work tree " + out(
+                ["git", "-C", str(root), "describe", "--always", "--dirty"]),
             "wangge_binary_built": dt.datetime.fromtimestamp(os.path.getmtime(wangge)).astimezone()
                                    .isoformat(timespec="seconds"),
             "rustc": out(["rustc", "--version"]),
@@ -770,34 +781,37 @@ def measure(args) -> None:
     res_dir.mkdir(parents=True, exist_ok=True)
     truth = json.loads((d / "truth.json").read_text())
     kinds = list(COUNTS)
-    report: dict = {"machine": machine_info(args.wangge), "truth": str(d / "truth.json"),
+    report: dict = {"machine": machine_info(args.wangge), "truth": rel(d / "truth.json"),
                     "repeats": args.repeats, "layers": {}}
     runs_dir = d / "runs"
     for name in LAYERS:
         layer = d / f"{name}.geojson"
         defects = [x for x in truth["defects"] if name == "perturbed" or
                    (name == "perturbed_nobowtie" and x["kind"] != "bowtie")]
-        entry: dict = {"file": str(layer), "defects": len(defects), "tools": {}}
-        # -- wangge, each configuration --
-        for cname, (extra, env) in WANGGE_CONFIGS.items():
-            extra = [a.format(territory=args.territory) for a in extra]
-            out_dir = runs_dir / f"{name}__{cname.replace(' ', '_').replace(',', '').replace('(', '').replace(')', '')}"
-            runs = []
-            for rep in range(args.repeats):
-                runs.append(run_wangge(args.wangge, layer, out_dir if rep == 0 else out_dir.with_name(out_dir.name + "_rep"), extra, env))
-                log(f"{name}: {cname} run {rep + 1}: {runs[-1]['wall_s']:.2f} s")
-            entry["tools"][cname] = {
-                "runs": runs, "command": runs[0]["command"], "issues_dir": str(out_dir),
-                "read_s": statistics.median(r["timings_s"]["load"] for r in runs),
-                "check_s": statistics.median(r["timings_s"]["total"] - r["timings_s"]["load"] for r in runs),
-                "total_s": statistics.median(r["wall_s"] for r in runs),
-                "counts": runs[0]["counts"], "items": wangge_items(out_dir)}
-        # -- maup --
+        entry: dict = {"file": rel(layer), "defects": len(defects), "tools": {}}
+        # Repetitions interleaved (every wangge configuration, then maup; again), so that a
+        # change of the machine's load during the run falls on both tools alike.
+        configs = {c: ([a.format(territory=args.territory) for a in extra], env,
+                       runs_dir / f"{name}__{c.replace(' ', '_').replace(',', '').replace('(', '').replace(')', '')}")
+                   for c, (extra, env) in WANGGE_CONFIGS.items()}
+        wruns: dict[str, list] = {c: [] for c in configs}
         runs = []
         for rep in range(args.repeats):
+            for cname, (extra, env, out_dir) in configs.items():
+                target = out_dir if rep == 0 else out_dir.with_name(out_dir.name + "_rep")
+                wruns[cname].append(run_wangge(args.wangge, layer, target, extra, env))
+                log(f"{name}: {cname} run {rep + 1}: {wruns[cname][-1]['wall_s']:.2f} s")
             runs.append(run_maup_doctor(layer))
             log(f"{name}: maup run {rep + 1}: read {runs[-1]['read_s']:.2f} s, doctor {runs[-1]['doctor_s']:.2f} s"
                 + (f" ({runs[-1]['error'][:80]})" if runs[-1]["error"] else ""))
+        for cname, (extra, env, out_dir) in configs.items():
+            rs = wruns[cname]
+            entry["tools"][cname] = {
+                "runs": rs, "command": rs[0]["command"], "issues_dir": rel(out_dir),
+                "read_s": statistics.median(r["timings_s"]["load"] for r in rs),
+                "check_s": statistics.median(r["timings_s"]["total"] - r["timings_s"]["load"] for r in rs),
+                "total_s": statistics.median(r["wall_s"] for r in rs),
+                "counts": rs[0]["counts"], "items": wangge_items(out_dir)}
         items = maup_items(layer)
         log(f"{name}: maup items: {len(items['overlaps'])} overlaps, {len(items['holes'])} holes, "
             f"{len(items['invalid'])} invalid, errors {list(items['errors'])}")
@@ -867,26 +881,52 @@ def render_md(report: dict, truth: dict, args) -> str:
     L.append(f"Generated by `scripts/bench-audit.sh` (`scripts/bench_audit.py`) on {m['date']}.\n")
     L.append(f"- Machine: {m['nproc']} CPUs ({m['cpu']}), {m['ram_gib']} GiB RAM, {m['os']}; "
              f"load average at start {m['loadavg_start'][0]:.2f}, at end {m['loadavg_end'][0]:.2f}")
-    L.append(f"- Versions: {v['wangge']} (binary built {v['wangge_binary_built']}, work tree "
-             f"{v['wangge_git']}, {v['rustc']}); Python {v['python']}, "
+    L.append(f"- Versions: {v['wangge']} (binary built {v['wangge_binary_built']} from "
+             f"{v['wangge_source']}, {v['rustc']}); Python {v['python']}, "
              f"maup {v['maup']}, geopandas {v['geopandas']}, shapely {v['shapely']} (GEOS {v['geos']}), "
              f"pyogrio {v['pyogrio']}, pandas {v['pandas']}, numpy {v['numpy']}")
-    cmd = report["layers"]["perturbed"]["tools"]["wangge --territory"]["command"]
+    first = report["layers"]["perturbed"]["tools"]["wangge --territory"]
+    cmd = first["command"]
+    crs = first["runs"][0].get("crs") or {}
     L.append(f"- wangge: `{cmd}` (and without `--territory`; and with RAYON_NUM_THREADS=1); "
-             "wall time of the process, file read included")
+             f"wall time of the process, file read included; CRS of the layer {crs.get('input')}, "
+             f"wangge's working CRS {crs.get('working')}")
     L.append("- maup: `gdf = geopandas.read_file(layer)` (pyogrio) then `maup.doctor(gdf)`, timed apart, "
              "in one Python process (imports not timed)")
-    L.append(f"- Each run {report['repeats']}×, one after the other, median reported; `maup/wangge` = "
+    L.append(f"- Each run {report['repeats']}× per layer, one after the other (repetitions interleaved: "
+             "all wangge runs, a maup run, again), median reported; `maup/this` = "
              "maup's read+doctor total over that row's total\n")
-    L.append(f"Layer: {truth['grids_clean']} grids (`wangge partition` of synth_city 100,000 buildings, seed 1, "
-             f"EPSG:4547), `{truth['source_layer']}`; defects injected with seed {truth['seed']}, no two "
-             f"defects on the same or touching grids; ground truth `{report['truth']}`.\n")
+    L.append(f"Layer: {truth['grids_clean']} grids from `wangge partition` of synth_city (100,000 buildings, "
+             f"seed 1, EPSG:4547; 400-800 households a grid, `--effort 0.05`): `{truth['source_layer']}`. "
+             f"Defects injected with seed {truth['seed']}, no two on the same or touching grids, into "
+             f"`{rel(Path(report['truth']).parent / 'perturbed.geojson')}` ({truth['grids_perturbed']} features, "
+             "all defects) and `perturbed_nobowtie.geojson` (the same without the bow-ties, because "
+             f"maup.doctor raises on them); ground truth `{report['truth']}`.\n")
     L.append("| defect kind | injected | what | wangge should report | maup can report |")
     L.append("|---|---|---|---|---|")
     for k in kinds:
         L.append(f"| {k} | {COUNTS[k]} | {KIND_TEXT[k]} | {WANGGE_KIND[k]} | {MAUP_KIND[k] or '— (not checked)'} |")
     L.append("")
 
+    # Summary in words, from the numbers below.
+    nb = report["layers"]["perturbed_nobowtie"]["tools"]
+    pt = report["layers"]["perturbed"]["tools"]
+    ratios = [nb["maup.doctor"]["total_s"] / t["total_s"] for c, t in nb.items() if not c.startswith("maup")]
+    ws, ms = pt["wangge --territory"]["summary"], nb["maup.doctor"]["summary"]
+    L.append("## Summary\n")
+    L.append(f"- Speed (`perturbed_nobowtie`, read + check): maup.doctor {nb['maup.doctor']['total_s']:.1f} s, "
+             f"wangge {min(t['total_s'] for c, t in nb.items() if not c.startswith('maup')):.2f}-"
+             f"{max(t['total_s'] for c, t in nb.items() if not c.startswith('maup')):.2f} s: "
+             f"wangge {min(ratios):.0f}-{max(ratios):.0f}× faster.")
+    L.append(f"- wangge `--territory` found {ws['found']}/{ws['injected']} injected defects on `perturbed` "
+             f"with {ws['false_positive']} false positives and {ws['secondary']} by-products; "
+             f"without `--territory`: {pt['wangge (no territory)']['summary']['found']}/{ws['injected']} "
+             f"(plus the territory's own {pt['wangge (no territory)']['summary']['baseline']} holes, reported as gaps).")
+    L.append(f"- maup.doctor on `perturbed` raised ({(pt['maup.doctor']['error'] or 'no error').split(':')[0]}) and "
+             f"reported nothing; on `perturbed_nobowtie` its parts account for {ms['found']}/{ms['injected']}: "
+             f"gaps open to the outer edge {ms['by_kind']['edge_gap']['found']}/{ms['by_kind']['edge_gap']['injected']}, "
+             "multipart grids not checked; what it prints is two counts (overlapping pairs, holes of the "
+             "union), with slivers counted like any other overlap or hole.\n")
     L.append("## Results\n")
     L.append("Found = n found / n injected (an item of the expected kind at the defect, naming one of its grids). "
              "For maup the per-defect columns come from the parts `doctor` runs (pairwise overlaps via "
@@ -1009,6 +1049,11 @@ def render_md(report: dict, truth: dict, args) -> str:
         L.append(f"- FALSE POSITIVE: {it['kind']} {it['grid_ids']} {it['area_m2']:.3g} m² at {it.get('at')}")
     L.append("")
     L.append(CAVEATS)
+    if max(m["loadavg_start"][0], m["loadavg_end"][0]) > 0.5 * (m["nproc"] or 1):
+        L.append(f"- This run shared the machine: load average {m['loadavg_start'][0]:.1f} at the start and "
+                 f"{m['loadavg_end'][0]:.1f} at the end on {m['nproc']} CPUs (other processes), so absolute "
+                 "times are inflated; the repetitions are interleaved so both tools bore it alike, but the "
+                 "ratios are less precise than on an idle machine.")
     return "\n".join(L) + "\n"
 
 
@@ -1027,8 +1072,10 @@ CAVEATS = """## Caveats
   look at multipart grids. wangge without `--territory` finds edge notches only up to
   `--edge-gap-width-m` (20 m; the injected ones are 8-18 m wide).
 - The bow-ties are small (a 0.5 m twist of one shared edge). wangge reads a self-crossing ring by the
-  odd-even rule: the two lobes of the figure-8 are then not covered and come out as two extra gaps
-  per bow-tie (listed as by-products). On the layer with bow-ties doctor raises before reporting
+  odd-even rule (as GEOS make_valid does): the two lobes of the figure-8 are then not covered and come
+  out as two extra gaps per bow-tie (listed as by-products), although its invalid_geometry message
+  says "made valid by the odd-even rule (no area lost)"; under the non-zero winding rule the inner
+  lobe would stay covered. On the layer with bow-ties doctor raises before reporting
   anything (GEOS TopologyException in `union_all`), which is why a layer without them is measured too.
 - The defect set is synthetic and the placement avoids interactions between defects (no two on the
   same or touching grids); real layers have clustered problems. Slivers are triangles of 0.2-0.8 m².
@@ -1052,11 +1099,18 @@ def main() -> None:
     m.add_argument("--wangge", required=True)
     m.add_argument("--out", default="bench-results")
     m.add_argument("--repeats", type=int, default=3)
+    r = sub.add_parser("render", help="rewrite audit.md from audit.json (no measuring)")
+    r.add_argument("--dir", required=True, help="directory written by `perturb`")
+    r.add_argument("--out", default="bench-results")
     args = ap.parse_args()
     if args.cmd == "perturb":
         perturb(args)
-    else:
+    elif args.cmd == "measure":
         measure(args)
+    else:
+        report = json.loads((Path(args.out) / "audit.json").read_text())
+        truth = json.loads((Path(args.dir) / "truth.json").read_text())
+        (Path(args.out) / "audit.md").write_text(render_md(report, truth, args))
 
 
 if __name__ == "__main__":

@@ -17,14 +17,18 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
 import importlib
+from importlib import metadata
 import json
 import multiprocessing as mp
 import os
 import platform
 import statistics
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -47,8 +51,8 @@ SEED = 0
 
 # Instances larger than these are skipped for the method ("skipped (size)").
 SIZE_LIMITS = {
-    "spopt MaxP": 2000, "spopt AZP": 2000, "spopt Skater": 600,
-    "gerrychain": 20000, "HiGHS p-median": 600, "wangge --exact": 200,
+    "spopt MaxP": 2000, "spopt AZP": 2000, "spopt Skater": 300,
+    "gerrychain": 1500, "HiGHS p-median": 600, "wangge --exact": 200,
 }
 # Methods run only on these groups (the large group is for the scalable ones).
 LARGE_METHODS = {"wangge", "METIS", "METIS contig", "KaHIP"}
@@ -277,9 +281,13 @@ def evaluate(labels, xy: np.ndarray, h: np.ndarray, edges: np.ndarray) -> dict:
         total += weighted_medoid_cost(xy[members], h[members].astype(float))
     objective = DETOUR * total
     hh_in = float(h[assigned].sum())
+    band = (hh >= LO) & (hh <= HI)
+    forced = np.bincount(inv, weights=(h[assigned] > HI), minlength=g) > 0  # holds a >500 building
     return {
         "grids": int(g),
-        "in_band": float(((hh >= LO) & (hh <= HI)).mean()) if g else 0.0,
+        "in_band": float(band.mean()) if g else 0.0,
+        "forced_out": int(forced.sum()),
+        "in_band_unforced": float(band[~forced].mean()) if (~forced).any() else 0.0,
         "connected": float((pieces == 1).mean()) if g else 0.0,
         "hh_min": float(hh.min()) if g else 0.0,
         "hh_max": float(hh.max()) if g else 0.0,
@@ -378,8 +386,15 @@ def run_metis(p: Problem, contiguous: bool):
     xadj, adjncy = csr_adjacency(p.n, p.edges)
     # ufactor 250: heaviest part <= 1.25 x the mean part, i.e. about 500 for a mean of 400
     opts = pymetis.Options(ufactor=250, seed=SEED, contig=int(contiguous))
-    res, secs = timed(pymetis.part_graph, p.k, pymetis.CSRAdjacency(xadj, adjncy),
-                      vweights=p.h.tolist(), options=opts)
+    try:
+        res, secs = timed(pymetis.part_graph, p.k, pymetis.CSRAdjacency(xadj, adjncy),
+                          vweights=p.h.tolist(), options=opts)
+    except RuntimeError as e:
+        ncomp = components(p.n, p.edges)
+        if contiguous and ncomp > 1:
+            raise RuntimeError(f"METIS refuses a contiguous partition of a graph in {ncomp} "
+                               f"pieces ({e})") from e
+        raise
     return np.asarray(res.vertex_part), secs, {"edge_cuts": int(res.edge_cuts), "ufactor": 250}
 
 
@@ -466,9 +481,13 @@ PEERS = {
     "HiGHS p-median": run_pmedian,
 }
 FAST = {"wangge", "METIS", "METIS contig", "KaHIP"}  # repeated; the median time is reported
+REPEAT_UNDER_S = 30.0
 
 
-def _child(conn, fn, problem):
+def _child(conn, fn, problem, log_path):
+    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    os.dup2(fd, 1)  # the libraries' own chatter (C and Python) goes to a file, not the report
+    os.dup2(fd, 2)
     try:
         labels, secs, info = fn(problem)
         conn.send(("ok", np.asarray(labels, dtype=np.int64), secs, info))
@@ -481,9 +500,22 @@ def _child(conn, fn, problem):
 
 def run_peer(fn, problem: Problem, timeout: float) -> dict:
     """Run fn(problem) in a forked child; 'timeout' if it has not answered in time."""
+    with tempfile.NamedTemporaryFile(suffix=".log", delete=False) as f:
+        log_path = f.name
+    try:
+        res = _run_child(fn, problem, timeout, log_path)
+        chatter = Path(log_path).read_text(errors="replace").strip()
+    finally:
+        os.unlink(log_path)
+    if chatter:
+        res.setdefault("info", {})["output_tail"] = chatter[-400:]
+    return res
+
+
+def _run_child(fn, problem: Problem, timeout: float, log_path: str) -> dict:
     ctx = mp.get_context("fork")
     parent, child = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child, args=(child, fn, problem), daemon=True)
+    proc = ctx.Process(target=_child, args=(child, fn, problem, log_path), daemon=True)
     t0 = time.perf_counter()
     proc.start()
     child.close()
@@ -512,6 +544,14 @@ def wangge_labels(out_dir: Path, inst: Instance) -> np.ndarray:
     gid = df["grid_id"].astype("float").fillna(-1).astype(np.int64).to_numpy()
     lookup = dict(zip(keys.tolist(), gid.tolist()))
     return np.array([lookup.get(k, -1) for k in inst.keys.tolist()], dtype=np.int64)
+
+
+def freeze_binary(binary: Path, data_dir: Path) -> tuple[Path, str]:
+    """Copy the wangge binary for this run (it may be rebuilt meanwhile); return it and its hash."""
+    frozen = data_dir / "peers" / "bin" / "wangge"
+    frozen.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(binary, frozen)
+    return frozen, hashlib.sha256(frozen.read_bytes()).hexdigest()[:12]
 
 
 def run_wangge(binary: Path, inst: Instance, out_dir: Path, extra: list[str],
@@ -543,13 +583,18 @@ def run_wangge(binary: Path, inst: Instance, out_dir: Path, extra: list[str],
 @dataclass
 class Bench:
     args: argparse.Namespace
-    results: list[dict] = field(default_factory=list)
+    binary: Path = Path()                                  # the frozen wangge binary
+    results: list[dict] = field(default_factory=list)     # one row per (instance, method)
+    graphs: dict = field(default_factory=dict)            # adjacency figures per instance
 
     def repeated(self, method: str, once) -> dict:
-        """Run `once` (repeats times for fast methods); keep the first labels, median time."""
+        """Run `once` (repeats times for fast methods); keep the first labels, median time.
+
+        A run longer than REPEAT_UNDER_S is not repeated (it is less sensitive to noise)."""
         reps = self.args.repeats if method in FAST else 1
         runs = [once()]
-        while len(runs) < reps and runs[0]["status"] == "ok":
+        while (len(runs) < reps and runs[0]["status"] == "ok"
+               and runs[0]["time_s"] < REPEAT_UNDER_S):
             runs.append(once())
         res = runs[0]
         if res["status"] == "ok":
@@ -575,25 +620,27 @@ class Bench:
                              "k": k, "buildings": inst.n, "households": int(inst.h.sum()),
                              "status": why})
 
-    def wangge(self, inst, method, extra, edges) -> dict:
+    def wangge(self, inst: Instance, method: str, extra: list[str], edges: np.ndarray,
+               k: int = -1) -> dict:
         tag = method.replace("wangge", "").replace("-", "").strip().replace(" ", "_")
         out = Path(self.args.data_dir) / "peers" / "out" / (inst.name + (f"_{tag}" if tag else ""))
-        res = self.repeated(method, lambda: run_wangge(Path(self.args.wangge), inst, out, extra,
+        res = self.repeated(method, lambda: run_wangge(self.binary, inst, out, extra,
                                                        self.args.timeout))
-        return self.record(inst, method, res, edges, -1)
+        return self.record(inst, method, res, edges, k)
 
     def run_instance(self, inst: Instance) -> None:
         edges = delaunay_edges(inst.xy)
         ncomp = components(inst.n, edges)
         log(f"instance {inst.name}: {inst.n} buildings, {inst.h.sum()} households, "
             f"{len(edges)} edges, {ncomp} components")
-        self.graphs[inst.name] = {"edges": int(len(edges)), "components": int(ncomp)}
+        self.graphs[inst.name] = {"edges": int(len(edges)), "components": int(ncomp),
+                                  "oversize": int((inst.h > HI).sum())}
         w = self.wangge(inst, "wangge", [], edges)
         k = w["metrics"]["grids"] if "metrics" in w else max(1, round(inst.h.sum() / 400))
         w["k"] = k
         if inst.n <= SIZE_LIMITS["wangge --exact"] and self.wanted("wangge --exact"):
             self.wangge(inst, "wangge --exact",
-                        ["--exact", "--time-limit", str(self.args.milp_time_limit)], edges)["k"] = k
+                        ["--exact", "--time-limit", str(self.args.milp_time_limit)], edges, k)
         problem = Problem(inst.xy, inst.h, edges, k, self.args.milp_time_limit)
         for method, fn in PEERS.items():
             if not self.wanted(method) or (inst.group == "large" and method not in LARGE_METHODS):
@@ -608,7 +655,6 @@ class Bench:
         return not self.args.methods or method in self.args.methods.split(",")
 
     def run(self, instances: list[Instance]) -> None:
-        self.graphs = {}
         for inst in instances:
             self.run_instance(inst)
 
@@ -621,8 +667,7 @@ def versions() -> dict:
     out = {"python": platform.python_version()}
     for mod in PEER_MODULES:
         try:
-            from importlib.metadata import version
-            out[mod] = version(mod)
+            out[mod] = metadata.version(mod)
         except Exception:
             try:
                 out[mod] = getattr(importlib.import_module(mod), "__version__", "?")
@@ -639,7 +684,8 @@ def machine(binary: str) -> dict:
     git = subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True,
                          text=True, cwd=Path(__file__).resolve().parent).stdout.strip()
     built = dt.datetime.fromtimestamp(Path(binary).stat().st_mtime, dt.timezone.utc)
-    return {"nproc": os.cpu_count(), "wangge_built_utc": built.strftime("%Y-%m-%d %H:%M"), "ram_gib": round(int(mem) / 2**20, 1), "cpu": cpu,
+    return {"nproc": os.cpu_count(), "wangge_built_utc": built.strftime("%Y-%m-%d %H:%M"),
+            "ram_gib": round(int(mem) / 2**20, 1), "cpu": cpu,
             "loadavg_start": os.getloadavg(), "date_utc": dt.datetime.now(dt.timezone.utc)
             .strftime("%Y-%m-%d %H:%M"), "wangge": wv, "git": git}
 
@@ -652,16 +698,27 @@ def ratio(a, b):
     return None if a is None or b in (None, 0) else a / b
 
 
+def band_cell(m: dict) -> str:
+    """Share of grids in 300-500; with oversize buildings, also the share of the other grids."""
+    if not m["forced_out"]:
+        return f"{m['in_band']:.0%}"
+    return f"{m['in_band']:.0%} ({m['in_band_unforced']:.0%})"
+
+
 def method_row(r: dict, base: dict | None) -> str:
     m = r.get("metrics")
     if not m:
-        err = r.get("info", {}).get("error", "")
-        return (f"| {r['method']} | {r['status']} | | | | | | | | | {err[:90]} |")
+        info = r.get("info", {})
+        why = info.get("error") or (f"> {info['timeout_s']:.0f} s" if "timeout_s" in info else "")
+        return f"| {r['method']} | {r['status']} | | | | | | | | | {why[:110]} |"
     bm = (base or {}).get("metrics") or {}
-    t_ratio = ratio(r["time_s"], (base or {}).get("time_s")) if r["method"] != "wangge" else None
-    w_ratio = ratio(m["mean_walk_m"], bm.get("mean_walk_m")) if r["method"] != "wangge" else None
-    return (f"| {r['method']} | ok | {fmt(r['time_s'], '.3g')} | {m['grids']} | "
-            f"{m['in_band']:.0%} | {m['connected']:.0%} | {m['hh_min']:.0f}–{m['hh_max']:.0f} | "
+    is_base = r["method"] == "wangge"
+    t_ratio = None if is_base else ratio(r["time_s"], (base or {}).get("time_s"))
+    w_ratio = None if is_base else ratio(m["mean_walk_m"], bm.get("mean_walk_m"))
+    grids = f"{m['grids']}" + ("" if m["grids"] == r.get("k") or r.get("k") in (None, -1)
+                               else " ≠k")
+    return (f"| {r['method']} | ok | {fmt(r['time_s'], '.3g')} | {grids} | {band_cell(m)} | "
+            f"{m['connected']:.0%} | {m['hh_min']:.0f}–{m['hh_max']:.0f} | "
             f"{m['mean_walk_m']:.1f} | {fmt(t_ratio, '.3g')} | {fmt(w_ratio, '.3f')} | "
             f"{row_note(r)} |")
 
@@ -674,17 +731,19 @@ def row_note(r: dict) -> str:
     rep = info.get("reported")
     if rep:
         t = rep.get("timings_s") or {}
-        notes.append(f"partition stage {fmt(t.get('partition'), '.2f')} s; reported walk "
-                     f"{rep['objective'].get('mean_walk_m', 0):.1f} m")
         sol = rep.get("solution", {})
-        if sol.get("gap") is not None:
-            notes.append(f"reported gap {sol['gap']:.1%}")
+        notes.append(f"partition stage {fmt(t.get('partition'), '.2f')} s; own walk "
+                     f"{rep['objective'].get('mean_walk_m', 0):.1f} m, "
+                     f"gap {fmt(sol.get('gap'), '.1%')}")
     if "mip_gap" in info:
-        notes.append(f"{info['status']}, MIP gap {info['mip_gap']:.1%}")
+        notes.append(f"{info['status']}, MIP gap {info['mip_gap']:.1%}, "
+                     f"{info['candidates']} candidate centres per building")
     if "floor_buildings" in info:
         notes.append(f"floor {info['floor_buildings']} buildings")
+    if "p" in info:
+        notes.append("no k: p chosen by MaxP")
     if r.get("times_s") and len(r["times_s"]) > 1:
-        notes.append("median of " + "/".join(f"{t:.2f}" for t in r["times_s"]))
+        notes.append("runs " + "/".join(f"{t:.3g}" for t in r["times_s"]))
     return "; ".join(notes)
 
 
@@ -693,26 +752,59 @@ TABLE_HEAD = ("| method | status | time (s) | grids | in 300–500 | connected |
               "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|---|")
 
 
+def instance_heading(name: str, rows: list[dict], base: dict | None, g: dict) -> str:
+    over = g.get("oversize", 0)
+    extra = (f"; {over} buildings above {HI} households, so a grid holding one cannot be in "
+             f"band (in parentheses: share in band of the other grids)") if over else ""
+    return (f"### {name}: {rows[0]['buildings']:,} buildings, {rows[0]['households']:,} "
+            f"households, k = {base['k'] if base else '?'}; adjacency {g.get('edges'):,} edges, "
+            f"{g.get('components')} component(s){extra}")
+
+
 def instance_tables(results: list[dict], graphs: dict, group: str) -> list[str]:
     lines = []
-    names = list(dict.fromkeys(r["instance"] for r in results if r["group"] == group))
-    for name in names:
+    for name in dict.fromkeys(r["instance"] for r in results if r["group"] == group):
         rows = [r for r in results if r["instance"] == name]
         base = next((r for r in rows if r["method"] == "wangge"), None)
-        g = graphs.get(name, {})
-        lines += [f"### {name}: {rows[0]['buildings']:,} buildings, {rows[0]['households']:,} "
-                  f"households, k = {base['k'] if base else '?'}; adjacency {g.get('edges')} "
-                  f"edges, {g.get('components')} component(s)", "", TABLE_HEAD]
+        lines += [instance_heading(name, rows, base, graphs.get(name, {})), "", TABLE_HEAD]
         lines += [method_row(r, base) for r in rows] + [""]
     return lines
 
 
+def ratio_cell(r: dict | None, base: dict | None) -> str:
+    """'walk ratio / time ratio' against wangge, or the status of a run that gave no plan."""
+    if r is None:
+        return ""
+    if "metrics" not in r or not base or "metrics" not in base:
+        return r["status"].replace("skipped (size)", "skipped")
+    w = ratio(r["metrics"]["mean_walk_m"], base["metrics"]["mean_walk_m"])
+    t = ratio(r["time_s"], base["time_s"])
+    return f"{w:.2f} / {t:.3g} · {r['metrics']['in_band']:.0%}"
+
+
+def group_summary(results: list[dict], group: str) -> list[str]:
+    """One row per method, one column per instance: walk / wangge, time / wangge, in band."""
+    names = list(dict.fromkeys(r["instance"] for r in results if r["group"] == group))
+    methods = list(dict.fromkeys(r["method"] for r in results if r["group"] == group))
+    cell = {(r["instance"], r["method"]): r for r in results if r["group"] == group}
+    lines = ["| method | " + " | ".join(names) + " |", "|---|" + "--:|" * len(names)]
+    for meth in methods:
+        cells = [ratio_cell(cell.get((n, meth)), cell.get((n, "wangge"))) for n in names]
+        if meth == "wangge":
+            cells = [(f"{cell[(n, meth)]['metrics']['mean_walk_m']:.1f} m, "
+                      f"{cell[(n, meth)]['time_s']:.3g} s · "
+                      f"{cell[(n, meth)]['metrics']['in_band']:.0%}")
+                     if "metrics" in cell.get((n, meth), {}) else "" for n in names]
+        lines.append(f"| {meth} | " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
 def small_summary(results: list[dict]) -> list[str]:
     """Optimality table of the small windows: heuristic vs exact vs p-median MILP."""
-    lines = ["| window | buildings | k | wangge obj | wangge --exact obj | heuristic / exact | "
-             "wangge lower bound (reported) | wangge gap (reported) | exact time (s) | "
-             "p-median MILP obj (recomputed) | MILP gap | MILP time (s) | heuristic / MILP |",
-             "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]
+    lines = ["| window | buildings | k | wangge | wangge --exact (optimum) | heuristic / optimum | "
+             "wangge's lower bound (own) | wangge's gap (own) | exact time (s) | "
+             "p-median MILP | MILP status | MILP time (s) | optimum / p-median |",
+             "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|--:|--:|"]
     by = {}
     for r in results:
         if r["group"] == "small":
@@ -721,55 +813,74 @@ def small_summary(results: list[dict]) -> list[str]:
         w, e, p = d.get("wangge", {}), d.get("wangge --exact", {}), d.get("HiGHS p-median", {})
         wo = (w.get("metrics") or {}).get("objective")
         eo = (e.get("metrics") or {}).get("objective")
-        po = (p.get("metrics") or {}).get("objective")
+        po = (p.get("info") or {}).get("milp_objective")
         sol = ((w.get("info") or {}).get("reported") or {}).get("solution", {})
+        pst = (p.get("info") or {}).get("status", p.get("status", "–"))
+        if "mip_gap" in (p.get("info") or {}):
+            pst += f", gap {p['info']['mip_gap']:.2%}"
         lines.append(
             f"| {name} | {w.get('buildings')} | {w.get('k')} | {fmt(wo, ',.0f')} | "
             f"{fmt(eo, ',.0f', e.get('status', '–'))} | {fmt(ratio(wo, eo), '.4f')} | "
             f"{fmt(sol.get('lower_bound'), ',.0f')} | {fmt(sol.get('gap'), '.2%')} | "
-            f"{fmt(e.get('time_s'), '.2f')} | {fmt(po, ',.0f', p.get('status', '–'))} | "
-            f"{fmt((p.get('info') or {}).get('mip_gap'), '.2%')} | {fmt(p.get('time_s'), '.1f')} "
-            f"| {fmt(ratio(wo, po), '.4f')} |")
+            f"{fmt(e.get('time_s'), '.2f')} | {fmt(po, ',.0f', p.get('status', '–'))} | {pst} | "
+            f"{fmt(p.get('time_s'), '.1f')} | {fmt(ratio(eo, po), '.4f')} |")
     return lines + [""]
 
 
-def report_md(meta: dict, results: list[dict], graphs: dict) -> str:
+def header(meta: dict) -> list[str]:
     mc, v = meta["machine"], meta["versions"]
-    out = [
+    load = ", ".join(f"{x:.2f}" for x in mc["loadavg_start"])
+    load_end = ", ".join(f"{x:.2f}" for x in meta.get("loadavg_end", ()))
+    return [
         "# wangge vs peers (same instances, same run)", "",
-        f"- Machine: {mc['nproc']} cores ({mc['cpu']}), {mc['ram_gib']} GiB RAM, load average "
-        f"at start {', '.join(f'{x:.2f}' for x in mc['loadavg_start'])} (shared, noisy machine); "
-        f"{mc['date_utc']} UTC.",
-        f"- wangge: `{mc['wangge']}`, binary built {mc['wangge_built_utc']} UTC, work tree at "
-        f"`{mc['git']}`; "
-        + ", ".join(f"{k} {val}" for k, val in v.items()) + ".",
-        f"- Command: `{meta['command']}` (timeout {meta['timeout_s']:.0f} s a run, HiGHS and "
-        f"`wangge --exact` time limit {meta['milp_time_limit_s']:.0f} s).",
-        "- Bounds 300–500 households; k (grids asked of AZP, Skater, gerrychain, METIS, KaHIP, "
-        "p-median) = the number wangge chose on that instance.",
-        f"- Adjacency shared by every peer and by the scoring: Delaunay triangulation of building "
-        f"centroids, edges longer than {MAX_EDGE_M:.0f} m dropped. wangge builds its own graph "
-        f"(footprints, same 500 m cut) and was given the buildings only (no territory, no barriers).",
-        "- Scoring (one function for all, from the labels): walk = 1.3 × straight line from a "
-        "building's centroid to its grid's household-weighted medoid building; mean walk is "
-        "household-weighted; 'connected' = grid is one piece in the shared adjacency graph.",
-        "- Times: wangge = the whole CLI call (read GeoJSON, partition, tessellate, write) with "
-        "its default threads (both cores); peers = the library's solve call only (building its "
-        "graph or weights object is not counted), default threads (HiGHS forced to 1). "
-        f"wangge, METIS, KaHIP: median of {meta['repeats']} runs.", "",
+        f"- Machine: {mc['nproc']} cores ({mc['cpu']}), {mc['ram_gib']} GiB RAM; load average "
+        f"{load} at start, {load_end} at the end (shared machine: times are noisy); "
+        f"{mc['date_utc']}–{meta.get('finished_utc', '?')[-5:]} UTC.",
+        f"- wangge: `{mc['wangge']}`, binary built {mc['wangge_built_utc']} UTC (sha256 "
+        f"{mc['wangge_sha256']}…, copied at start), work tree at `{mc['git']}`.",
+        "- Packages: " + ", ".join(f"{k} {val}" for k, val in v.items()) + ".",
+        f"- Command: `{meta['command']}`; timeout {meta['timeout_s']:.0f} s a run; HiGHS and "
+        f"`wangge --exact` time limit {meta['milp_time_limit_s']:.0f} s.",
+        "- Bounds 300–500 households. k (grids asked of AZP, Skater, gerrychain, METIS, KaHIP and "
+        "the p-median) = the number wangge chose; MaxP chooses its own (`≠k` marks a different "
+        "count, and walks then compare unequal numbers of grids).",
+        f"- Adjacency, shared by every peer and by the scoring: Delaunay triangulation of the "
+        f"building centroids, edges longer than {MAX_EDGE_M:.0f} m dropped. wangge builds its "
+        f"own graph (footprints, same 500 m cut) and was given the buildings only (no territory, "
+        f"no barriers), like the peers.",
+        "- Scoring, one function for every method, from the building → grid labels: walk = 1.3 × "
+        "straight line from a building's centroid to its grid's household-weighted medoid "
+        "building; mean walk is household-weighted; objective = Σ households × walk; "
+        "'connected' = the grid is one piece in the shared adjacency graph.",
+        "- Times: wangge = the whole CLI call (read GeoJSON, partition, tessellate, write), "
+        "default threads (both cores); peers = the library's solve call only (building its "
+        "graph or weights is not counted), HiGHS with 1 thread. wangge, METIS, KaHIP: median of "
+        f"{meta['repeats']} runs (one if it took over {REPEAT_UNDER_S:.0f} s); others one run.",
+        "- Size limits (skipped above): " + ", ".join(f"{k} {v:,}" for k, v in
+                                                         SIZE_LIMITS.items()) + " buildings.",
+        "",
     ]
-    if any(r["group"] == "small" for r in results):
-        out += ["## Small windows: optimality", "",
-                "Objective = Σ households × 1.3 × distance to the grid's medoid (recomputed). "
-                "`wangge --exact` is the proven optimum with contiguity (if it finished); the "
-                f"p-median MILP drops contiguity but restricts each building to its "
-                f"{PMEDIAN_CANDIDATES} nearest centres, so it is a reference, not a bound.", ""]
-        out += small_summary(results)
-    titles = {"small": "Small windows: all methods", "medium": "Medium instances",
-              "large": "Large instance"}
+
+
+def report_md(meta: dict, results: list[dict], graphs: dict) -> str:
+    out = header(meta)
+    titles = {"small": "Small windows (cut from synth_city 1,000, seed 1)",
+              "medium": "Medium instances", "large": "Large instance"}
     for group in ("small", "medium", "large"):
-        if any(r["group"] == group for r in results):
-            out += [f"## {titles[group]}", ""] + instance_tables(results, graphs, group)
+        if not any(r["group"] == group for r in results):
+            continue
+        out += [f"## {titles[group]}", ""]
+        if group == "small":
+            out += ["Objectives (Σ households × 1.3 × distance to the medoid). `wangge --exact` "
+                    "is the proven optimum with contiguity; the p-median MILP (every building a "
+                    "candidate centre of every other, no contiguity) is a relaxation of the same "
+                    "problem, so its optimum bounds the contiguous optimum from below.", ""]
+            out += small_summary(results)
+        out += ["Summary: each cell is `walk / wangge's walk` / `time / wangge's time` · share "
+                "of grids in 300–500 (lower walk ratio is better; wangge's row gives its own "
+                "figures).", ""]
+        out += group_summary(results, group)
+        out += instance_tables(results, graphs, group)
     return "\n".join(out) + "\n"
 
 
@@ -801,11 +912,13 @@ def main() -> None:
             "milp_time_limit_s": args.milp_time_limit, "repeats": args.repeats,
             "machine": machine(args.wangge), "versions": versions(),
             "adjacency": f"Delaunay of centroids, edges <= {MAX_EDGE_M} m"}
-    bench = Bench(args)
+    binary, meta["machine"]["wangge_sha256"] = freeze_binary(Path(args.wangge), Path(args.data_dir))
+    bench = Bench(args, binary)
     bench.run(build_instances(args))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     meta["finished_utc"] = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M")
+    meta["loadavg_end"] = os.getloadavg()
     (out / "peers.json").write_text(json.dumps(
         {"meta": meta, "graphs": bench.graphs, "results": bench.results}, indent=1,
         default=jsonable))

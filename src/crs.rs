@@ -1,11 +1,16 @@
 //! Coordinate reference systems: parse what files and users say, check it against the
 //! coordinates, and move between the input CRS and the metric working frame (via `proj`).
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
 use geo::{Coord, Rect};
 use proj::Proj;
 use serde_json::{json, Value};
 
 use crate::error::{Error, Result};
+use crate::offset::OffsetCrs;
 
 /// A coordinate reference system as named by a file or a user.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -16,6 +21,9 @@ pub enum CrsSpec {
     Crs84,
     /// Any other definition PROJ understands (WKT, PROJ string, `AUTHORITY:CODE`).
     Definition(String),
+    /// Longitude, latitude in a Chinese offset system (GCJ-02 of Amap/Tencent, BD-09 of Baidu):
+    /// WGS84 shifted by the public algorithm (see [`crate::offset`]).
+    Offset(OffsetCrs),
 }
 
 impl CrsSpec {
@@ -26,6 +34,9 @@ impl CrsSpec {
         let lower = t.to_ascii_lowercase();
         if lower.ends_with("crs84") || lower == "wgs84" || lower == "wgs 84" {
             return CrsSpec::Crs84;
+        }
+        if let Some(o) = OffsetCrs::parse(t) {
+            return CrsSpec::Offset(o);
         }
         if let Ok(code) = t.parse::<u32>() {
             return CrsSpec::Epsg(code);
@@ -67,6 +78,7 @@ impl CrsSpec {
         let name = match self {
             CrsSpec::Crs84 | CrsSpec::Epsg(4326) => return None,
             CrsSpec::Epsg(code) => format!("urn:ogc:def:crs:EPSG::{code}"),
+            CrsSpec::Offset(o) => o.name().to_ascii_lowercase().replace('-', ""),
             CrsSpec::Definition(d) => d.clone(),
         };
         Some(json!({"type": "name", "properties": {"name": name}}))
@@ -76,14 +88,27 @@ impl CrsSpec {
     pub fn proj_definition(&self) -> String {
         match self {
             CrsSpec::Epsg(code) => format!("EPSG:{code}"),
-            CrsSpec::Crs84 => "OGC:CRS84".into(),
+            CrsSpec::Crs84 | CrsSpec::Offset(_) => "OGC:CRS84".into(),
             CrsSpec::Definition(d) => d.clone(),
+        }
+    }
+
+    /// The offset system, for GCJ-02 and BD-09.
+    pub fn offset(&self) -> Option<OffsetCrs> {
+        match self {
+            CrsSpec::Offset(o) => Some(*o),
+            _ => None,
         }
     }
 
     /// True for CRS84 and EPSG:4326, whose GeoJSON coordinates are lon, lat.
     pub fn is_wgs84_lonlat(&self) -> bool {
         matches!(self, CrsSpec::Crs84 | CrsSpec::Epsg(4326))
+    }
+
+    /// True for lon/lat systems that need no PROJ lookup (WGS84 and the offset systems).
+    pub fn is_lonlat_shortcut(&self) -> bool {
+        self.is_wgs84_lonlat() || self.offset().is_some()
     }
 }
 
@@ -92,6 +117,7 @@ impl std::fmt::Display for CrsSpec {
         match self {
             CrsSpec::Epsg(code) => write!(f, "EPSG:{code}"),
             CrsSpec::Crs84 => write!(f, "OGC:CRS84"),
+            CrsSpec::Offset(o) => write!(f, "{}", o.name()),
             CrsSpec::Definition(d) => {
                 let short: String = d.chars().take(60).collect();
                 write!(f, "{short}")
@@ -114,7 +140,7 @@ pub enum CrsKind {
 
 /// Asks PROJ what kind of CRS `spec` is.
 pub fn classify(spec: &CrsSpec, path: &str) -> Result<CrsKind> {
-    if spec.is_wgs84_lonlat() {
+    if spec.is_lonlat_shortcut() {
         return Ok(CrsKind::Geographic);
     }
     let crs_err = |message: String| Error::Crs { path: path.into(), crs: spec.to_string(), message };
@@ -184,6 +210,10 @@ pub fn check_plausible(kind: &CrsKind, spec: &CrsSpec, bounds: Rect<f64>, path: 
     }
 }
 
+/// Features per parallel job when each job creates its own PROJ converter (creating one takes
+/// milliseconds: a database lookup).
+pub const PROJ_JOB_LEN: usize = 4096;
+
 /// The metric working frame: coordinates in metres, relative to `origin`, so that numbers stay
 /// small and precise. Converts to and from the input CRS.
 #[derive(Debug, Clone)]
@@ -202,37 +232,74 @@ impl WorkFrame {
     /// Builds the frame for data in `source` with bounding box `bounds` (source units):
     /// metre-based projected CRSs are used as they are; geographic ones go to their UTM zone.
     pub fn new(source: CrsSpec, kind: &CrsKind, bounds: Rect<f64>, path: &str) -> Result<WorkFrame> {
+        WorkFrame::make(source, kind, bounds, path, true)
+    }
+
+    /// Like [`WorkFrame::new`], but a metre-based projected CRS is kept as it is (areas are then
+    /// measured in the layer's own projection; used by the audit).
+    pub fn native(source: CrsSpec, kind: &CrsKind, bounds: Rect<f64>, path: &str) -> Result<WorkFrame> {
+        WorkFrame::make(source, kind, bounds, path, false)
+    }
+
+    fn make(source: CrsSpec, kind: &CrsKind, bounds: Rect<f64>, path: &str, canonical: bool) -> Result<WorkFrame> {
         let centre = bounds.center();
         match kind {
-            CrsKind::Projected { metres_per_unit } => Ok(WorkFrame {
+            CrsKind::Projected { metres_per_unit } if !canonical => Ok(WorkFrame {
                 source,
                 work_crs: None,
                 metres_per_unit: *metres_per_unit,
                 origin: Coord { x: centre.x * metres_per_unit, y: centre.y * metres_per_unit },
             }),
-            CrsKind::Geographic => {
-                let zone = (((centre.x + 180.0) / 6.0).floor() as i64).clamp(0, 59) + 1;
-                let code = if centre.y >= 0.0 { 32600 + zone } else { 32700 + zone };
-                let mut frame = WorkFrame {
-                    source,
-                    work_crs: Some(format!("EPSG:{code}")),
-                    metres_per_unit: 1.0,
-                    origin: Coord { x: 0.0, y: 0.0 },
-                };
-                let projector = frame.projector(path)?;
-                frame.origin = projector.to_work(centre).map_err(|m| Error::Crs {
-                    path: path.into(),
-                    crs: frame.source.to_string(),
-                    message: m,
-                })?;
-                Ok(frame)
+            CrsKind::Projected { metres_per_unit } => {
+                // Work in the UTM zone of the data whenever PROJ can place it on the globe, so the
+                // same buildings give the same grids whatever CRS they come in.
+                let lonlat = Proj::new_known_crs(&source.proj_definition(), "OGC:CRS84", None).ok().and_then(|p| p.convert((centre.x, centre.y)).ok());
+                match lonlat {
+                    Some((lon, lat)) if lon.is_finite() && lat.is_finite() && lat.abs() < 84.0 => {
+                        WorkFrame::utm(source, Coord { x: lon, y: lat }, centre, path)
+                    }
+                    _ => Ok(WorkFrame {
+                        source,
+                        work_crs: None,
+                        metres_per_unit: *metres_per_unit,
+                        origin: Coord { x: centre.x * metres_per_unit, y: centre.y * metres_per_unit },
+                    }),
+                }
             }
+            CrsKind::Geographic => WorkFrame::utm(source, centre, centre, path),
         }
     }
 
+    /// A frame in the UTM zone of `lonlat`, with its origin at `centre` (source units).
+    fn utm(source: CrsSpec, lonlat: Coord<f64>, centre: Coord<f64>, path: &str) -> Result<WorkFrame> {
+        // A transverse Mercator with scale 1 on a meridian within 0.25° of the data (distances
+        // true to about 1e-5 over a district), on WGS84.
+        let lon_0 = (lonlat.x * 2.0).round() / 2.0;
+        let work = format!("+proj=tmerc +lat_0=0 +lon_0={lon_0} +k=1 +x_0=500000 +y_0=0 +datum=WGS84 +units=m +no_defs +type=crs");
+        let mut frame = WorkFrame { source, work_crs: Some(work), metres_per_unit: 1.0, origin: Coord { x: 0.0, y: 0.0 } };
+        // The origin: the central meridian at the nearest whole degree of latitude, rounded to a
+        // kilometre; it depends on the place only, not on the input CRS, so the same buildings get
+        // the same working coordinates from any CRS.
+        let ll = cached_proj("OGC:CRS84", frame.work_crs.as_deref().unwrap_or_default())
+            .map_err(|m| Error::Crs { path: path.into(), crs: frame.source.to_string(), message: m })?;
+        let (x, y) = ll.convert((lon_0, lonlat.y.round())).map_err(|e| Error::Crs { path: path.into(), crs: frame.source.to_string(), message: e.to_string() })?;
+        frame.origin = Coord { x: (x / 1000.0).round() * 1000.0, y: (y / 1000.0).round() * 1000.0 };
+        let _ = centre;
+        Ok(frame)
+    }
+
+
+
     /// Name of the working CRS, for reports.
     pub fn work_crs_name(&self) -> String {
-        self.work_crs.clone().unwrap_or_else(|| self.source.to_string())
+        match &self.work_crs {
+            Some(w) if w.starts_with("+proj=tmerc") => {
+                let lon = w.split_whitespace().find_map(|t| t.strip_prefix("+lon_0=")).unwrap_or("?");
+                format!("local transverse Mercator (WGS84, central meridian {lon}°, scale 1)")
+            }
+            Some(w) => w.clone(),
+            None => self.source.to_string(),
+        }
     }
 
     /// A converter for this frame. PROJ objects are not thread-safe: make one per thread.
@@ -244,7 +311,14 @@ impl WorkFrame {
                 Some(self.transform(&CrsSpec::parse(work), &self.source.proj_definition(), path)?),
             ),
         };
-        Ok(Projector { forward, inverse, scale: self.metres_per_unit, origin: self.origin })
+        Ok(Projector { forward, inverse, scale: self.metres_per_unit, origin: self.origin, offset: self.source.offset() })
+    }
+
+    /// A converter from working metres to WGS84 longitude, latitude (for CRS-independent keys).
+    pub fn lonlat_projector(&self, path: &str) -> Result<LonLat> {
+        let from = self.work_crs.clone().unwrap_or_else(|| self.source.proj_definition());
+        let proj = if self.work_crs.is_none() && self.source.is_lonlat_shortcut() { None } else { Some(self.transform(&CrsSpec::parse(&from), "OGC:CRS84", path)?) };
+        Ok(LonLat { proj, scale: self.metres_per_unit, origin: self.origin })
     }
 
     /// A one-way converter from another layer's CRS `spec` into this frame.
@@ -259,11 +333,12 @@ impl WorkFrame {
             inverse: None,
             scale: self.metres_per_unit,
             origin: self.origin,
+            offset: spec.offset(),
         })
     }
 
-    fn transform(&self, from: &CrsSpec, to: &str, path: &str) -> Result<Proj> {
-        Proj::new_known_crs(&from.proj_definition(), to, None).map_err(|e| Error::Crs {
+    fn transform(&self, from: &CrsSpec, to: &str, path: &str) -> Result<Rc<Proj>> {
+        cached_proj(&from.proj_definition(), to).map_err(|e| Error::Crs {
             path: path.into(),
             crs: from.to_string(),
             message: format!("PROJ cannot transform it to {to}: {e}"),
@@ -271,17 +346,61 @@ impl WorkFrame {
     }
 }
 
-/// Converts single coordinates between a layer's CRS and the working frame.
-pub struct Projector {
-    forward: Option<Proj>,
-    inverse: Option<Proj>,
+thread_local! {
+    /// PROJ transformations made on this thread, by (from, to): creating one searches PROJ's
+    /// database (up to ~50 ms), using one is fast.
+    static PROJ_CACHE: RefCell<HashMap<(String, String), Rc<Proj>>> = RefCell::new(HashMap::new());
+}
+
+/// The transformation `from` → `to` (normalised to x = easting/longitude), cached per thread.
+fn cached_proj(from: &str, to: &str) -> std::result::Result<Rc<Proj>, String> {
+    let key = (from.to_string(), to.to_string());
+    if let Some(p) = PROJ_CACHE.with(|c| c.borrow().get(&key).cloned()) {
+        return Ok(p);
+    }
+    let p = Rc::new(Proj::new_known_crs(from, to, None).map_err(|e| e.to_string())?);
+    PROJ_CACHE.with(|c| c.borrow_mut().insert(key, p.clone()));
+    Ok(p)
+}
+
+/// Converts working metres to WGS84 longitude, latitude.
+pub struct LonLat {
+    proj: Option<Rc<Proj>>,
     scale: f64,
     origin: Coord<f64>,
+}
+
+impl LonLat {
+    /// Working metres → (lon, lat).
+    pub fn to_lonlat(&self, c: Coord<f64>) -> std::result::Result<Coord<f64>, String> {
+        let p = Coord { x: (c.x + self.origin.x) / self.scale, y: (c.y + self.origin.y) / self.scale };
+        match &self.proj {
+            None => Ok(p),
+            Some(proj) => proj.convert((p.x, p.y)).map(|(x, y)| Coord { x, y }).map_err(|e| e.to_string()),
+        }
+    }
+}
+
+/// Converts single coordinates between a layer's CRS and the working frame.
+pub struct Projector {
+    forward: Option<Rc<Proj>>,
+    inverse: Option<Rc<Proj>>,
+    scale: f64,
+    origin: Coord<f64>,
+    /// The layer's offset system (GCJ-02, BD-09), undone before PROJ and redone after.
+    offset: Option<OffsetCrs>,
 }
 
 impl Projector {
     /// Layer CRS → working metres. Errors carry PROJ's message.
     pub fn to_work(&self, c: Coord<f64>) -> std::result::Result<Coord<f64>, String> {
+        let c = match self.offset {
+            Some(o) => {
+                let (x, y) = o.to_wgs84(c.x, c.y);
+                Coord { x, y }
+            }
+            None => c,
+        };
         let p = match &self.forward {
             None => c,
             Some(proj) => {
@@ -298,13 +417,20 @@ impl Projector {
     /// Working metres → the input CRS (only for projectors made by [`WorkFrame::projector`]).
     pub fn to_source(&self, c: Coord<f64>) -> std::result::Result<Coord<f64>, String> {
         let p = Coord { x: (c.x + self.origin.x) / self.scale, y: (c.y + self.origin.y) / self.scale };
-        match &self.inverse {
-            None => Ok(p),
+        let p = match &self.inverse {
+            None => p,
             Some(proj) => {
                 let (x, y) = proj.convert((p.x, p.y)).map_err(|e| e.to_string())?;
-                Ok(Coord { x, y })
+                Coord { x, y }
             }
-        }
+        };
+        Ok(match self.offset {
+            Some(o) => {
+                let (x, y) = o.from_wgs84(p.x, p.y);
+                Coord { x, y }
+            }
+            None => p,
+        })
     }
 }
 
@@ -337,11 +463,13 @@ mod tests {
     fn lonlat_round_trip_through_utm() {
         let b = Rect::new(Coord { x: 121.47, y: 31.23 }, Coord { x: 121.51, y: 31.25 });
         let f = WorkFrame::new(CrsSpec::Crs84, &CrsKind::Geographic, b, "t").unwrap();
-        assert_eq!(f.work_crs.as_deref(), Some("EPSG:32651"));
+        assert!(f.work_crs.as_deref().unwrap().contains("+lon_0=121.5 "), "{:?}", f.work_crs);
         let p = f.projector("t").unwrap();
         let c = Coord { x: 121.49, y: 31.24 };
         let w = p.to_work(c).unwrap();
-        assert!(w.x.abs() < 100.0 && w.y.abs() < 100.0, "{w:?}");
+        // The origin is the central meridian at the nearest whole degree of latitude.
+        assert!(w.x.abs() < 10_000.0 && w.y.abs() < 100_000.0, "{w:?}");
+        assert_eq!((f.origin.x % 1000.0, f.origin.y % 1000.0), (0.0, 0.0));
         let back = p.to_source(w).unwrap();
         assert!((back.x - c.x).abs() < 1e-9 && (back.y - c.y).abs() < 1e-9);
         // 0.01 degree of latitude is about 1109 m

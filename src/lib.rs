@@ -16,6 +16,7 @@ pub mod geom;
 pub mod graph;
 pub mod model;
 pub mod network;
+pub mod offset;
 pub mod partition;
 pub mod pieces;
 pub mod pipeline;

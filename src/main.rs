@@ -10,7 +10,7 @@ use clap::{Args, Parser, Subcommand};
 use wangge::progress::Progress;
 use wangge::write::write_partition;
 use wangge::audit::{AuditConfig, AuditInputs};
-use wangge::read::{read_layer, Layer};
+use wangge::read::{read_layer, Format, Layer, ReadOptions};
 use wangge::{partition_files, Error, Inputs, PartitionConfig};
 
 #[derive(Parser)]
@@ -31,6 +31,39 @@ enum Command {
     /// Repair a grid layer: no gap and no overlap left, invalid geometries made valid, ids and
     /// attributes kept; writes OUT/grids.geojson and OUT/repair.json.
     Repair(AuditArgs),
+    /// Describe a vector file as JSON: format, layers, features, CRS, bounds, geometry types,
+    /// columns with their types.
+    Info(InfoArgs),
+}
+
+#[derive(Args)]
+struct InfoArgs {
+    /// A GeoJSON, line-delimited GeoJSON, GeoPackage, Shapefile or FlatGeobuf file.
+    file: PathBuf,
+    /// Format, overriding the extension.
+    #[arg(long)]
+    format: Option<String>,
+    /// Layer of a GeoPackage. [default: the first]
+    #[arg(long)]
+    layer: Option<String>,
+    /// Text encoding of Shapefile attributes.
+    #[arg(long)]
+    encoding: Option<String>,
+}
+
+fn read_options(format: Option<&str>, layer: Option<String>, encoding: Option<String>) -> Result<ReadOptions, Error> {
+    let format = match format {
+        None => None,
+        Some(f) => Some(Format::parse(f).ok_or_else(|| Error::Config(format!("--format: unknown format '{f}' (geojson, geojsonseq, gpkg, shp, fgb)")))?),
+    };
+    Ok(ReadOptions { format, layer, encoding })
+}
+
+fn run_info(args: InfoArgs) -> Result<ExitCode, Error> {
+    let options = read_options(args.format.as_deref(), args.layer.clone(), args.encoding.clone())?;
+    let info = wangge::read::describe(&args.file, &options)?;
+    println!("{}", serde_json::to_string_pretty(&info).map_err(|e| Error::Config(e.to_string()))?);
+    Ok(ExitCode::SUCCESS)
 }
 
 #[derive(Args)]
@@ -274,6 +307,15 @@ struct PartitionArgs {
     /// Worker threads. [default: all cores]
     #[arg(long)]
     threads: Option<usize>,
+    /// Format of the buildings file, overriding its extension: geojson, geojsonseq, gpkg, shp, fgb.
+    #[arg(long)]
+    format: Option<String>,
+    /// Layer of a GeoPackage. [default: the first feature table]
+    #[arg(long)]
+    layer: Option<String>,
+    /// Text encoding of Shapefile attributes, overriding the .cpg file (e.g. GBK, GB18030).
+    #[arg(long)]
+    encoding: Option<String>,
     /// Replace the files of a non-empty output directory.
     #[arg(long)]
     overwrite: bool,
@@ -364,6 +406,7 @@ fn run_partition(args: PartitionArgs) -> Result<ExitCode, Error> {
         barriers: args.barriers.clone(),
         network: args.network.clone(),
         workers: workers_file,
+        read: read_options(args.format.as_deref(), args.layer.clone(), args.encoding.clone())?,
     };
     let mut progress = Progress::new(!args.quiet);
     let (result, layer) = partition_files(&inputs, &config, &mut progress)?;
@@ -395,6 +438,7 @@ fn main() -> ExitCode {
         Command::Partition(args) => run_partition(args),
         Command::Check(args) => run_check(args),
         Command::Repair(args) => run_repair(args),
+        Command::Info(args) => run_info(args),
     };
     match outcome {
         Ok(code) => code,

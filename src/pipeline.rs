@@ -34,6 +34,9 @@ pub struct Inputs {
     pub network: Option<PathBuf>,
     /// Workers file (CSV or GeoJSON).
     pub workers: Option<PathBuf>,
+    /// How to read the buildings (format override, layer, text encoding).
+    #[serde(skip)]
+    pub read: crate::read::ReadOptions,
 }
 
 /// One grid of the result.
@@ -108,7 +111,7 @@ pub fn partition_files(inputs: &Inputs, config: &PartitionConfig, progress: &mut
     progress.stage("read", "reading inputs");
     let cols = building_columns(config);
     let col_refs: Vec<&str> = cols.iter().map(String::as_str).collect();
-    let buildings = read_layer(&inputs.buildings, &col_refs)?;
+    let buildings = crate::read::read_layer_with(&inputs.buildings, &col_refs, &inputs.read)?;
     let territory = inputs.territory.as_ref().map(|p| read_layer(p, &[])).transpose()?;
     let barriers = inputs.barriers.iter().map(|p| read_layer(p, &[])).collect::<Result<Vec<_>>>()?;
     let filter = config.network_filter.as_deref().map(NetworkFilter::parse).transpose()?;
@@ -388,7 +391,11 @@ pub fn partition_layers(layers: &Layers, config: &PartitionConfig, input_info: V
         }
     };
     let rank_of: Vec<u32> = id_of.iter().map(|&id| id - 1).collect();
-    let building_grid: Vec<u32> = building_grid_raw.iter().map(|&g| rank_of[g as usize]).collect();
+    // Back to file order (the model holds the buildings in canonical order).
+    let mut building_grid: Vec<u32> = vec![0; building_grid_raw.len()];
+    for (b, &g) in building_grid_raw.iter().enumerate() {
+        building_grid[model.buildings[b].row] = rank_of[g as usize];
+    }
 
     let ids_of = |g: usize| -> Vec<Value> {
         grid_buildings[g].iter().take(50).map(|&b| model.buildings[b as usize].id.to_json()).collect()

@@ -69,7 +69,7 @@ fn parse_layer(arg: LayerArg) -> Result<Layer, Error> {
             }
         };
         let attributes = rows.get(row).map(|r| r.iter().map(|v| (!v.is_null()).then(|| v.clone())).collect()).unwrap_or_else(|| vec![None; columns.len()]);
-        features.push(InputFeature { row, id, geometry, attributes });
+        features.push(InputFeature { row, id, geometry, attributes, properties: None });
     }
     Ok(Layer { name, crs: crs.map(|c| CrsSpec::parse(&c)), features, requested: columns.clone(), columns, source_text: None })
 }

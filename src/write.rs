@@ -134,7 +134,11 @@ fn write_buildings(w: &mut impl Write, result: &Partitioned, layer: &Layer, crs:
                 if let Some(id) = &f.id {
                     write!(w, ",\"id\":{}", id.to_json())?;
                 }
-                write!(w, ",\"properties\":{{\"grid_id\":{grid_id}}},\"geometry\":")?;
+                let mut props = f.properties.clone().unwrap_or_default();
+                props.insert("grid_id".into(), Value::from(grid_id));
+                w.write_all(b",\"properties\":")?;
+                serde_json::to_writer(&mut *w, &props)?;
+                w.write_all(b",\"geometry\":")?;
                 match &f.geometry {
                     Some(g) => serde_json::to_writer(&mut *w, &geojson::Geometry::from(g))?,
                     None => w.write_all(b"null")?,

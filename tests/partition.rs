@@ -176,7 +176,7 @@ fn lon_lat_input_is_worked_in_metres_and_written_back_in_degrees() {
     let b = buildings(&text, &cfg);
     let r = run(&b, None, &[], &cfg);
     check(&r, &b, None, &cfg);
-    assert_eq!(r.summary["crs"]["working"], "EPSG:32651");
+    assert!(r.summary["crs"]["working"].as_str().unwrap().contains("transverse Mercator"), "{}", r.summary["crs"]);
     for g in &r.grids {
         let c = geo::Centroid::centroid(&g.polygon).unwrap();
         assert!(c.x() > 121.0 && c.x() < 122.0 && c.y() > 31.0 && c.y() < 32.0, "{c:?}");

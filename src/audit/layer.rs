@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use super::validity::{self, Checked};
 use super::{AuditConfig, Problem};
+use crate::crs::PROJ_JOB_LEN;
 use crate::crs::{self, CrsSpec, Projector, WorkFrame};
 use crate::error::{Error, Result};
 use crate::read::Layer;
@@ -50,7 +51,7 @@ pub fn frame_of(layer: &Layer, config: &AuditConfig) -> Result<WorkFrame> {
     let kind = crs::classify(&source, &layer.name)?;
     let bounds = layer.bounds().ok_or_else(|| Error::layer(&layer.name, "no feature has a geometry"))?;
     crs::check_plausible(&kind, &source, bounds, &layer.name)?;
-    WorkFrame::new(source, &kind, bounds, &layer.name)
+    WorkFrame::native(source, &kind, bounds, &layer.name)
 }
 
 /// A projector from another layer into the frame (the override CRS applies to every layer).
@@ -89,6 +90,8 @@ pub fn load_grids(layer: Layer, config: &AuditConfig) -> Result<(GridLayer, Vec<
     let checked: Vec<Result<Checked>> = layer
         .features
         .par_iter()
+        // Few, long jobs: each makes its own PROJ object, which is costly to create.
+        .with_min_len(PROJ_JOB_LEN)
         .map_init(
             || frame.projector(&name),
             |proj, f| {

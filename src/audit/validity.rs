@@ -158,7 +158,7 @@ pub fn check_feature(geometry: Option<&Geometry<f64>>, raw: Option<&str>, proj: 
         let message = if distinct < 3 {
             format!("grid {id}: polygon {pi} has only {distinct} distinct points (no area)")
         } else {
-            format!("grid {id}: polygon {pi}: {what}{location}; made valid by the odd-even rule (no area lost)")
+            format!("grid {id}: polygon {pi}: {what}{location}; made valid by the odd-even rule (both lobes of a figure-8 are kept; a lobe formed by a twisted edge is left out)")
         };
         out.problems.push(problem(id, message, at));
         match w.make_valid() {

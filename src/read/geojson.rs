@@ -41,6 +41,26 @@ struct FeatureParts<'a> {
 /// Features of one chunk with their spans, and the property names first seen in it.
 type ParsedChunk = (Vec<(InputFeature, FeatureSpans)>, Vec<String>);
 
+/// Parses line-delimited GeoJSON (one Feature per line; RFC 8142 record separators allowed).
+pub fn parse_geojson_seq(text: &str, name: &str, columns: &[&str]) -> Result<Layer> {
+    let mut joined = String::with_capacity(text.len() + 64);
+    joined.push_str("{\"type\":\"FeatureCollection\",\"features\":[");
+    let mut first = true;
+    for line in text.lines() {
+        let line = line.trim_matches(|c: char| c == '\u{1e}' || c.is_whitespace());
+        if line.is_empty() {
+            continue;
+        }
+        if !first {
+            joined.push(',');
+        }
+        first = false;
+        joined.push_str(line);
+    }
+    joined.push_str("]}");
+    parse_geojson(joined, name, columns)
+}
+
 /// Parses GeoJSON `text` (named `name` in messages), keeping the values of `columns`.
 pub fn parse_geojson(text: String, name: &str, columns: &[&str]) -> Result<Layer> {
     let parse_err = |e: serde_json::Error| Error::Parse { path: name.into(), message: e.to_string() };
@@ -83,7 +103,7 @@ pub fn parse_geojson(text: String, name: &str, columns: &[&str]) -> Result<Layer
         let geometry = Some(parse_geometry(&text).map_err(|m| {
             Error::feature(name, "#0", FeatureFault::MalformedGeometry { message: m })
         })?);
-        let feature = InputFeature { row: 0, id: None, geometry, attributes: vec![None; columns.len()] };
+        let feature = InputFeature { row: 0, id: None, geometry, attributes: vec![None; columns.len()], properties: None };
         let spans = vec![FeatureSpans { id: None, properties: None, geometry: Some(0..text.len()), has_reserved_key: false }];
         return Ok(Layer {
             name: name.into(),
@@ -203,7 +223,7 @@ fn parse_feature(
         _ => (None, None),
     };
     Ok((
-        InputFeature { row, id, geometry, attributes },
+        InputFeature { row, id, geometry, attributes, properties: None },
         FeatureSpans { id: parts.id.map(span), properties, geometry: geometry_span, has_reserved_key },
     ))
 }

@@ -1,7 +1,10 @@
 //! Read stage: input files → [`Layer`]s (geometries in the file's CRS, the asked-for columns,
 //! and, for GeoJSON, the original text so outputs can keep every property untouched).
 
+pub mod fgb;
 mod geojson;
+pub mod gpkg;
+pub mod shp;
 
 use std::ops::Range;
 use std::path::Path;
@@ -67,6 +70,8 @@ pub struct InputFeature {
     pub geometry: Option<Geometry<f64>>,
     /// Values of the columns asked for when reading, in that order; None when absent.
     pub attributes: Vec<Option<Value>>,
+    /// Every property, for formats whose original text is not kept (written back to outputs).
+    pub properties: Option<serde_json::Map<String, Value>>,
 }
 
 impl InputFeature {
@@ -150,23 +155,143 @@ impl Layer {
 /// Keys that outputs add to every building's properties.
 pub const RESERVED_KEYS: &[&str] = &["grid_id"];
 
-/// Reads a layer from `path`, keeping the values of `columns`. The format follows the extension
-/// (`.geojson`, `.json`).
-pub fn read_layer(path: &Path, columns: &[&str]) -> Result<Layer> {
-    let name = path.display().to_string();
-    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
-    match ext.as_str() {
-        "geojson" | "json" => {
-            let bytes = std::fs::read(path).map_err(|e| Error::io(path, "read", e))?;
-            let text = String::from_utf8(bytes).map_err(|e| {
-                Error::layer(&name, format!("not UTF-8 text (byte {}): GeoJSON must be UTF-8", e.utf8_error().valid_up_to()))
-            })?;
-            parse_geojson(text, &name, columns)
-        }
-        "" => Err(Error::layer(&name, "has no extension; expected .geojson or .json")),
-        other => Err(Error::layer(
-            &name,
-            format!("unsupported format '.{other}'; this version reads GeoJSON (.geojson, .json)"),
-        )),
+/// A vector file format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// GeoJSON FeatureCollection (`.geojson`, `.json`).
+    GeoJson,
+    /// Line-delimited GeoJSON, one feature per line (`.geojsonl`, `.geojsons`, `.ndjson`, `.jsonl`).
+    GeoJsonSeq,
+    /// GeoPackage (`.gpkg`).
+    GeoPackage,
+    /// ESRI Shapefile (`.shp` with `.dbf`, `.prj`, `.cpg`).
+    Shapefile,
+    /// FlatGeobuf (`.fgb`).
+    FlatGeobuf,
+}
+
+impl Format {
+    /// The format named by `--format` (`geojson`, `geojsonseq`, `gpkg`, `shp`, `fgb`, ...).
+    pub fn parse(text: &str) -> Option<Format> {
+        Some(match text.trim().to_ascii_lowercase().as_str() {
+            "geojson" | "json" => Format::GeoJson,
+            "geojsonseq" | "geojsonl" | "geojsons" | "ndjson" | "jsonl" => Format::GeoJsonSeq,
+            "gpkg" | "geopackage" => Format::GeoPackage,
+            "shp" | "shapefile" | "esri shapefile" => Format::Shapefile,
+            "fgb" | "flatgeobuf" => Format::FlatGeobuf,
+            _ => return None,
+        })
     }
+
+    /// The format of a file by its extension.
+    pub fn of_path(path: &Path) -> Option<Format> {
+        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+        Format::parse(&ext)
+    }
+}
+
+/// How to read a layer beyond its path.
+#[derive(Debug, Clone, Default)]
+pub struct ReadOptions {
+    /// Format, overriding the extension.
+    pub format: Option<Format>,
+    /// Layer of a multi-layer file (GeoPackage). Default: the first.
+    pub layer: Option<String>,
+    /// Text encoding of Shapefile attributes (overrides .cpg), e.g. `GBK`, `GB18030`.
+    pub encoding: Option<String>,
+}
+
+/// Reads a layer from `path`, keeping the values of `columns`; the format follows the extension.
+pub fn read_layer(path: &Path, columns: &[&str]) -> Result<Layer> {
+    read_layer_with(path, columns, &ReadOptions::default())
+}
+
+fn utf8_text(path: &Path, name: &str) -> Result<String> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, "read", e))?;
+    String::from_utf8(bytes).map_err(|e| Error::layer(name, format!("not UTF-8 text (byte {}): GeoJSON must be UTF-8", e.utf8_error().valid_up_to())))
+}
+
+/// Reads a layer with explicit options (format, layer, encoding).
+pub fn read_layer_with(path: &Path, columns: &[&str], options: &ReadOptions) -> Result<Layer> {
+    let name = path.display().to_string();
+    if !path.exists() {
+        return Err(Error::io(path, "read", std::io::Error::new(std::io::ErrorKind::NotFound, "no such file")));
+    }
+    let format = options.format.or_else(|| Format::of_path(path)).ok_or_else(|| {
+        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+        Error::layer(&name, format!("unknown format '.{ext}': use .geojson, .geojsonl, .gpkg, .shp or .fgb, or --format"))
+    })?;
+    match format {
+        Format::GeoJson => parse_geojson(utf8_text(path, &name)?, &name, columns),
+        Format::GeoJsonSeq => geojson::parse_geojson_seq(&utf8_text(path, &name)?, &name, columns),
+        Format::GeoPackage => gpkg::read_gpkg(path, columns, options.layer.as_deref()),
+        Format::Shapefile => shp::read_shapefile(path, columns, options.encoding.as_deref()),
+        Format::FlatGeobuf => fgb::read_fgb(path, columns),
+    }
+}
+
+/// A description of a vector file (`wangge info`): format, layers, feature count, CRS, bounds,
+/// geometry types and columns with their types (inferred from the values).
+pub fn describe(path: &Path, options: &ReadOptions) -> Result<Value> {
+    let format = options.format.or_else(|| Format::of_path(path));
+    let first = read_layer_with(path, &[], options)?;
+    let names: Vec<&str> = first.columns.iter().map(String::as_str).collect();
+    let layer = read_layer_with(path, &names, options)?;
+    let mut kinds: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+    for f in &layer.features {
+        let k = match &f.geometry {
+            None => "null",
+            Some(Geometry::Point(_)) => "Point",
+            Some(Geometry::MultiPoint(_)) => "MultiPoint",
+            Some(Geometry::LineString(_)) | Some(Geometry::Line(_)) => "LineString",
+            Some(Geometry::MultiLineString(_)) => "MultiLineString",
+            Some(Geometry::Polygon(_)) | Some(Geometry::Rect(_)) | Some(Geometry::Triangle(_)) => "Polygon",
+            Some(Geometry::MultiPolygon(_)) => "MultiPolygon",
+            Some(Geometry::GeometryCollection(_)) => "GeometryCollection",
+        };
+        *kinds.entry(k).or_insert(0) += 1;
+    }
+    let columns: Vec<Value> = names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let mut seen: Vec<&str> = layer
+                .features
+                .iter()
+                .filter_map(|f| f.attributes[i].as_ref())
+                .map(|v| match v {
+                    Value::Bool(_) => "boolean",
+                    Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
+                    Value::Number(_) => "number",
+                    Value::String(_) => "string",
+                    _ => "json",
+                })
+                .collect();
+            seen.sort_unstable();
+            seen.dedup();
+            let t = match seen.as_slice() {
+                [] => "null",
+                [one] => one,
+                ["integer", "number"] => "number",
+                _ => "mixed",
+            };
+            serde_json::json!({"name": name, "type": t})
+        })
+        .collect();
+    let layers: Value = match format {
+        Some(Format::GeoPackage) => gpkg::gpkg_layers(path)?.into_iter().map(|(n, c, s)| serde_json::json!({"name": n, "features": c, "srs_id": s})).collect(),
+        _ => Value::Null,
+    };
+    let b = layer.bounds();
+    Ok(serde_json::json!({
+        "file": layer.name,
+        "format": format,
+        "layers": layers,
+        "features": layer.features.len(),
+        "crs": layer.crs.as_ref().map(|c| c.to_string()).unwrap_or_else(|| "OGC:CRS84 (GeoJSON default: longitude, latitude)".into()),
+        "bounds": b.map(|r| vec![r.min().x, r.min().y, r.max().x, r.max().y]),
+        "geometry_types": kinds,
+        "columns": columns,
+    }))
 }
