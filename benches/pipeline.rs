@@ -37,7 +37,7 @@ fn model(dir: &Path, config: &PartitionConfig) -> Model {
     let b = read_layer(&dir.join("buildings.geojson"), &refs).unwrap();
     let t = read_layer(&dir.join("territory.geojson"), &[]).unwrap();
     let bar = read_layer(&dir.join("barriers.geojson"), &[]).unwrap();
-    build_model(&b, Some(&t), &[bar], None, config).unwrap()
+    build_model(&b, Some(&t), &[bar], None, Default::default(), config).unwrap()
 }
 
 fn stages(c: &mut Criterion) {

@@ -78,6 +78,20 @@ pub struct PartitionConfig {
     pub workers: Option<usize>,
     /// Households one worker can serve; lowers the grid maximum to it. Default: none.
     pub worker_capacity: Option<f64>,
+    /// Join key of `--households-table`: `COLUMN` (same name in buildings and table) or
+    /// `BUILDINGS_COLUMN=TABLE_COLUMN`. Required with a households table. Default none.
+    pub join_on: Option<String>,
+    /// Population column of `--population-zones` (required with zones). Default none.
+    pub zone_population: Option<String>,
+    /// Household column of `--population-zones`, when the zones also give household totals.
+    /// Default none.
+    pub zone_households: Option<String>,
+    /// Floors column of the buildings: zone totals are shared by footprint area × floors.
+    /// Default: 1 floor each.
+    pub floors: Option<String>,
+    /// Persons per household: zone households = zone population / this, when the zones give no
+    /// household column. Default none (households then come from the buildings).
+    pub persons_per_household: Option<f64>,
 }
 
 impl Default for PartitionConfig {
@@ -112,6 +126,11 @@ impl Default for PartitionConfig {
             solver_threads: 1,
             workers: None,
             worker_capacity: None,
+            join_on: None,
+            zone_population: None,
+            zone_households: None,
+            floors: None,
+            persons_per_household: None,
         }
     }
 }
@@ -186,6 +205,14 @@ impl PartitionConfig {
             if c < self.min_households {
                 return bad(format!("--worker-capacity ({c}) is below --min-households ({})", self.min_households));
             }
+        }
+        if let Some(p) = self.persons_per_household {
+            if !(p.is_finite() && p > 0.0) {
+                return bad(format!("--persons-per-household must be > 0, got {p}"));
+            }
+        }
+        if let Some(j) = &self.join_on {
+            crate::model::household_table::JoinKey::parse(j)?;
         }
         if self.objective_weight.trim().is_empty() {
             return bad("--objective-weight must be households, buildings or a column name".into());

@@ -304,6 +304,29 @@ struct PartitionArgs {
     /// Households one worker can serve (with --workers N); lowers the grid maximum.
     #[arg(long)]
     worker_capacity: Option<f64>,
+    /// Households from a separate table (CSV/TSV in UTF-8 or GBK, or any vector file), joined
+    /// on --join-on; summed per key, or one row per household when it has no household column.
+    #[arg(long, value_name = "FILE")]
+    households_table: Option<PathBuf>,
+    /// Join key of --households-table: COLUMN (in both) or BUILDINGS_COLUMN=TABLE_COLUMN.
+    #[arg(long, value_name = "COLUMN")]
+    join_on: Option<String>,
+    /// Zones (polygons) with population totals, shared among the buildings inside each zone by
+    /// floor area (footprint area × floors), each zone keeping its total exactly.
+    #[arg(long, value_name = "FILE")]
+    population_zones: Option<PathBuf>,
+    /// Population column of --population-zones.
+    #[arg(long, value_name = "COLUMN")]
+    zone_population: Option<String>,
+    /// Household column of --population-zones, when the zones give household totals too.
+    #[arg(long, value_name = "COLUMN")]
+    zone_households: Option<String>,
+    /// Floors column of the buildings (floor area = footprint area × floors). [default: 1 floor]
+    #[arg(long, value_name = "COLUMN")]
+    floors: Option<String>,
+    /// Zone households = zone population / this, when the zones have no household column.
+    #[arg(long)]
+    persons_per_household: Option<f64>,
     /// Worker threads. [default: all cores]
     #[arg(long)]
     threads: Option<usize>,
@@ -367,6 +390,11 @@ impl PartitionArgs {
         set!(solver_threads);
         set!(opt worker_capacity);
         set!(opt effort);
+        set!(opt join_on);
+        set!(opt zone_population);
+        set!(opt zone_households);
+        set!(opt floors);
+        set!(opt persons_per_household);
         if self.exact {
             c.exact = true;
         }
@@ -406,6 +434,8 @@ fn run_partition(args: PartitionArgs) -> Result<ExitCode, Error> {
         barriers: args.barriers.clone(),
         network: args.network.clone(),
         workers: workers_file,
+        households_table: args.households_table.clone(),
+        population_zones: args.population_zones.clone(),
         read: read_options(args.format.as_deref(), args.layer.clone(), args.encoding.clone())?,
     };
     let mut progress = Progress::new(!args.quiet);

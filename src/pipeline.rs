@@ -34,6 +34,10 @@ pub struct Inputs {
     pub network: Option<PathBuf>,
     /// Workers file (CSV or GeoJSON).
     pub workers: Option<PathBuf>,
+    /// Households table (CSV/TSV, or any vector file's attributes) joined on `join_on`.
+    pub households_table: Option<PathBuf>,
+    /// Zones with population totals, shared among the buildings inside them.
+    pub population_zones: Option<PathBuf>,
     /// How to read the buildings (format override, layer, text encoding).
     #[serde(skip)]
     pub read: crate::read::ReadOptions,
@@ -88,6 +92,10 @@ pub struct Partitioned {
     pub model: Model,
     /// Index into `grids` of each building (file order).
     pub building_grid: Vec<u32>,
+    /// Index into `model.buildings` of each building (file order).
+    pub building_index: Vec<u32>,
+    /// Name of the household column (written on buildings whose households were derived).
+    pub households_column: String,
     /// Grids in id order.
     pub grids: Vec<GridReport>,
     /// Grids that miss a bound.
@@ -103,6 +111,24 @@ impl Partitioned {
     pub fn infeasible(&self) -> bool {
         !self.violations.is_empty()
     }
+
+    /// Properties the outputs add to the building in file row `row` besides `grid_id`: the
+    /// household and population counts a households table or zones gave it.
+    pub fn building_extra_properties(&self, row: usize) -> Vec<(String, Value)> {
+        let s = &self.model.sources;
+        let mut out = Vec::new();
+        if !(s.households_derived || s.population_derived) {
+            return out;
+        }
+        let b = &self.model.buildings[self.building_index[row] as usize];
+        if s.households_derived {
+            out.push((self.households_column.clone(), json!(b.households)));
+        }
+        if let (true, Some(c)) = (s.population_derived, &self.model.population_column) {
+            out.push((c.clone(), json!(b.population)));
+        }
+        out
+    }
 }
 
 /// Reads the input files and runs the pipeline.
@@ -117,8 +143,17 @@ pub fn partition_files(inputs: &Inputs, config: &PartitionConfig, progress: &mut
     let filter = config.network_filter.as_deref().map(NetworkFilter::parse).transpose()?;
     let filter_cols: Vec<&str> = filter.iter().map(|f| f.column.as_str()).collect();
     let network = inputs.network.as_ref().map(|p| read_layer(p, &filter_cols)).transpose()?;
+    let table_cols = crate::model::table_columns(config);
+    let table_refs: Vec<&str> = table_cols.iter().map(String::as_str).collect();
+    let table_options = crate::read::ReadOptions { encoding: inputs.read.encoding.clone(), ..Default::default() };
+    let table = inputs.households_table.as_ref().map(|p| crate::read::read_attribute_table(p, &table_refs, &table_options)).transpose()?;
+    let zone_cols = crate::model::zone_columns(config);
+    let zone_refs: Vec<&str> = zone_cols.iter().map(String::as_str).collect();
+    let zones = inputs.population_zones.as_ref().map(|p| read_layer(p, &zone_refs)).transpose()?;
     let input_info = serde_json::to_value(inputs).unwrap_or(Value::Null);
     let layers = Layers {
+        households_table: table.as_ref(),
+        population_zones: zones.as_ref(),
         buildings: &buildings,
         territory: territory.as_ref(),
         barriers: &barriers,
@@ -142,6 +177,10 @@ pub struct Layers<'a> {
     pub network: Option<&'a Layer>,
     /// Workers file (CSV or GeoJSON), if given.
     pub workers: Option<&'a std::path::Path>,
+    /// Households table, if given (read with [`crate::model::table_columns`]).
+    pub households_table: Option<&'a Layer>,
+    /// Zones with population totals, if given (read with [`crate::model::zone_columns`]).
+    pub population_zones: Option<&'a Layer>,
 }
 
 /// Runs the pipeline on layers already read. `input_info` is echoed in the summary.
@@ -149,7 +188,8 @@ pub fn partition_layers(layers: &Layers, config: &PartitionConfig, input_info: V
     let buildings = layers.buildings;
     progress.stage("model", "checking buildings and coordinate systems");
     progress.checkpoint()?;
-    let model = build_model(buildings, layers.territory, layers.barriers, layers.network, config)?;
+    let sources = crate::model::HouseholdSources { table: layers.households_table, zones: layers.population_zones };
+    let model = build_model(buildings, layers.territory, layers.barriers, layers.network, sources, config)?;
     let mut warnings = model.warnings.clone();
     // Workers: from a file, or N identical ones; they cap the number of grids and their size.
     let workers: Option<Vec<Worker>> = match (layers.workers, config.workers) {
@@ -393,7 +433,9 @@ pub fn partition_layers(layers: &Layers, config: &PartitionConfig, input_info: V
     let rank_of: Vec<u32> = id_of.iter().map(|&id| id - 1).collect();
     // Back to file order (the model holds the buildings in canonical order).
     let mut building_grid: Vec<u32> = vec![0; building_grid_raw.len()];
+    let mut building_index: Vec<u32> = vec![0; building_grid_raw.len()];
     for (b, &g) in building_grid_raw.iter().enumerate() {
+        building_index[model.buildings[b].row] = b as u32;
         building_grid[model.buildings[b].row] = rank_of[g as usize];
     }
 
@@ -469,7 +511,8 @@ pub fn partition_layers(layers: &Layers, config: &PartitionConfig, input_info: V
         walking,
         workers: staffing.as_ref().map(|s| serde_json::to_value(s).unwrap_or(Value::Null)),
     });
-    Ok(Partitioned { model, building_grid, grids, violations, warnings, summary })
+    let households_column = config.households.clone();
+    Ok(Partitioned { model, building_grid, building_index, households_column, grids, violations, warnings, summary })
 }
 
 /// Walking figures of a plan.
@@ -531,6 +574,8 @@ fn summary_json(p: SummaryParts) -> Value {
             "grids_in_bounds": in_bounds,
         },
         "population": population,
+        "households_table": p.model.sources.households_table,
+        "population_zones": p.model.sources.population_zones,
         "objective": {
             "description": format!("sum over buildings of ({}) × walk to the grid's centre building", p.config.objective_weight),
             "walk": p.walking.metric,

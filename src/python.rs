@@ -74,6 +74,17 @@ fn parse_layer(arg: LayerArg) -> Result<Layer, Error> {
     Ok(Layer { name, crs: crs.map(|c| CrsSpec::parse(&c)), features, requested: columns.clone(), columns, source_text: None })
 }
 
+/// The layer with every column of `columns` requested (absent ones read as missing values).
+fn with_columns(mut layer: Layer, columns: &[String]) -> Layer {
+    for c in columns {
+        if !layer.requested.contains(c) {
+            layer.requested.push(c.clone());
+            layer.features.iter_mut().for_each(|f| f.attributes.push(None));
+        }
+    }
+    layer
+}
+
 fn to_wkb(py: Python<'_>, g: &Geometry<f64>) -> PyResult<Py<PyBytes>> {
     let mut buf = Vec::new();
     wkb::writer::write_geometry(&mut buf, g, &wkb::writer::WriteOptions { endianness: wkb::Endianness::LittleEndian })
@@ -119,7 +130,7 @@ fn run_watched<T: Send + 'static>(py: Python<'_>, progress: Option<Bound<'_, PyA
 /// Partitions buildings. Returns (grid id of each building, grid polygons as WKB in the input
 /// CRS, grid properties as a JSON array, summary JSON).
 #[pyfunction]
-#[pyo3(signature = (buildings, config_json, territory=None, barriers=Vec::new(), network=None, workers_path=None, progress=None))]
+#[pyo3(signature = (buildings, config_json, territory=None, barriers=Vec::new(), network=None, workers_path=None, households_table=None, population_zones=None, progress=None))]
 #[allow(clippy::too_many_arguments, clippy::type_complexity)]
 fn partition(
     py: Python<'_>,
@@ -129,24 +140,29 @@ fn partition(
     barriers: Vec<LayerArg>,
     network: Option<LayerArg>,
     workers_path: Option<String>,
+    households_table: Option<LayerArg>,
+    population_zones: Option<LayerArg>,
     progress: Option<Bound<'_, PyAny>>,
 ) -> PyResult<(Vec<u32>, Vec<Py<PyBytes>>, String, String)> {
     let config: PartitionConfig = serde_json::from_str(config_json).map_err(|e| ConfigError::new_err(format!("invalid configuration: {e}")))?;
     let result = run_watched(py, progress, move |watch| {
         config.validate()?;
-        let mut b = parse_layer(buildings)?;
-        // Every column the model asks for is requested (absent ones read as missing).
-        for c in crate::model::building_columns(&config) {
-            if !b.requested.contains(&c) {
-                b.requested.push(c);
-                b.features.iter_mut().for_each(|f| f.attributes.push(None));
-            }
-        }
+        let b = with_columns(parse_layer(buildings)?, &crate::model::building_columns(&config));
         let t = territory.map(parse_layer).transpose()?;
         let bs = barriers.into_iter().map(parse_layer).collect::<Result<Vec<_>, _>>()?;
         let n = network.map(parse_layer).transpose()?;
         let wp = workers_path.map(std::path::PathBuf::from);
-        let layers = Layers { buildings: &b, territory: t.as_ref(), barriers: &bs, network: n.as_ref(), workers: wp.as_deref() };
+        let table = households_table.map(parse_layer).transpose()?.map(|l| with_columns(l, &crate::model::table_columns(&config)));
+        let zones = population_zones.map(parse_layer).transpose()?.map(|l| with_columns(l, &crate::model::zone_columns(&config)));
+        let layers = Layers {
+            buildings: &b,
+            territory: t.as_ref(),
+            barriers: &bs,
+            network: n.as_ref(),
+            workers: wp.as_deref(),
+            households_table: table.as_ref(),
+            population_zones: zones.as_ref(),
+        };
         let mut progress = Progress::watched(watch);
         let r = partition_layers(&layers, &config, Value::Null, &mut progress)?;
         let props: Vec<Value> = (0..r.grids.len()).map(|i| crate::write::grid_properties(&r, i)).collect();

@@ -108,11 +108,18 @@ fn write_buildings(w: &mut impl Write, result: &Partitioned, layer: &Layer, crs:
                     write!(w, ",\"id\":{}", &src.text[r.clone()])?;
                 }
                 w.write_all(b",\"properties\":")?;
+                let extra = result.building_extra_properties(i);
                 match &s.properties {
-                    None => write!(w, "{{\"grid_id\":{grid_id}}}")?,
-                    Some(r) if s.has_reserved_key => {
+                    None if extra.is_empty() => write!(w, "{{\"grid_id\":{grid_id}}}")?,
+                    Some(r) if s.has_reserved_key || !extra.is_empty() => {
                         let mut map: serde_json::Map<String, Value> =
                             serde_json::from_str(&src.text[r.clone()]).map_err(std::io::Error::other)?;
+                        map.extend(extra);
+                        map.insert("grid_id".into(), Value::from(grid_id));
+                        serde_json::to_writer(&mut *w, &map)?;
+                    }
+                    None => {
+                        let mut map: serde_json::Map<String, Value> = extra.into_iter().collect();
                         map.insert("grid_id".into(), Value::from(grid_id));
                         serde_json::to_writer(&mut *w, &map)?;
                     }
@@ -135,6 +142,7 @@ fn write_buildings(w: &mut impl Write, result: &Partitioned, layer: &Layer, crs:
                     write!(w, ",\"id\":{}", id.to_json())?;
                 }
                 let mut props = f.properties.clone().unwrap_or_default();
+                props.extend(result.building_extra_properties(i));
                 props.insert("grid_id".into(), Value::from(grid_id));
                 w.write_all(b",\"properties\":")?;
                 serde_json::to_writer(&mut *w, &props)?;

@@ -5,6 +5,7 @@ pub mod fgb;
 mod geojson;
 pub mod gpkg;
 pub mod shp;
+pub mod table;
 
 use std::ops::Range;
 use std::path::Path;
@@ -229,6 +230,18 @@ pub fn read_layer_with(path: &Path, columns: &[&str], options: &ReadOptions) -> 
         Format::Shapefile => shp::read_shapefile(path, columns, options.encoding.as_deref()),
         Format::FlatGeobuf => fgb::read_fgb(path, columns),
     }
+}
+
+/// Reads an attribute table: a delimited text file (`.csv`, `.tsv`, `.txt`), or any vector file
+/// whose geometries are then ignored.
+pub fn read_attribute_table(path: &Path, columns: &[&str], options: &ReadOptions) -> Result<Layer> {
+    if !path.exists() {
+        return Err(Error::io(path, "read", std::io::Error::new(std::io::ErrorKind::NotFound, "no such file")));
+    }
+    if options.format.is_none() && table::is_table_path(path) {
+        return table::read_table(path, columns, options.encoding.as_deref());
+    }
+    read_layer_with(path, columns, options)
 }
 
 /// A description of a vector file (`wangge info`): format, layers, feature count, CRS, bounds,

@@ -1,5 +1,11 @@
 //! Model stage: input layers → validated buildings, territory and barriers in the metric
 //! working frame. Every bad value is refused here with the file, the feature and the fault.
+//! Households and population may come from the buildings, from a separate table
+//! ([`household_table`]) or from totals per zone ([`zones`]).
+
+pub mod apportion;
+pub mod household_table;
+pub mod zones;
 
 use std::collections::HashMap;
 
@@ -66,8 +72,35 @@ pub struct Model {
     pub network: Option<Vec<LineString<f64>>>,
     /// Name of the population column used, if any.
     pub population_column: Option<String>,
+    /// Where households and population came from when not (only) from the buildings' columns.
+    pub sources: SourceReports,
     /// Non-fatal remarks about the input (kept in the summary).
     pub warnings: Vec<String>,
+}
+
+/// Layers that give households or population apart from the buildings' own columns.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HouseholdSources<'a> {
+    /// A households table (read with [`table_columns`]), joined on `join_on`.
+    pub table: Option<&'a Layer>,
+    /// Zones with population totals (read with [`zone_columns`]).
+    pub zones: Option<&'a Layer>,
+}
+
+/// What the households table and the zones did (None when not given), and which building
+/// counts they set, so outputs can write those counts on each building.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct SourceReports {
+    /// The households table join.
+    pub households_table: Option<household_table::JoinReport>,
+    /// The zone distribution.
+    pub population_zones: Option<zones::ZoneReport>,
+    /// True when building households were set by the table or the zones.
+    #[serde(skip)]
+    pub households_derived: bool,
+    /// True when building population was set by the table or the zones.
+    #[serde(skip)]
+    pub population_derived: bool,
 }
 
 /// Columns to read from the buildings layer for `config`.
@@ -80,7 +113,46 @@ pub fn building_columns(config: &PartitionConfig) -> Vec<String> {
     if let Some(w) = config.weight_column() {
         cols.push(w.to_string());
     }
+    if let Some(key) = config.join_on.as_deref().and_then(|j| household_table::JoinKey::parse(j).ok()) {
+        cols.push(key.buildings);
+    }
+    if let Some(f) = &config.floors {
+        cols.push(f.clone());
+    }
     cols
+}
+
+/// Columns to read from a households table for `config`: key, households, population.
+pub fn table_columns(config: &PartitionConfig) -> Vec<String> {
+    let key = config.join_on.as_deref().and_then(|j| household_table::JoinKey::parse(j).ok()).map(|k| k.table).unwrap_or_default();
+    vec![key, config.households.clone(), config.population.clone().unwrap_or_else(|| "population".into())]
+}
+
+/// Columns to read from a zones layer for `config`: population, then households when given.
+pub fn zone_columns(config: &PartitionConfig) -> Vec<String> {
+    config.zone_population.iter().chain(config.zone_households.iter()).cloned().collect()
+}
+
+/// Refuses options of a households table or zones given without the layer, and the reverse.
+fn check_source_options(sources: &HouseholdSources, config: &PartitionConfig) -> Result<()> {
+    let bad = |m: &str| Err(Error::Config(m.into()));
+    match (sources.table.is_some(), config.join_on.is_some()) {
+        (true, false) => return bad("--households-table needs --join-on COLUMN (or BUILDINGS_COLUMN=TABLE_COLUMN)"),
+        (false, true) => return bad("--join-on is only used with --households-table"),
+        _ => {}
+    }
+    if sources.zones.is_some() && config.zone_population.is_none() {
+        return bad("--population-zones needs --zone-population COLUMN");
+    }
+    if sources.zones.is_none() {
+        if config.zone_population.is_some() || config.zone_households.is_some() {
+            return bad("--zone-population and --zone-households are only used with --population-zones");
+        }
+        if config.persons_per_household.is_some() {
+            return bad("--persons-per-household is only used with --population-zones");
+        }
+    }
+    Ok(())
 }
 
 /// Builds the model from the buildings layer (read with [`building_columns`]), an optional
@@ -90,9 +162,11 @@ pub fn build_model(
     territory: Option<&Layer>,
     barriers: &[Layer],
     network: Option<&Layer>,
+    sources: HouseholdSources,
     config: &PartitionConfig,
 ) -> Result<Model> {
     config.validate()?;
+    check_source_options(&sources, config)?;
     if buildings.features.is_empty() {
         return Err(Error::layer(&buildings.name, "has no features"));
     }
@@ -106,7 +180,9 @@ pub fn build_model(
     crs::check_plausible(&kind, &source, bounds, &buildings.name)?;
     let frame = WorkFrame::new(source.clone(), &kind, bounds, &buildings.name)?;
 
-    let values = BuildingValues::extract(buildings, config)?;
+    let households_elsewhere = sources.table.is_some()
+        || (sources.zones.is_some() && (config.zone_households.is_some() || config.persons_per_household.is_some()));
+    let mut values = BuildingValues::extract(buildings, config, households_elsewhere)?;
     let name = buildings.name.as_str();
     let converted: Vec<Result<(Footprint, Option<String>)>> = buildings
         .features
@@ -121,11 +197,75 @@ pub fn build_model(
             },
         )
         .collect();
-    let mut out = Vec::with_capacity(buildings.features.len());
-    for (f, r) in buildings.features.iter().zip(converted) {
+    let mut footprints = Vec::with_capacity(converted.len());
+    for r in converted {
         let (footprint, warning) = r?;
         warnings.extend(warning);
-        let anchor = anchor_of(&footprint);
+        footprints.push(footprint);
+    }
+    let anchors: Vec<Coord<f64>> = footprints.iter().map(anchor_of).collect();
+    let mut reports = SourceReports::default();
+    if sources.table.is_some() || sources.zones.is_some() {
+        let floor_area = floor_areas(buildings, &footprints, &values.ids, config, &mut warnings)?;
+        let ids: Vec<String> = values.ids.iter().map(|i| i.to_string()).collect();
+        if let Some(table) = sources.table {
+            let key = household_table::JoinKey::parse(config.join_on.as_deref().unwrap_or_default())?;
+            if !buildings.has_column(&key.buildings) {
+                return Err(Error::layer(&buildings.name, format!("has no '{}' column to join the households table on (columns: {})", key.buildings, buildings.columns.join(", "))));
+            }
+            let idx = buildings.column_index(&key.buildings).expect("join column requested");
+            let keys: Vec<Option<String>> = buildings.features.iter().map(|f| f.attributes[idx].as_ref().and_then(household_table::key_text)).collect();
+            let pop_col = config.population.clone().unwrap_or_else(|| "population".into());
+            let joined = household_table::join_households(table, &key, &config.households, &pop_col, &keys, &ids, &floor_area)?;
+            warnings.extend(joined.report.warnings());
+            values.households = joined.households;
+            if let Some(p) = joined.population {
+                values.population = Some(p.into_iter().map(Some).collect());
+                values.population_column.get_or_insert(pop_col);
+                reports.population_derived = true;
+            }
+            reports.households_derived = true;
+            reports.households_table = Some(joined.report);
+        }
+        if let Some(layer) = sources.zones {
+            let zone_list = read_zones(layer, &frame, &source, user_crs.is_some(), config)?;
+            let report = zones::ZoneReport {
+                zones_file: layer.name.clone(),
+                zones: zone_list.len(),
+                population_column: config.zone_population.clone().unwrap_or_default(),
+                households_from: match (&config.zone_households, config.persons_per_household, sources.table.is_some()) {
+                    (_, _, true) => "the households table".into(),
+                    (Some(c), _, _) => format!("zone column '{c}', shared by floor area"),
+                    (None, Some(p), _) => format!("zone population / {p} persons per household, shared by floor area"),
+                    (None, None, _) => format!("the buildings' '{}' column", config.households),
+                },
+                floors: config.floors.as_ref().map_or_else(|| "1 floor each".into(), |f| format!("column '{f}'")),
+                population_total: 0.0,
+                population_placed: 0.0,
+                households_placed: None,
+                empty_zones: Vec::new(),
+                buildings_outside: 0,
+                buildings_outside_ids: Vec::new(),
+                buildings_in_several_zones: 0,
+                point_buildings: footprints.iter().filter(|f| matches!(f, Footprint::Point(_))).count(),
+            };
+            let d = zones::distribute(&zone_list, &anchors, &floor_area, &ids, config.persons_per_household, report);
+            warnings.extend(d.report.warnings());
+            values.population = Some(d.population.into_iter().map(Some).collect());
+            values.population_column = Some(config.population.clone().unwrap_or_else(|| "population".into()));
+            reports.population_derived = true;
+            if let (Some(hh), false) = (d.households, sources.table.is_some()) {
+                values.households = hh;
+                reports.households_derived = true;
+            }
+            reports.population_zones = Some(d.report);
+        }
+        if reports.households_derived && config.weight_column().is_none() && config.objective_weight != "buildings" {
+            values.cost_weight = values.households.clone();
+        }
+    }
+    let mut out = Vec::with_capacity(buildings.features.len());
+    for ((f, footprint), anchor) in buildings.features.iter().zip(footprints).zip(anchors) {
         out.push(Building {
             row: f.row,
             id: values.ids[f.row].clone(),
@@ -190,6 +330,7 @@ pub fn build_model(
         barriers: lines,
         network,
         population_column: values.population_column,
+        sources: reports,
         warnings,
     })
 }
@@ -211,7 +352,9 @@ struct BuildingValues {
 }
 
 impl BuildingValues {
-    fn extract(layer: &Layer, config: &PartitionConfig) -> Result<BuildingValues> {
+    /// Reads the values; with `households_elsewhere` (a table or zones give them) the household
+    /// column is not required and missing values count 0 until replaced.
+    fn extract(layer: &Layer, config: &PartitionConfig, households_elsewhere: bool) -> Result<BuildingValues> {
         let name = &layer.name;
         let available = || {
             if layer.columns.is_empty() {
@@ -264,6 +407,7 @@ impl BuildingValues {
             first_row.insert(id.clone(), f.row);
             let label = id.to_string();
             let hh = match &f.attributes[hh_idx] {
+                _ if households_elsewhere => 0.0,
                 None => {
                     return Err(Error::feature(name, &label, FeatureFault::MissingColumn { column: hh_col.clone(), available: available() }))
                 }
@@ -315,6 +459,84 @@ fn count_value(v: &Value, column: &str) -> std::result::Result<f64, FeatureFault
         return Err(FeatureFault::NegativeOrNonFinite { column: column.into(), value: x });
     }
     Ok(x)
+}
+
+/// Floor area of each building (file order): footprint area × floors (the floors column, 1 when
+/// not given or empty). Points take the median footprint area of the polygon buildings (1 m²
+/// when there is none).
+fn floor_areas(layer: &Layer, footprints: &[Footprint], ids: &[FeatureId], config: &PartitionConfig, warnings: &mut Vec<String>) -> Result<Vec<f64>> {
+    let mut areas: Vec<f64> = footprints.iter().filter_map(|f| match f { Footprint::Polygons(mp) => Some(mp.unsigned_area()), Footprint::Point(_) => None }).collect();
+    areas.sort_by(f64::total_cmp);
+    let median = if areas.is_empty() { 1.0 } else { areas[areas.len() / 2] };
+    let floors_idx = match &config.floors {
+        None => None,
+        Some(col) => {
+            if !layer.has_column(col) {
+                return Err(Error::layer(&layer.name, format!("has no '{col}' column for --floors (columns: {})", layer.columns.join(", "))));
+            }
+            Some((col, layer.column_index(col).expect("floors column requested")))
+        }
+    };
+    let mut missing = 0usize;
+    let mut out = Vec::with_capacity(footprints.len());
+    for ((f, fp), id) in layer.features.iter().zip(footprints).zip(ids) {
+        let floors = match floors_idx {
+            None => 1.0,
+            Some((col, i)) => match &f.attributes[i] {
+                None | Some(Value::Null) => {
+                    missing += 1;
+                    1.0
+                }
+                Some(Value::String(s)) if s.trim().is_empty() => {
+                    missing += 1;
+                    1.0
+                }
+                Some(v) => count_value(v, col).map_err(|fault| Error::feature(&layer.name, id.to_string(), fault))?,
+            },
+        };
+        let area = match fp {
+            Footprint::Polygons(mp) => mp.unsigned_area(),
+            Footprint::Point(_) => median,
+        };
+        out.push(area * floors);
+    }
+    if missing > 0 {
+        warnings.push(format!("{missing} building(s) have no '{}' value and count as 1 floor", config.floors.as_deref().unwrap_or_default()));
+    }
+    Ok(out)
+}
+
+/// The zones of `--population-zones` in working metres, with their totals.
+fn read_zones(layer: &Layer, frame: &WorkFrame, buildings_crs: &CrsSpec, user_crs: bool, config: &PartitionConfig) -> Result<Vec<zones::Zone>> {
+    let pop_col = config.zone_population.clone().unwrap_or_default();
+    let polygons = feature_polygons(layer, frame, buildings_crs, user_crs, "zone")?;
+    let available = || layer.columns.join(", ");
+    if !layer.has_column(&pop_col) {
+        return Err(Error::layer(&layer.name, format!("has no '{pop_col}' column for --zone-population (columns: {})", available())));
+    }
+    if let Some(c) = &config.zone_households {
+        if !layer.has_column(c) {
+            return Err(Error::layer(&layer.name, format!("has no '{c}' column for --zone-households (columns: {})", available())));
+        }
+    }
+    let mut out = Vec::with_capacity(polygons.len());
+    for (i, area) in polygons {
+        let f = &layer.features[i];
+        let value = |col: &str| -> Result<f64> {
+            let idx = layer.column_index(col).expect("zone column requested");
+            match &f.attributes[idx] {
+                None => Err(Error::feature(&layer.name, f.label(), FeatureFault::MissingColumn { column: col.into(), available: available() })),
+                Some(v) => count_value(v, col).map_err(|fault| Error::feature(&layer.name, f.label(), fault)),
+            }
+        };
+        let population = value(&pop_col)?;
+        let households = config.zone_households.as_deref().map(value).transpose()?;
+        out.push(zones::Zone { label: f.label(), area, population, households });
+    }
+    if out.is_empty() {
+        return Err(Error::layer(&layer.name, "has no zone polygon"));
+    }
+    Ok(out)
 }
 
 /// Puts the buildings in an order that does not depend on the file: by the longitude and
@@ -519,32 +741,43 @@ fn layer_projector(layer: &Layer, frame: &WorkFrame, buildings_crs: &CrsSpec, us
 }
 
 fn territory_polygons(layer: &Layer, frame: &WorkFrame, buildings_crs: &CrsSpec, user_crs: bool) -> Result<MultiPolygon<f64>> {
+    let out: Vec<Polygon<f64>> = feature_polygons(layer, frame, buildings_crs, user_crs, "territory")?.into_iter().flat_map(|(_, mp)| mp.0).collect();
+    if out.is_empty() {
+        return Err(Error::layer(&layer.name, "territory has no polygon"));
+    }
+    Ok(MultiPolygon(out))
+}
+
+/// The polygons of each feature with a geometry, in working metres, with the feature's index;
+/// `what` names the layer's role in messages.
+fn feature_polygons(layer: &Layer, frame: &WorkFrame, buildings_crs: &CrsSpec, user_crs: bool, what: &str) -> Result<Vec<(usize, MultiPolygon<f64>)>> {
     let proj = layer_projector(layer, frame, buildings_crs, user_crs)?;
     let mut out = Vec::new();
-    for f in &layer.features {
+    for (i, f) in layer.features.iter().enumerate() {
         let err = |fault| Error::feature(&layer.name, f.label(), fault);
         let Some(g) = &f.geometry else { continue };
         let mut polygons = Vec::new();
         let mut points = Vec::new();
         collect_parts(g, &mut polygons, &mut points).map_err(|found| {
-            err(FeatureFault::WrongGeometryType { found, expected: "Polygon or MultiPolygon".into() })
+            err(FeatureFault::WrongGeometryType { found, expected: format!("Polygon or MultiPolygon ({what})") })
         })?;
         if !points.is_empty() {
-            return Err(err(FeatureFault::WrongGeometryType { found: "Point".into(), expected: "Polygon or MultiPolygon".into() }));
+            return Err(err(FeatureFault::WrongGeometryType { found: "Point".into(), expected: format!("Polygon or MultiPolygon ({what})") }));
         }
+        let mut parts = Vec::new();
         for p in polygons {
             let Some(ext) = ring_to_work(p.exterior(), &proj, &err)? else { continue };
             let mut holes = Vec::new();
             for h in p.interiors() {
                 holes.extend(ring_to_work(h, &proj, &err)?);
             }
-            out.push(Polygon::new(ext, holes));
+            parts.push(Polygon::new(ext, holes));
+        }
+        if !parts.is_empty() {
+            out.push((i, MultiPolygon(parts)));
         }
     }
-    if out.is_empty() {
-        return Err(Error::layer(&layer.name, "territory has no polygon"));
-    }
-    Ok(MultiPolygon(out))
+    Ok(out)
 }
 
 /// The lines of a layer (polygons give their rings) in working metres, each with its feature's

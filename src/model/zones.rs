@@ -1,0 +1,250 @@
+//! Population given only as totals per zone (a community, a census tract): each zone's total is
+//! shared among the buildings inside it by floor area (footprint area × floors), in whole
+//! persons when the total is whole, so every zone keeps its total exactly. Households likewise,
+//! from a zone household column or from the population and a number of persons per household.
+
+use geo::{BoundingRect, Coord, Intersects, MultiPolygon, Point};
+use rayon::prelude::*;
+use rstar::primitives::{GeomWithData, Rectangle};
+use rstar::RTree;
+use serde::Serialize;
+
+use super::apportion::apportion;
+
+/// How many buildings outside every zone are listed by id in the report (all are counted).
+pub const LISTED: usize = 1000;
+
+/// One zone in working metres with its totals.
+#[derive(Debug, Clone)]
+pub struct Zone {
+    /// How the zone is named in reports (its id, else `#row`).
+    pub label: String,
+    /// Its polygons.
+    pub area: MultiPolygon<f64>,
+    /// Population total.
+    pub population: f64,
+    /// Household total, when the zone layer has a household column.
+    pub households: Option<f64>,
+}
+
+/// A zone that holds no building: its totals could not be placed.
+#[derive(Debug, Clone, Serialize)]
+pub struct EmptyZone {
+    /// The zone.
+    pub zone: String,
+    /// Its population.
+    pub population: f64,
+    /// Its households, when known.
+    pub households: Option<f64>,
+}
+
+/// What the distribution did, for summary.json.
+#[derive(Debug, Clone, Serialize)]
+pub struct ZoneReport {
+    /// The zone file.
+    pub zones_file: String,
+    /// Number of zones.
+    pub zones: usize,
+    /// Zone population column.
+    pub population_column: String,
+    /// Where building households came from: a zone column, population / persons per household,
+    /// or the buildings' own column.
+    pub households_from: String,
+    /// Floors column of the buildings, or "1 floor each".
+    pub floors: String,
+    /// Sum of the zones' populations.
+    pub population_total: f64,
+    /// Population placed on buildings (the total less the empty zones').
+    pub population_placed: f64,
+    /// Households placed on buildings from the zones (None when they came from the buildings).
+    pub households_placed: Option<f64>,
+    /// Zones without any building.
+    pub empty_zones: Vec<EmptyZone>,
+    /// Buildings outside every zone (population 0).
+    pub buildings_outside: usize,
+    /// Ids of the first such buildings (at most [`LISTED`]).
+    pub buildings_outside_ids: Vec<String>,
+    /// Buildings inside several (overlapping) zones, given to the first in file order.
+    pub buildings_in_several_zones: usize,
+    /// Buildings given as points, weighted by the median footprint area times their floors.
+    pub point_buildings: usize,
+}
+
+/// Population and households per building (file order) and the report.
+#[derive(Debug, Clone)]
+pub struct ZoneDistribution {
+    /// Population of each building (0 outside every zone).
+    pub population: Vec<f64>,
+    /// Households of each building, when the zones give them.
+    pub households: Option<Vec<f64>>,
+    /// The report.
+    pub report: ZoneReport,
+}
+
+/// Households of a zone: its own column, else population / `persons_per_household` rounded.
+fn zone_households(z: &Zone, persons_per_household: Option<f64>) -> Option<f64> {
+    z.households.or_else(|| persons_per_household.map(|p| (z.population / p).round()))
+}
+
+/// Shares each zone's totals among the buildings whose `anchors` lie in it, by `floor_area`.
+/// `report` comes in with the descriptive fields filled; counts are filled here.
+pub fn distribute(zones: &[Zone], anchors: &[Coord<f64>], floor_area: &[f64], building_ids: &[String], persons_per_household: Option<f64>, mut report: ZoneReport) -> ZoneDistribution {
+    let boxes: Vec<GeomWithData<Rectangle<[f64; 2]>, usize>> = zones
+        .iter()
+        .enumerate()
+        .filter_map(|(i, z)| z.area.bounding_rect().map(|r| GeomWithData::new(Rectangle::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y]), i)))
+        .collect();
+    let tree = RTree::bulk_load(boxes);
+    // Zone of each building: the first zone (file order) containing its anchor; and how many.
+    let found: Vec<(Option<usize>, usize)> = anchors
+        .par_iter()
+        .map(|a| {
+            let mut hits: Vec<usize> = tree
+                .locate_all_at_point(&[a.x, a.y])
+                .map(|g| g.data)
+                .filter(|&z| zones[z].area.intersects(&Point(*a)))
+                .collect();
+            hits.sort_unstable();
+            (hits.first().copied(), hits.len())
+        })
+        .collect();
+    let mut members: Vec<Vec<usize>> = vec![Vec::new(); zones.len()];
+    for (b, (z, hits)) in found.iter().enumerate() {
+        match z {
+            Some(z) => members[*z].push(b),
+            None => {
+                report.buildings_outside += 1;
+                if report.buildings_outside_ids.len() < LISTED {
+                    report.buildings_outside_ids.push(building_ids[b].clone());
+                }
+            }
+        }
+        if *hits > 1 {
+            report.buildings_in_several_zones += 1;
+        }
+    }
+    let gives_households = zones.iter().any(|z| zone_households(z, persons_per_household).is_some());
+    let mut population = vec![0.0; anchors.len()];
+    let mut households = vec![0.0; anchors.len()];
+    for (z, bs) in zones.iter().zip(&members) {
+        let hh = zone_households(z, persons_per_household);
+        report.population_total += z.population;
+        if bs.is_empty() {
+            report.empty_zones.push(EmptyZone { zone: z.label.clone(), population: z.population, households: hh });
+            continue;
+        }
+        let weights: Vec<f64> = bs.iter().map(|&b| floor_area[b]).collect();
+        for (&b, p) in bs.iter().zip(apportion(z.population, &weights)) {
+            population[b] = p;
+        }
+        report.population_placed += z.population;
+        if let Some(hh) = hh {
+            for (&b, h) in bs.iter().zip(apportion(hh, &weights)) {
+                households[b] = h;
+            }
+            *report.households_placed.get_or_insert(0.0) += hh;
+        }
+    }
+    ZoneDistribution { population, households: gives_households.then_some(households), report }
+}
+
+impl ZoneReport {
+    /// One-line warnings for empty zones, buildings outside every zone and overlapping zones.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if !self.empty_zones.is_empty() {
+            let lost: f64 = self.empty_zones.iter().map(|z| z.population).sum();
+            let names: Vec<&str> = self.empty_zones.iter().take(10).map(|z| z.zone.as_str()).collect();
+            let more = if self.empty_zones.len() > 10 { format!(" and {} more", self.empty_zones.len() - 10) } else { String::new() };
+            out.push(format!(
+                "{}: {} zone(s) hold no building, so their population of {lost} is not placed: {}{more}",
+                self.zones_file,
+                self.empty_zones.len(),
+                names.join(", ")
+            ));
+        }
+        if self.buildings_outside > 0 {
+            let more = if self.buildings_outside > 10 { format!(" and {} more", self.buildings_outside - 10) } else { String::new() };
+            out.push(format!(
+                "{} building(s) lie outside every zone of {} and get no population: {}{more}",
+                self.buildings_outside,
+                self.zones_file,
+                self.buildings_outside_ids.iter().take(10).cloned().collect::<Vec<_>>().join(", ")
+            ));
+        }
+        if self.buildings_in_several_zones > 0 {
+            out.push(format!(
+                "{}: zones overlap; {} building(s) lie in several and were given to the first in file order",
+                self.zones_file, self.buildings_in_several_zones
+            ));
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use geo::{polygon, MultiPolygon};
+
+    fn square(x0: f64, y0: f64, s: f64) -> MultiPolygon<f64> {
+        MultiPolygon(vec![polygon![(x: x0, y: y0), (x: x0 + s, y: y0), (x: x0 + s, y: y0 + s), (x: x0, y: y0 + s)]])
+    }
+
+    fn blank(zones: usize) -> ZoneReport {
+        ZoneReport {
+            zones_file: "z".into(),
+            zones,
+            population_column: "pop".into(),
+            households_from: String::new(),
+            floors: String::new(),
+            population_total: 0.0,
+            population_placed: 0.0,
+            households_placed: None,
+            empty_zones: Vec::new(),
+            buildings_outside: 0,
+            buildings_outside_ids: Vec::new(),
+            buildings_in_several_zones: 0,
+            point_buildings: 0,
+        }
+    }
+
+    #[test]
+    fn keeps_each_zone_total_and_reports_the_rest() {
+        let zones = vec![
+            Zone { label: "A".into(), area: square(0.0, 0.0, 100.0), population: 1001.0, households: None },
+            Zone { label: "B".into(), area: square(100.0, 0.0, 100.0), population: 50.0, households: None },
+            Zone { label: "C".into(), area: square(500.0, 0.0, 10.0), population: 7.0, households: None },
+        ];
+        let anchors = vec![Coord { x: 10.0, y: 10.0 }, Coord { x: 50.0, y: 50.0 }, Coord { x: 150.0, y: 50.0 }, Coord { x: 900.0, y: 0.0 }, Coord { x: 20.0, y: 80.0 }];
+        let area = vec![100.0, 300.0, 5.0, 10.0, 0.0];
+        let ids: Vec<String> = (0..5).map(|i| format!("b{i}")).collect();
+        let d = distribute(&zones, &anchors, &area, &ids, Some(2.5), blank(3));
+        assert_eq!(d.population[0] + d.population[1] + d.population[4], 1001.0);
+        assert_eq!(d.population[4], 0.0);
+        assert!(d.population[1] > 2.9 * d.population[0]);
+        assert_eq!(d.population[2], 50.0);
+        assert_eq!(d.population[3], 0.0);
+        let hh = d.households.unwrap();
+        assert_eq!(hh[0] + hh[1] + hh[4], (1001.0f64 / 2.5).round());
+        assert_eq!(hh[2], 20.0);
+        assert_eq!(d.report.empty_zones.len(), 1);
+        assert_eq!(d.report.empty_zones[0].zone, "C");
+        assert_eq!(d.report.buildings_outside_ids, vec!["b3".to_string()]);
+        assert_eq!(d.report.population_placed, 1051.0);
+        assert_eq!(d.report.population_total, 1058.0);
+    }
+
+    #[test]
+    fn overlapping_zones_give_a_building_to_the_first() {
+        let zones = vec![
+            Zone { label: "A".into(), area: square(0.0, 0.0, 100.0), population: 10.0, households: Some(4.0) },
+            Zone { label: "B".into(), area: square(50.0, 0.0, 100.0), population: 20.0, households: Some(8.0) },
+        ];
+        let anchors = vec![Coord { x: 60.0, y: 10.0 }, Coord { x: 120.0, y: 10.0 }];
+        let d = distribute(&zones, &anchors, &[1.0, 1.0], &["x".into(), "y".into()], None, blank(2));
+        assert_eq!(d.population, vec![10.0, 20.0]);
+        assert_eq!(d.households.unwrap(), vec![4.0, 8.0]);
+        assert_eq!(d.report.buildings_in_several_zones, 1);
+    }
+}
