@@ -130,7 +130,7 @@ fn run_watched<T: Send + 'static>(py: Python<'_>, progress: Option<Bound<'_, PyA
 /// Partitions buildings. Returns (grid id of each building, grid polygons as WKB in the input
 /// CRS, grid properties as a JSON array, summary JSON).
 #[pyfunction]
-#[pyo3(signature = (buildings, config_json, territory=None, barriers=Vec::new(), network=None, workers_path=None, households_table=None, population_zones=None, progress=None))]
+#[pyo3(signature = (buildings, config_json, territory=None, barriers=Vec::new(), network=None, workers_path=None, households_table=None, population_zones=None, households_table_path=None, population_zones_path=None, progress=None))]
 #[allow(clippy::too_many_arguments, clippy::type_complexity)]
 fn partition(
     py: Python<'_>,
@@ -142,8 +142,10 @@ fn partition(
     workers_path: Option<String>,
     households_table: Option<LayerArg>,
     population_zones: Option<LayerArg>,
+    households_table_path: Option<String>,
+    population_zones_path: Option<String>,
     progress: Option<Bound<'_, PyAny>>,
-) -> PyResult<(Vec<u32>, Vec<Py<PyBytes>>, String, String)> {
+) -> PyResult<(Vec<u32>, Vec<Py<PyBytes>>, String, String, Vec<f64>, Vec<Option<f64>>)> {
     let config: PartitionConfig = serde_json::from_str(config_json).map_err(|e| ConfigError::new_err(format!("invalid configuration: {e}")))?;
     let result = run_watched(py, progress, move |watch| {
         config.validate()?;
@@ -152,8 +154,24 @@ fn partition(
         let bs = barriers.into_iter().map(parse_layer).collect::<Result<Vec<_>, _>>()?;
         let n = network.map(parse_layer).transpose()?;
         let wp = workers_path.map(std::path::PathBuf::from);
-        let table = households_table.map(parse_layer).transpose()?.map(|l| with_columns(l, &crate::model::table_columns(&config)));
-        let zones = population_zones.map(parse_layer).transpose()?.map(|l| with_columns(l, &crate::model::zone_columns(&config)));
+        let table_cols = crate::model::table_columns(&config);
+        let table = match (households_table, households_table_path) {
+            (Some(t), _) => Some(with_columns(parse_layer(t)?, &table_cols)),
+            (None, Some(p)) => {
+                let refs: Vec<&str> = table_cols.iter().map(String::as_str).collect();
+                Some(crate::read::read_attribute_table(std::path::Path::new(&p), &refs, &Default::default())?)
+            }
+            (None, None) => None,
+        };
+        let zone_cols = crate::model::zone_columns(&config);
+        let zones = match (population_zones, population_zones_path) {
+            (Some(z), _) => Some(with_columns(parse_layer(z)?, &zone_cols)),
+            (None, Some(p)) => {
+                let refs: Vec<&str> = zone_cols.iter().map(String::as_str).collect();
+                Some(crate::read::read_layer(std::path::Path::new(&p), &refs)?)
+            }
+            (None, None) => None,
+        };
         let layers = Layers {
             buildings: &b,
             territory: t.as_ref(),
@@ -171,7 +189,9 @@ fn partition(
     let (r, props) = result;
     let labels: Vec<u32> = r.building_grid.iter().map(|&g| r.grids[g as usize].id).collect();
     let polygons = r.grids.iter().map(|g| to_wkb(py, &Geometry::MultiPolygon(g.polygon.clone()))).collect::<PyResult<Vec<_>>>()?;
-    Ok((labels, polygons, Value::Array(props).to_string(), r.summary.to_string()))
+    let households: Vec<f64> = r.building_index.iter().map(|&b| r.model.buildings[b as usize].households).collect();
+    let population: Vec<Option<f64>> = r.building_index.iter().map(|&b| r.model.buildings[b as usize].population).collect();
+    Ok((labels, polygons, Value::Array(props).to_string(), r.summary.to_string(), households, population))
 }
 
 fn audit_config(config_json: &str) -> PyResult<AuditConfig> {

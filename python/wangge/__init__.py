@@ -83,6 +83,19 @@ def _layer(data: Frame, name: str, columns: Sequence[str] = (), with_ids: bool =
     return (name, list(wkb), _crs_text(gdf.crs), list(columns), rows, ids)
 
 
+def _table(data: pd.DataFrame, name: str, columns: Sequence[str]) -> tuple:
+    """An attribute table for the engine (no geometry); the index names rows in messages."""
+    if not isinstance(data, pd.DataFrame):
+        raise InvalidInputError(f"{name}: expected a DataFrame or a path, got {type(data).__name__}")
+    present = [c for c in dict.fromkeys(columns) if c in data.columns]
+    frame = pd.DataFrame(data[present]) if present else pd.DataFrame(index=data.index)
+    if isinstance(frame, gpd.GeoDataFrame):
+        frame = pd.DataFrame(frame.drop(columns=frame.geometry.name, errors="ignore"))
+    rows = frame.to_json(orient="values") if present else json.dumps([[] for _ in range(len(frame))])
+    ids = pd.Series(data.index).to_json(orient="values")
+    return (name, [None] * len(frame), None, present, rows, ids)
+
+
 def _printer() -> Callable[[str, int, int], None]:
     """A progress callback: a tqdm bar when tqdm is installed, else one updated line."""
     try:
@@ -142,6 +155,8 @@ class GridPartitioner:
         buildings, area_m2, mean_walk_m, max_walk_m, center_id, violations, worker_id), in the
         buildings' CRS.
     summary_ : dict, the content of summary.json.
+    households_, population_ : Series of the counts each building was given (from its columns,
+        a households table or zone totals).
     violations_ : DataFrame of violations (grid_id, kind, message, households, buildings).
     """
 
@@ -200,8 +215,9 @@ class GridPartitioner:
         self.progress = progress
         self.strict = strict
 
-    def _config(self, households: str, population: Optional[str], id: Optional[str], workers: Optional[int]) -> Dict[str, Any]:
+    def _config(self, households: str, population: Optional[str], id: Optional[str], workers: Optional[int], sources: Dict[str, Any]) -> Dict[str, Any]:
         return {
+            **sources,
             "households": households,
             "population": population,
             "id": id,
@@ -241,19 +257,47 @@ class GridPartitioner:
         network: Optional[gpd.GeoDataFrame] = None,
         workers: Union[None, int, str, os.PathLike, pd.DataFrame] = None,
         id: Optional[str] = None,
+        households_table: Union[None, str, os.PathLike, pd.DataFrame] = None,
+        join_on: Optional[str] = None,
+        population_zones: Union[None, str, os.PathLike, gpd.GeoDataFrame] = None,
+        zone_population: Optional[str] = None,
+        zone_households: Optional[str] = None,
+        floors: Optional[str] = None,
+        persons_per_household: Optional[float] = None,
     ) -> "GridPartitioner":
         """Partitions ``buildings`` (polygons or points with a household column) and returns self.
 
         ``workers``: a number (with ``worker_capacity``), a CSV/GeoJSON path, or a DataFrame with
         columns ``id``, ``capacity`` and optionally ``kind``, ``x``, ``y`` (buildings' CRS).
+
+        ``households_table`` (a DataFrame or a CSV path) joined on ``join_on`` (``COLUMN`` or
+        ``BUILDINGS_COLUMN=TABLE_COLUMN``) gives the households; ``population_zones`` (a
+        GeoDataFrame or a path) with ``zone_population`` (and ``zone_households`` or
+        ``persons_per_household``) gives population (and households) shared by floor area
+        (footprint area × ``floors``). The reports are in ``summary_["households_table"]`` and
+        ``summary_["population_zones"]``; the counts used are ``households_`` and ``population_``.
         """
         buildings = _as_frame(buildings, "buildings")
         if population is None and "population" in buildings.columns:
             population = "population"
-        columns: List[str] = [households]
-        for extra in (population, id, None if self.objective_weight in ("households", "buildings") else self.objective_weight):
+        external_households = households_table is not None or (population_zones is not None and (zone_households is not None or persons_per_household is not None))
+        columns: List[str] = [] if external_households and households not in buildings.columns else [households]
+        join_buildings = None if join_on is None else join_on.split("=")[0].strip()
+        for extra in (population, id, None if self.objective_weight in ("households", "buildings") else self.objective_weight, join_buildings, floors):
             if extra is not None and extra not in columns:
                 columns.append(extra)
+        sources = {"join_on": join_on, "zone_population": zone_population, "zone_households": zone_households, "floors": floors, "persons_per_household": persons_per_household}
+        table_columns = [join_on.split("=")[-1].strip() if join_on else "", households, population or "population"]
+        table_arg = table_path = zones_arg = zones_path = None
+        if isinstance(households_table, (str, os.PathLike)):
+            table_path = os.fspath(households_table)
+        elif households_table is not None:
+            table_arg = _table(households_table, "households_table", table_columns)
+        if isinstance(population_zones, (str, os.PathLike)):
+            zones_path = os.fspath(population_zones)
+        elif population_zones is not None:
+            zone_columns = [c for c in (zone_population, zone_households) if c is not None and c in population_zones.columns]
+            zones_arg = _layer(population_zones, "population_zones", zone_columns)
         worker_count: Optional[int] = None
         workers_path: Optional[str] = None
         tmp: Optional[str] = None
@@ -270,26 +314,32 @@ class GridPartitioner:
             workers_path = tmp
         elif workers is not None:
             raise ConfigError(f"workers must be a number, a path or a DataFrame, not {type(workers).__name__}")
-        config = self._config(households, population, id, worker_count)
+        config = self._config(households, population, id, worker_count, sources)
         barrier_list = [] if barriers is None else ([barriers] if isinstance(barriers, (gpd.GeoDataFrame, gpd.GeoSeries)) else list(barriers))
         net_cols: List[str] = []
         if network is not None and self.network_filter:
             col = self.network_filter.replace("!=", "=").split("=")[0].strip()
             net_cols = [col]
         try:
-            labels, polygons, props, summary = _wangge.partition(
+            labels, polygons, props, summary, building_households, building_population = _wangge.partition(
                 _layer(buildings, "buildings", columns),
                 json.dumps(config),
                 territory=None if territory is None else _layer(territory, "territory", with_ids=False),
                 barriers=[_layer(b, f"barriers[{i}]", with_ids=False) for i, b in enumerate(barrier_list)],
                 network=None if network is None else _layer(network, "network", net_cols, with_ids=False),
                 workers_path=workers_path,
+                households_table=table_arg,
+                population_zones=zones_arg,
+                households_table_path=table_path,
+                population_zones_path=zones_path,
                 progress=_printer() if self.progress else None,
             )
         finally:
             if tmp is not None:
                 os.unlink(tmp)
         self.labels_ = pd.Series(labels, index=buildings.index, name="grid_id")
+        self.households_ = pd.Series(building_households, index=buildings.index, name="households")
+        self.population_ = pd.Series(building_population, index=buildings.index, name="population", dtype="float64")
         table = pd.DataFrame(json.loads(props))
         self.grids_ = gpd.GeoDataFrame(table, geometry=shapely.from_wkb(polygons), crs=buildings.crs)
         self.grids_.index = pd.Index(self.grids_["grid_id"].to_numpy(), name=None)
