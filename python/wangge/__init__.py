@@ -354,15 +354,11 @@ class GridPartitioner:
         return self.fit(buildings, **kwargs).labels_
 
 
-def _audit_config(**options: Any) -> str:
+def _audit_inputs(grids: Frame, territory: Optional[Frame], buildings: Optional[Frame], **options: Any) -> tuple:
+    """The layers and the JSON configuration shared by :func:`check` and :func:`repair`."""
     config = dict(_AUDIT_DEFAULTS)
-    for key, value in options.items():
-        if value is not None:
-            config[key] = value
-    return json.dumps(config)
-
-
-def _audit_layers(grids: Frame, territory: Optional[Frame], buildings: Optional[Frame], id: Optional[str], households: str, building_id: Optional[str]) -> tuple:
+    config.update({key: value for key, value in options.items() if value is not None})
+    id, households, building_id = options["id"], config["households"], options["building_id"]
     grids = _as_frame(grids, "grids")
     id_col = id or "grid_id"
     g = _layer(grids, "grids", [id_col] if id_col in grids.columns or id is not None else [])
@@ -374,7 +370,7 @@ def _audit_layers(grids: Frame, territory: Optional[Frame], buildings: Optional[
         if building_id is not None:
             cols.append(building_id)
         b = _layer(buildings, "buildings", cols)
-    return g, t, b
+    return g, t, b, json.dumps(config)
 
 
 def check(
@@ -394,8 +390,7 @@ def check(
     """Audits a grid layer; returns one row per problem (``kind``, ``grid_ids``, ``area_m2``,
     ``building_id``, ``message``, geometry in the grids' CRS). The summary (counts, areas,
     ``clean``) is in ``result.attrs["summary"]``. Kinds are those of ``wangge check``."""
-    g, t, b = _audit_layers(grids, territory, buildings, id, households, building_id)
-    config = _audit_config(min_households=min_households, max_households=max_households, tolerance_m2=tolerance_m2, edge_gap_width_m=edge_gap_width_m, households=households, id=id, building_id=building_id, crs=crs)
+    g, t, b, config = _audit_inputs(grids, territory, buildings, min_households=min_households, max_households=max_households, tolerance_m2=tolerance_m2, edge_gap_width_m=edge_gap_width_m, households=households, id=id, building_id=building_id, crs=crs)
     summary, props, geoms = _wangge.check(g, config, territory=t, buildings=b)
     table = pd.DataFrame(json.loads(props), columns=["kind", "grid_ids", "area_m2", "building_id", "message"])
     out = gpd.GeoDataFrame(table, geometry=shapely.from_wkb(geoms) if len(geoms) else gpd.GeoSeries([]), crs=_as_frame(grids, "grids").crs)
@@ -420,8 +415,7 @@ def repair(
     """Repairs a grid layer: returns the repaired GeoDataFrame (same index, columns and CRS;
     exact duplicates dropped; untouched rows unchanged) and the report (what moved where)."""
     frame = _as_frame(grids, "grids")
-    g, t, b = _audit_layers(frame, territory, buildings, id, households, building_id)
-    config = _audit_config(min_households=min_households, max_households=max_households, tolerance_m2=tolerance_m2, edge_gap_width_m=edge_gap_width_m, households=households, id=id, building_id=building_id, crs=crs)
+    g, t, b, config = _audit_inputs(frame, territory, buildings, min_households=min_households, max_households=max_households, tolerance_m2=tolerance_m2, edge_gap_width_m=edge_gap_width_m, households=households, id=id, building_id=building_id, crs=crs)
     changed, removed, geoms, report = _wangge.repair(g, config, territory=t, buildings=b)
     out = frame.copy()
     new = shapely.from_wkb([w if w is not None else None for w in geoms])
