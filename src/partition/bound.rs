@@ -5,8 +5,6 @@
 //! relaxation; dropping contiguity and the lower bound only weakens it, so every value it
 //! reports is a valid lower bound for the region's number of grids.
 
-use rstar::primitives::GeomWithData;
-use rstar::RTree;
 
 use super::region::{Band, LocalGraph, Parts};
 use crate::distance::Metric;
@@ -31,8 +29,7 @@ pub fn lagrangian_bound(g: &LocalGraph, k: usize, band: Band, max_walk: Option<f
         Metric::Straight { detour } => *detour,
         Metric::Network { .. } => 1.0,
     };
-    let tree: RTree<GeomWithData<[f64; 2], u32>> =
-        RTree::bulk_load((0..n).map(|u| GeomWithData::new([g.pos[u].x, g.pos[u].y], u as u32)).collect());
+    let tree = g.position_tree();
     // Multipliers start at each unit's walk cost in the start division.
     let mut lambda: Vec<f64> = (0..n).map(|u| g.cost[u] * g.d(u, start.centre[start.part_of[u] as usize] as usize)).collect();
     let mut best = f64::NEG_INFINITY;

@@ -90,9 +90,7 @@ pub fn solve_model(
             }
         }
         Candidates::Nearest(m) => {
-            let tree: rstar::RTree<rstar::primitives::GeomWithData<[f64; 2], u32>> = rstar::RTree::bulk_load(
-                (0..n).map(|u| rstar::primitives::GeomWithData::new([g.pos[u].x, g.pos[u].y], u as u32)).collect(),
-            );
+            let tree = g.position_tree();
             for i in 0..n {
                 let mut js: Vec<u32> = tree.nearest_neighbor_iter(&[g.pos[i].x, g.pos[i].y]).take(m).map(|x| x.data).collect();
                 js.push(i as u32);

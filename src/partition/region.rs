@@ -69,6 +69,11 @@ pub struct LocalGraph {
 }
 
 impl LocalGraph {
+    /// An R-tree of the local units' positions (data: local index), for candidate centres.
+    pub fn position_tree(&self) -> rstar::RTree<rstar::primitives::GeomWithData<[f64; 2], u32>> {
+        rstar::RTree::bulk_load(self.pos.iter().enumerate().map(|(u, p)| rstar::primitives::GeomWithData::new([p.x, p.y], u as u32)).collect())
+    }
+
     /// The subgraph of `graph` induced by `units` (global indices, any order).
     pub fn induced(graph: &UnitGraph, units: &[u32], metric: &Metric) -> LocalGraph {
         let mut local = std::collections::HashMap::with_capacity(units.len());
