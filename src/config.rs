@@ -92,6 +92,15 @@ pub struct PartitionConfig {
     /// Persons per household: zone households = zone population / this, when the zones give no
     /// household column. Default none (households then come from the buildings).
     pub persons_per_household: Option<f64>,
+    /// Lowest households of a micro-grid; with `micro_max`, every grid is divided into
+    /// connected micro-grids nested in it. Default none (no micro-grids).
+    pub micro_min: Option<f64>,
+    /// Highest households of a micro-grid (a building above it is a micro-grid of its own).
+    /// Default none.
+    pub micro_max: Option<f64>,
+    /// Prefix of the grid codes (`grid_code` = prefix + 3-digit grid number, micro-grids add
+    /// 2 digits), e.g. an administrative + street + community code. Default none (no codes).
+    pub code_prefix: Option<String>,
 }
 
 impl Default for PartitionConfig {
@@ -131,6 +140,9 @@ impl Default for PartitionConfig {
             zone_households: None,
             floors: None,
             persons_per_household: None,
+            micro_min: None,
+            micro_max: None,
+            code_prefix: None,
         }
     }
 }
@@ -210,6 +222,18 @@ impl PartitionConfig {
             if !(p.is_finite() && p > 0.0) {
                 return bad(format!("--persons-per-household must be > 0, got {p}"));
             }
+        }
+        match (self.micro_min, self.micro_max) {
+            (None, None) => {}
+            (Some(lo), Some(hi)) => {
+                if !(lo.is_finite() && lo >= 0.0 && hi.is_finite() && hi > 0.0 && lo <= hi) {
+                    return bad(format!("--micro-min and --micro-max must satisfy 0 <= min <= max, got {lo} and {hi}"));
+                }
+                if hi > self.upper_bound() {
+                    return bad(format!("--micro-max ({hi}) is above the grid maximum ({})", self.upper_bound()));
+                }
+            }
+            _ => return bad("--micro-min and --micro-max go together".into()),
         }
         if let Some(j) = &self.join_on {
             crate::model::household_table::JoinKey::parse(j)?;

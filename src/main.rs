@@ -327,6 +327,16 @@ struct PartitionArgs {
     /// Zone households = zone population / this, when the zones have no household column.
     #[arg(long)]
     persons_per_household: Option<f64>,
+    /// Lowest households of a micro-grid: with --micro-max, every grid is divided into connected
+    /// micro-grids nested in it (OUT/micro_grids.geojson; buildings get micro_grid_id).
+    #[arg(long)]
+    micro_min: Option<f64>,
+    /// Highest households of a micro-grid (a building above it is a micro-grid of its own).
+    #[arg(long)]
+    micro_max: Option<f64>,
+    /// Prefix of grid codes: grid_code = prefix + 3-digit grid number (micro-grids add 2 digits).
+    #[arg(long)]
+    code_prefix: Option<String>,
     /// Worker threads. [default: all cores]
     #[arg(long)]
     threads: Option<usize>,
@@ -395,6 +405,9 @@ impl PartitionArgs {
         set!(opt zone_households);
         set!(opt floors);
         set!(opt persons_per_household);
+        set!(opt micro_min);
+        set!(opt micro_max);
+        set!(opt code_prefix);
         if self.exact {
             c.exact = true;
         }

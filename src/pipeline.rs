@@ -70,6 +70,31 @@ pub struct GridReport {
     pub worker: Option<(String, Option<String>)>,
 }
 
+/// One micro-grid of the result.
+#[derive(Debug, Clone)]
+pub struct MicroGridReport {
+    /// Id encoding the nesting: `GRID-SEQ` (e.g. `12-3`), numbered in reading order in the grid.
+    pub id: String,
+    /// Id of its grid.
+    pub grid_id: u32,
+    /// Sequence number inside its grid (1, 2, ...).
+    pub seq: u32,
+    /// Households.
+    pub households: f64,
+    /// Population (when the buildings have it).
+    pub population: Option<f64>,
+    /// Number of buildings.
+    pub buildings: usize,
+    /// Area of the polygon (m²).
+    pub area_m2: f64,
+    /// Polygon in the input CRS (inside its grid's polygon; together they make it up).
+    pub polygon: MultiPolygon<f64>,
+    /// Violation kinds (e.g. `oversize_building` for a building above the micro maximum).
+    pub violations: Vec<String>,
+    /// Explanations of the violations.
+    pub messages: Vec<String>,
+}
+
 /// A grid that misses a bound, with its reason.
 #[derive(Debug, Clone, Serialize)]
 pub struct ViolationReport {
@@ -96,10 +121,16 @@ pub struct Partitioned {
     pub building_index: Vec<u32>,
     /// Name of the household column (written on buildings whose households were derived).
     pub households_column: String,
+    /// Prefix of the grid codes, when configured.
+    pub code_prefix: Option<String>,
     /// Grids in id order.
     pub grids: Vec<GridReport>,
     /// Grids that miss a bound.
     pub violations: Vec<ViolationReport>,
+    /// Micro-grids, grid by grid (empty unless micro bounds are set).
+    pub micro_grids: Vec<MicroGridReport>,
+    /// Index into `micro_grids` of each building (file order; empty without micro-grids).
+    pub building_micro: Vec<u32>,
     /// Non-fatal remarks.
     pub warnings: Vec<String>,
     /// The summary (summary.json).
@@ -112,11 +143,33 @@ impl Partitioned {
         !self.violations.is_empty()
     }
 
-    /// Properties the outputs add to the building in file row `row` besides `grid_id`: the
-    /// household and population counts a households table or zones gave it.
+    /// The code of grid `grid_id`: the prefix and the 3-digit grid number, with a code prefix.
+    pub fn grid_code(&self, grid_id: u32) -> Option<String> {
+        self.code_prefix.as_ref().map(|p| format!("{p}{grid_id:03}"))
+    }
+
+    /// The code of a micro-grid: its grid's code and its 2-digit number in the grid.
+    pub fn micro_code(&self, micro: &MicroGridReport) -> Option<String> {
+        self.grid_code(micro.grid_id).map(|c| format!("{c}{:02}", micro.seq))
+    }
+
+    /// Properties the outputs add to the building in file row `row` besides `grid_id`: its grid
+    /// code and micro-grid (when configured), and the household and population counts a
+    /// households table or zones gave it.
     pub fn building_extra_properties(&self, row: usize) -> Vec<(String, Value)> {
         let s = &self.model.sources;
         let mut out = Vec::new();
+        let grid_id = self.grids[self.building_grid[row] as usize].id;
+        if let Some(code) = self.grid_code(grid_id) {
+            out.push(("grid_code".into(), json!(code)));
+        }
+        if let Some(&m) = self.building_micro.get(row) {
+            let micro = &self.micro_grids[m as usize];
+            out.push(("micro_grid_id".into(), json!(micro.id)));
+            if let Some(code) = self.micro_code(micro) {
+                out.push(("micro_code".into(), json!(code)));
+            }
+        }
         if !(s.households_derived || s.population_derived) {
             return out;
         }
@@ -411,6 +464,70 @@ pub fn partition_layers(layers: &Layers, config: &PartitionConfig, input_info: V
         });
     }
     let mut grids: Vec<GridReport> = order.iter().map(|&g| grids_by_index[g].take().expect("each grid once")).collect();
+    let (micro_grids, building_micro) = match (config.micro_min, config.micro_max) {
+        (Some(lo), Some(hi)) => {
+            progress.stage("micro-grids", "dividing grids into micro-grids");
+            progress.checkpoint()?;
+            let micro = crate::partition::micro::divide_grids(&graph, &plan, config, lo, hi, &unit_name)?;
+            let tri_micro = grid_of_triangles(&cells, &micro.micro_of_unit);
+            let micro_shapes = dissolve(&mesh, &tri_micro, micro.micro_grids.len());
+            let mut reports = Vec::with_capacity(micro.micro_grids.len());
+            for (m, mg) in micro.micro_grids.iter().enumerate() {
+                let polygons = micro_shapes[m]
+                    .polygons
+                    .0
+                    .iter()
+                    .map(|p| -> Result<Polygon<f64>> {
+                        let ext = convert_ring(p.exterior())?;
+                        let holes = p.interiors().iter().map(&mut convert_ring).collect::<Result<Vec<_>>>()?;
+                        Ok(Polygon::new(ext, holes))
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                let bs: Vec<u32> = mg.units.iter().flat_map(|&u| graph.units[u as usize].buildings.iter().copied()).collect();
+                let population = model.population_column.as_ref().map(|_| bs.iter().filter_map(|&b| model.buildings[b as usize].population).sum::<f64>());
+                let vs: Vec<&crate::partition::micro::MicroViolation> = micro.violations.iter().filter(|v| v.micro == m).collect();
+                reports.push(MicroGridReport {
+                    id: String::new(),
+                    grid_id: id_of[mg.grid as usize],
+                    seq: 0,
+                    households: mg.households,
+                    population,
+                    buildings: bs.len(),
+                    area_m2: micro_shapes[m].area,
+                    polygon: MultiPolygon(polygons),
+                    violations: vs.iter().map(|v| serde_json::to_value(v.kind).ok().and_then(|k| k.as_str().map(String::from)).unwrap_or_default()).collect(),
+                    messages: vs.iter().map(|v| v.message.clone()).collect(),
+                });
+            }
+            // Number micro-grids in reading order inside each grid; list them grid by grid.
+            let centre = |m: usize| model.buildings[graph.units[micro.micro_grids[m].centre as usize].buildings[0] as usize].anchor;
+            let mut rank: Vec<usize> = (0..reports.len()).collect();
+            rank.sort_by(|&a, &b| {
+                let (ga, gb) = (reports[a].grid_id, reports[b].grid_id);
+                let band = (shapes[micro.micro_grids[a].grid as usize].area / 4.0).sqrt().max(1.0);
+                let (pa, pb) = (centre(a), centre(b));
+                ga.cmp(&gb).then(((top - pa.y) / band).floor().total_cmp(&((top - pb.y) / band).floor())).then(pa.x.total_cmp(&pb.x)).then(a.cmp(&b))
+            });
+            let mut new_index = vec![0u32; reports.len()];
+            let mut seq = 0;
+            for (i, &m) in rank.iter().enumerate() {
+                seq = if i > 0 && reports[rank[i - 1]].grid_id == reports[m].grid_id { seq + 1 } else { 1 };
+                reports[m].seq = seq;
+                reports[m].id = format!("{}-{seq}", reports[m].grid_id);
+                new_index[m] = i as u32;
+            }
+            let mut by_rank: Vec<Option<MicroGridReport>> = reports.into_iter().map(Some).collect();
+            let ordered: Vec<MicroGridReport> = rank.iter().map(|&m| by_rank[m].take().expect("each micro-grid once")).collect();
+            let mut building_micro = vec![0u32; model.buildings.len()];
+            for (u, &m) in micro.micro_of_unit.iter().enumerate() {
+                for &b in &graph.units[u].buildings {
+                    building_micro[model.buildings[b as usize].row] = new_index[m as usize];
+                }
+            }
+            (ordered, building_micro)
+        }
+        _ => (Vec::new(), Vec::new()),
+    };
     // Workers to grids.
     let staffing = match &workers {
         None => None,
@@ -510,9 +627,11 @@ pub fn partition_layers(layers: &Layers, config: &PartitionConfig, input_info: V
         timings: &timings,
         walking,
         workers: staffing.as_ref().map(|s| serde_json::to_value(s).unwrap_or(Value::Null)),
+        micro_grids: &micro_grids,
     });
     let households_column = config.households.clone();
-    Ok(Partitioned { model, building_grid, building_index, households_column, grids, violations, warnings, summary })
+    let code_prefix = config.code_prefix.clone();
+    Ok(Partitioned { model, building_grid, building_index, households_column, code_prefix, grids, violations, micro_grids, building_micro, warnings, summary })
 }
 
 /// Walking figures of a plan.
@@ -525,6 +644,7 @@ struct Walking {
 }
 
 struct SummaryParts<'a> {
+    micro_grids: &'a [MicroGridReport],
     workers: Option<Value>,
     walking: Walking,
     config: &'a PartitionConfig,
@@ -556,6 +676,25 @@ fn summary_json(p: SummaryParts) -> Value {
     let population = p.model.population_column.as_ref().map(|c| {
         json!({"column": c, "total": p.grids.iter().filter_map(|g| g.population).sum::<f64>()})
     });
+    let micro = match (p.config.micro_min, p.config.micro_max) {
+        (Some(mlo), Some(mhi)) => {
+            let hh: Vec<f64> = p.micro_grids.iter().map(|m| m.households).collect();
+            let violations: Vec<Value> = p
+                .micro_grids
+                .iter()
+                .flat_map(|m| m.violations.iter().zip(&m.messages).map(move |(k, msg)| json!({"micro_grid_id": m.id, "kind": k, "message": msg, "households": m.households})))
+                .collect();
+            json!({
+                "count": p.micro_grids.len(),
+                "bounds": [mlo, mhi],
+                "in_bounds": hh.iter().filter(|&&h| h >= mlo - 1e-9 && h <= mhi + 1e-9).count(),
+                "min": hh.iter().copied().fold(f64::INFINITY, f64::min),
+                "max": hh.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+                "violations": violations,
+            })
+        }
+        _ => Value::Null,
+    };
     let timings: serde_json::Map<String, Value> = p.timings.iter().map(|(k, v)| (k.to_string(), json!((v * 1000.0).round() / 1000.0))).collect();
     json!({
         "wangge_version": env!("CARGO_PKG_VERSION"),
@@ -588,6 +727,7 @@ fn summary_json(p: SummaryParts) -> Value {
         "solution": p.walking.solution,
         "workers": p.workers,
         "violations": p.violations,
+        "micro_grids": micro,
         "warnings": p.warnings,
         "graph": {
             "units": p.graph_units,

@@ -203,6 +203,17 @@ fn round(x: f64, digits: i32) -> f64 {
 
 /// The properties of grid `i` as written in grids.geojson.
 pub fn grid_properties(result: &Partitioned, i: usize) -> Value {
+    let mut v = plain_grid_properties(result, i);
+    if let Some(code) = result.grid_code(result.grids[i].id) {
+        v["grid_code"] = Value::from(code);
+    }
+    if !result.micro_grids.is_empty() {
+        v["micro_grids"] = Value::from(result.micro_grids.iter().filter(|m| m.grid_id == result.grids[i].id).count());
+    }
+    v
+}
+
+fn plain_grid_properties(result: &Partitioned, i: usize) -> Value {
     let g = &result.grids[i];
     let kinds: Vec<&str> = result.violations.iter().filter(|v| v.grid_id == g.id).map(|v| v.kind.as_str()).collect();
     serde_json::json!({

@@ -81,6 +81,24 @@ impl UnitGraph {
         Self::from_pairs(units, map, 0)
     }
 
+    /// The subgraph induced by `units` (ascending global indices): unit `i` of the result is
+    /// `units[i]`; adjacencies between kept units and their shared lengths are kept.
+    pub fn induced(&self, units: &[u32]) -> UnitGraph {
+        let local: HashMap<u32, u32> = units.iter().enumerate().map(|(i, &u)| (u, i as u32)).collect();
+        let mut pairs = HashMap::new();
+        for (i, &u) in units.iter().enumerate() {
+            let (a, b) = (self.offsets[u as usize] as usize, self.offsets[u as usize + 1] as usize);
+            for k in a..b {
+                if let Some(&j) = local.get(&self.targets[k]) {
+                    if (i as u32) < j {
+                        pairs.insert((i as u32, j), self.shared_length[k]);
+                    }
+                }
+            }
+        }
+        Self::from_pairs(units.iter().map(|&u| self.units[u as usize].clone()).collect(), pairs, 0)
+    }
+
     fn from_pairs(units: Vec<Unit>, pairs: HashMap<(u32, u32), f64>, dropped_long: usize) -> UnitGraph {
         let n = units.len();
         let mut adj: Vec<Vec<(u32, f64)>> = vec![Vec::new(); n];

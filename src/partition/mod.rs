@@ -12,6 +12,7 @@ pub mod count;
 pub mod exact;
 pub mod improve;
 pub mod medoid;
+pub mod micro;
 pub mod recombine;
 pub mod milp;
 pub mod region;
