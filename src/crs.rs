@@ -434,6 +434,122 @@ impl Projector {
     }
 }
 
+/// Which WKT dialect [`crs_wkt`] writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WktFlavour {
+    /// OGC WKT 1 as GDAL writes it, with AUTHORITY nodes (GeoPackage, FlatGeobuf).
+    Ogc1,
+    /// ESRI WKT 1, the dialect of Shapefile `.prj` files.
+    Esri,
+}
+
+/// The ESRI/OGC WKT of a lon/lat system on the WGS84 datum named `name` (used for GCJ-02 and
+/// BD-09, which have no EPSG code: readers see WGS84 degrees, wangge recognises the name).
+pub fn offset_wkt(name: &str, flavour: WktFlavour) -> String {
+    match flavour {
+        WktFlavour::Esri => format!(
+            "GEOGCS[\"{name}\",DATUM[\"D_WGS_1984\",SPHEROID[\"WGS_1984\",6378137.0,298.257223563]],PRIMEM[\"Greenwich\",0.0],UNIT[\"Degree\",0.0174532925199433]]"
+        ),
+        WktFlavour::Ogc1 => format!(
+            "GEOGCS[\"{name}\",DATUM[\"WGS_1984\",SPHEROID[\"WGS 84\",6378137,298.257223563]],PRIMEM[\"Greenwich\",0],UNIT[\"degree\",0.0174532925199433],AXIS[\"Longitude\",EAST],AXIS[\"Latitude\",NORTH]]"
+        ),
+    }
+}
+
+/// The WKT of `spec` in the given dialect, from PROJ (offset systems: [`offset_wkt`]). Errors
+/// carry PROJ's message.
+pub fn crs_wkt(spec: &CrsSpec, flavour: WktFlavour) -> std::result::Result<String, String> {
+    if let CrsSpec::Offset(o) = spec {
+        return Ok(offset_wkt(o.name(), flavour));
+    }
+    let definition = match spec {
+        CrsSpec::Crs84 => "EPSG:4326".to_string(),
+        other => other.proj_definition(),
+    };
+    let proj = Proj::new(&definition).map_err(|e| format!("PROJ does not know {definition}: {e}"))?;
+    let version = match flavour {
+        WktFlavour::Ogc1 => proj::wkt::WktVersion::Wkt1_Gdal,
+        WktFlavour::Esri => proj::wkt::WktVersion::Wkt1_Esri,
+    };
+    proj.as_wkt(Some(version), None).map_err(|e| format!("PROJ cannot write {definition} as WKT: {e}"))
+}
+
+/// The first name in a WKT text (`GEOGCS["GCJ-02",...` → `GCJ-02`).
+pub fn wkt_name(wkt: &str) -> Option<&str> {
+    let start = wkt.find('"')? + 1;
+    let len = wkt[start..].find('"')?;
+    Some(&wkt[start..start + len])
+}
+
+/// Reads a CRS written as WKT by a file (a `.prj`, a GeoPackage or FlatGeobuf definition): the
+/// offset systems by their name, else the EPSG code PROJ identifies with confidence ≥ 90 %, else
+/// the WKT itself.
+pub fn crs_from_wkt(wkt: &str) -> CrsSpec {
+    let wkt = wkt.trim();
+    if let Some(o) = wkt_name(wkt).and_then(OffsetCrs::parse) {
+        return CrsSpec::Offset(o);
+    }
+    match top_authority(wkt).or_else(|| identify_epsg(wkt)) {
+        Some(code) => CrsSpec::Epsg(code),
+        None => CrsSpec::Definition(wkt.to_string()),
+    }
+}
+
+/// The EPSG code of a WKT 1 whose root node ends with `AUTHORITY["EPSG","code"]`.
+fn top_authority(wkt: &str) -> Option<u32> {
+    let at = wkt.rfind("AUTHORITY[")?;
+    let rest: String = wkt[at + "AUTHORITY[".len()..].chars().filter(|c| !c.is_whitespace()).collect();
+    let rest = rest.strip_suffix("]]")?;
+    let (org, code) = rest.split_once(',')?;
+    if !org.trim_matches('"').eq_ignore_ascii_case("EPSG") {
+        return None;
+    }
+    code.trim_matches('"').parse().ok()
+}
+
+/// The EPSG code PROJ finds for a CRS definition (WKT, PROJJSON, ...), when it is confident
+/// (≥ 90 %) of one. A small safe wrapper over `proj_identify`, which the `proj` crate does not
+/// expose.
+pub fn identify_epsg(definition: &str) -> Option<u32> {
+    use proj_sys::*;
+    use std::ffi::{CStr, CString};
+    let def = CString::new(definition).ok()?;
+    let epsg = CString::new("EPSG").ok()?;
+    // SAFETY: every object created here is destroyed before returning; pointers are checked
+    // for null before use, and strings returned by PROJ are copied while their owner lives.
+    unsafe {
+        let ctx = proj_context_create();
+        if ctx.is_null() {
+            return None;
+        }
+        let obj = proj_create(ctx, def.as_ptr());
+        let mut code = None;
+        if !obj.is_null() {
+            let mut confidence: *mut std::os::raw::c_int = std::ptr::null_mut();
+            let list = proj_identify(ctx, obj, epsg.as_ptr(), std::ptr::null(), &mut confidence);
+            if !list.is_null() {
+                if proj_list_get_count(list) > 0 && !confidence.is_null() && *confidence >= 90 {
+                    let best = proj_list_get(ctx, list, 0);
+                    if !best.is_null() {
+                        let c = proj_get_id_code(best, 0);
+                        if !c.is_null() {
+                            code = CStr::from_ptr(c).to_str().ok().and_then(|s| s.parse::<u32>().ok());
+                        }
+                        proj_destroy(best);
+                    }
+                }
+                proj_list_destroy(list);
+            }
+            if !confidence.is_null() {
+                proj_int_list_destroy(confidence);
+            }
+            proj_destroy(obj);
+        }
+        proj_context_destroy(ctx);
+        code
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -475,6 +591,19 @@ mod tests {
         // 0.01 degree of latitude is about 1109 m
         let n = p.to_work(Coord { x: 121.49, y: 31.25 }).unwrap();
         assert!(((n.y - w.y) - 1109.0).abs() < 5.0, "{}", n.y - w.y);
+    }
+
+    #[test]
+    fn wkt_out_and_back() {
+        for code in [4547, 4528, 4326, 4490, 32651] {
+            for flavour in [WktFlavour::Esri, WktFlavour::Ogc1] {
+                let wkt = crs_wkt(&CrsSpec::Epsg(code), flavour).unwrap();
+                assert_eq!(crs_from_wkt(&wkt), CrsSpec::Epsg(code), "{wkt}");
+            }
+        }
+        let gcj = crs_wkt(&CrsSpec::Offset(OffsetCrs::Gcj02), WktFlavour::Esri).unwrap();
+        assert_eq!(crs_from_wkt(&gcj), CrsSpec::Offset(OffsetCrs::Gcj02));
+        assert!(matches!(crs_from_wkt("LOCAL_CS[\"somewhere\"]"), CrsSpec::Definition(_)));
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use wangge::progress::Progress;
-use wangge::write::write_partition;
+use wangge::write::write_partition_as;
 use wangge::audit::{AuditConfig, AuditInputs};
 use wangge::read::{read_layer, Format, Layer, ReadOptions};
 use wangge::{partition_files, Error, Inputs, PartitionConfig};
@@ -57,6 +57,11 @@ fn read_options(format: Option<&str>, layer: Option<String>, encoding: Option<St
         Some(f) => Some(Format::parse(f).ok_or_else(|| Error::Config(format!("--format: unknown format '{f}' (geojson, geojsonseq, gpkg, shp, fgb)")))?),
     };
     Ok(ReadOptions { format, layer, encoding })
+}
+
+/// The format named by `--output-format`.
+fn output_format(text: &str) -> Result<Format, Error> {
+    Format::parse(text).ok_or_else(|| Error::Config(format!("--output-format: unknown format '{text}' (geojson, geojsonseq, gpkg, shp, fgb)")))
 }
 
 fn run_info(args: InfoArgs) -> Result<ExitCode, Error> {
@@ -113,6 +118,9 @@ struct AuditArgs {
     /// No messages on stderr.
     #[arg(short, long)]
     quiet: bool,
+    /// Format of the repaired grids (repair): geojson, geojsonseq, gpkg, shp or fgb.
+    #[arg(long, default_value = "geojson", value_name = "FORMAT")]
+    output_format: String,
 }
 
 impl AuditArgs {
@@ -153,6 +161,9 @@ fn run_check(args: AuditArgs) -> Result<ExitCode, Error> {
         Some("-") => true,
         Some(other) => return Err(Error::Config(format!("--json takes '-' (stdout), got '{other}'"))),
     };
+    if output_format(&args.output_format)? != Format::GeoJson {
+        return Err(Error::Config("wangge check writes issues.geojson: --output-format is for repair".into()));
+    }
     if !to_stdout && args.output.is_none() {
         return Err(Error::Config("wangge check needs -o OUT_DIR or --json -".into()));
     }
@@ -185,16 +196,20 @@ fn run_repair(args: AuditArgs) -> Result<ExitCode, Error> {
     let Some(out) = args.output.clone() else {
         return Err(Error::Config("wangge repair needs -o OUT_DIR".into()));
     };
+    let format = output_format(&args.output_format)?;
     wangge::write::OutputDir::prepare(&out, args.overwrite)?;
     let (grids, territory, buildings) = args.layers(&config)?;
     let repaired = wangge::audit::repair::repair(grids, AuditInputs { territory: territory.as_ref(), buildings: buildings.as_ref() }, &config)?;
-    wangge::audit::output::write_repair(&out, args.overwrite, &repaired)?;
+    let warnings = wangge::audit::output::write_repair_as(&out, args.overwrite, &repaired, format)?;
     if !args.quiet {
+        for w in &warnings {
+            eprintln!("wangge: warning: {w}");
+        }
         let r = &repaired.report;
         eprintln!(
             "wangge repair: {} → {}: {} grids changed, {} overlaps resolved, {} gaps filled, {} made valid, {} removed",
             args.grids.display(),
-            out.join("grids.geojson").display(),
+            out.join(format!("grids.{}", wangge::write::extension(format))).display(),
             r["grids_changed"], r["overlaps_resolved"], r["gaps_filled"], r["made_valid"], r["removed"]
         );
         for u in &repaired.unresolved {
@@ -355,6 +370,10 @@ struct PartitionArgs {
     /// No progress output.
     #[arg(short, long)]
     quiet: bool,
+    /// Format of buildings.<ext> and grids.<ext>: geojson, geojsonseq, gpkg, shp or fgb
+    /// (summary.json stays JSON).
+    #[arg(long, default_value = "geojson", value_name = "FORMAT")]
+    output_format: String,
 }
 
 impl PartitionArgs {
@@ -432,6 +451,7 @@ impl PartitionArgs {
 
 fn run_partition(args: PartitionArgs) -> Result<ExitCode, Error> {
     let config = args.config()?;
+    let format = output_format(&args.output_format)?;
     if let Some(t) = args.threads {
         rayon::ThreadPoolBuilder::new()
             .num_threads(t.max(1))
@@ -454,8 +474,13 @@ fn run_partition(args: PartitionArgs) -> Result<ExitCode, Error> {
     let mut progress = Progress::new(!args.quiet);
     let (result, layer) = partition_files(&inputs, &config, &mut progress)?;
     progress.stage("write", "writing outputs");
-    write_partition(&args.output, args.overwrite, &result, &layer)?;
+    let warnings = write_partition_as(&args.output, args.overwrite, &result, &layer, format)?;
     progress.done();
+    if !args.quiet {
+        for w in &warnings {
+            eprintln!("wangge: warning: {w}");
+        }
+    }
     if !args.quiet {
         let s = &result.summary;
         eprintln!(

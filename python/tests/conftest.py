@@ -11,6 +11,8 @@ DATA = ROOT / "data"
 
 @pytest.fixture(scope="session")
 def wangge_bin():
+    if os.environ.get("WANGGE_BIN"):
+        return os.environ["WANGGE_BIN"]
     exe = ROOT / "target" / "release" / "wangge"
     if not exe.exists():
         subprocess.run(["cargo", "build", "--release", "--bin", "wangge"], cwd=ROOT, check=True)

@@ -104,3 +104,27 @@ def test_info_describes_a_layer(wangge_bin, layers):
     assert info["features"] == 1308 and info["crs"] == "EPSG:4547" and info["format"] == "geopackage"
     assert {"name": "households", "type": "integer"} in info["columns"]
     assert info["bounds"][0] > 1000  # metres, not degrees
+
+
+@pytest.mark.parametrize("fmt,ext", [("gpkg", "gpkg"), ("shp", "shp"), ("fgb", "fgb"), ("geojsonseq", "geojsonl")])
+def test_outputs_in_other_formats_read_by_gdal(wangge_bin, layers, tmp_path, fmt, ext):
+    """--output-format: GDAL (through pyogrio) reads buildings and grids with the same grid ids as
+    the GeoJSON output, every input property (Chinese text included), and the CRS."""
+    ref_out, out = tmp_path / "ref", tmp_path / "out"
+    run_partition(wangge_bin, ref_out, layers["gpkg4547"], "--effort", "0")
+    run_partition(wangge_bin, out, layers["gpkg4547"], "--effort", "0", "--output-format", fmt)
+    ref, _ = grids_by_bid(ref_out)
+    b = gpd.read_file(out / f"buildings.{ext}")
+    g = gpd.read_file(out / f"grids.{ext}")
+    assert len(b) == len(ref) and dict(zip(b["bid"], b["grid_id"])) == ref
+    assert b["名称"].str.startswith("楼").all()
+    assert b["households"].dtype.kind == "i"
+    assert sorted(g["grid_id"]) == sorted(set(ref.values()))
+    if fmt != "geojsonseq":
+        assert b.crs.to_epsg() == 4547 and g.crs.to_epsg() == 4547
+    ref_grids = gpd.read_file(ref_out / "grids.geojson").set_index("grid_id")
+    got = g.set_crs(4547, allow_override=True).set_index("grid_id")
+    for gid in ref_grids.index:
+        assert got.loc[gid].geometry.symmetric_difference(ref_grids.loc[gid].geometry).area < 1e-6
+    if fmt == "shp":
+        assert "mean_walk_" in g.columns  # 10-byte field names

@@ -12,7 +12,8 @@ use super::repair::Repaired;
 use super::Audit;
 use crate::crs::WorkFrame;
 use crate::error::{Error, Result};
-use crate::write::OutputDir;
+use crate::read::Format;
+use crate::write::{input_feature_parts, OutputDir, OutputFeature, OutputLayer};
 
 /// A geometry in working metres back in the input CRS.
 pub fn to_source(g: &Geometry<f64>, frame: &WorkFrame, name: &str) -> Result<Geometry<f64>> {
@@ -73,6 +74,50 @@ pub fn write_check(dir: &Path, overwrite: bool, audit: &Audit) -> Result<()> {
 /// Writes `dir/grids.geojson` (every kept feature, untouched ones exactly as written) and
 /// `dir/repair.json`.
 pub fn write_repair(dir: &Path, overwrite: bool, repaired: &Repaired) -> Result<()> {
+    write_repair_as(dir, overwrite, repaired, Format::GeoJson).map(|_| ())
+}
+
+/// The repaired grids as an output layer: every kept feature with its id and properties, the
+/// changed ones with their new geometry, in the input CRS.
+pub fn repaired_layer(repaired: &Repaired) -> Result<OutputLayer> {
+    let layer = &repaired.grids.layer;
+    let frame = &repaired.grids.frame;
+    let mut features = Vec::with_capacity(layer.features.len());
+    for (g, f) in layer.features.iter().enumerate() {
+        if repaired.removed[g] {
+            continue;
+        }
+        let (id, properties) = input_feature_parts(layer, g)?;
+        let geometry = if repaired.changed[g] {
+            let shape = &repaired.grids.grids[g].shape;
+            match shape.0.len() {
+                0 => None,
+                1 => Some(to_source(&Geometry::Polygon(shape.0[0].clone()), frame, &layer.name)?),
+                _ => Some(to_source(&Geometry::MultiPolygon(shape.clone()), frame, &layer.name)?),
+            }
+        } else {
+            f.geometry.clone()
+        };
+        features.push(OutputFeature { id, properties, geometry });
+    }
+    Ok(OutputLayer { name: "grids".into(), crs: Some(frame.source.clone()), features })
+}
+
+/// Writes `dir/grids.<ext>` in `format` and `dir/repair.json`; returns the warnings to show
+/// (renamed columns, truncated text). GeoJSON keeps untouched features exactly as written.
+pub fn write_repair_as(dir: &Path, overwrite: bool, repaired: &Repaired, format: Format) -> Result<Vec<String>> {
+    if format != Format::GeoJson {
+        let grids = repaired_layer(repaired)?;
+        let mut out = OutputDir::prepare(dir, overwrite)?;
+        out.stage_layer("grids", format, &grids)?;
+        out.stage("repair.json", |w| {
+            serde_json::to_writer_pretty(&mut *w, &repaired.report)?;
+            w.write_all(b"\n")
+        })?;
+        let warnings = out.warnings().to_vec();
+        out.commit()?;
+        return Ok(warnings);
+    }
     let layer = &repaired.grids.layer;
     let frame = &repaired.grids.frame;
     let mut geometries: Vec<Option<String>> = vec![None; layer.features.len()];
@@ -135,5 +180,6 @@ pub fn write_repair(dir: &Path, overwrite: bool, repaired: &Repaired) -> Result<
         serde_json::to_writer_pretty(&mut *w, &repaired.report)?;
         w.write_all(b"\n")
     })?;
-    out.commit()
+    out.commit()?;
+    Ok(Vec::new())
 }

@@ -52,8 +52,11 @@ pub fn read_fgb(path: &Path, columns: &[&str]) -> Result<Layer> {
     let crs = header.crs().and_then(|c| {
         if c.code() > 0 && c.org().is_none_or(|o| o.eq_ignore_ascii_case("EPSG")) {
             Some(CrsSpec::Epsg(c.code() as u32))
+        } else if let Some(o) = c.name().and_then(crate::offset::OffsetCrs::parse) {
+            // GCJ-02 / BD-09 as wangge writes them (by name, on the WGS84 datum).
+            Some(CrsSpec::Offset(o))
         } else {
-            c.wkt().map(|w| CrsSpec::Definition(w.to_string()))
+            c.wkt().map(crate::crs::crs_from_wkt)
         }
     });
     let mut iter = reader.select_all().map_err(|e| err(&e))?;
@@ -62,6 +65,8 @@ pub fn read_fgb(path: &Path, columns: &[&str]) -> Result<Layer> {
         let row = features.len();
         let geometry = match f.geometry() {
             None => None,
+            // A feature written without geometry (null shape) has an empty one.
+            Some(g) if g.xy().is_none_or(|xy| xy.is_empty()) && g.parts().is_none_or(|p| p.is_empty()) => None,
             Some(_) => Some(f.to_geo().map_err(|e| Error::feature(&name, format!("#{row}"), FeatureFault::MalformedGeometry { message: e.to_string() }))?),
         };
         let mut c = Collect { out: serde_json::Map::new() };

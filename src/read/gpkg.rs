@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use super::{FeatureId, InputFeature, Layer};
 use crate::crs::CrsSpec;
+use crate::offset::OffsetCrs;
 use crate::error::{Error, FeatureFault, Result};
 
 /// Decodes a GeoPackage geometry blob (None for an empty geometry).
@@ -56,25 +57,31 @@ pub fn read_gpkg(path: &Path, columns: &[&str], layer: Option<&str>) -> Result<L
         None => tables.first().cloned().ok_or_else(|| Error::layer(&name, "has no feature table"))?,
     };
     let crs = db
-        .query_row("SELECT organization, organization_coordsys_id, definition FROM gpkg_spatial_ref_sys WHERE srs_id = ?1", [srs_id], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?))
+        .query_row("SELECT organization, organization_coordsys_id, definition, srs_name FROM gpkg_spatial_ref_sys WHERE srs_id = ?1", [srs_id], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?, r.get::<_, Option<String>>(3)?))
         })
         .ok()
-        .and_then(|(org, code, def)| {
+        .and_then(|(org, code, def, srs_name)| {
             if org.eq_ignore_ascii_case("EPSG") && code > 0 {
                 Some(CrsSpec::Epsg(code as u32))
+            } else if let Some(o) = srs_name.as_deref().filter(|_| org.eq_ignore_ascii_case("wangge")).and_then(OffsetCrs::parse) {
+                // GCJ-02 / BD-09 as wangge writes them.
+                Some(CrsSpec::Offset(o))
             } else if def.trim().is_empty() || def.trim() == "undefined" {
                 None
             } else {
-                Some(CrsSpec::Definition(def))
+                Some(crate::crs::crs_from_wkt(&def))
             }
         });
-    let info: Vec<(String, bool)> = db
+    let info: Vec<(String, bool, String)> = db
         .prepare(&format!("PRAGMA table_info(\"{}\")", table.replace('"', "\"\"")))
-        .and_then(|mut s| s.query_map([], |r| Ok((r.get::<_, String>(1)?, r.get::<_, i64>(5)? > 0)))?.collect())
+        .and_then(|mut s| s.query_map([], |r| Ok((r.get::<_, String>(1)?, r.get::<_, i64>(5)? > 0, r.get::<_, Option<String>>(2)?.unwrap_or_default())))?.collect())
         .map_err(&err)?;
-    let fid_col = info.iter().find(|(_, pk)| *pk).map(|(n, _)| n.clone());
-    let attr_cols: Vec<String> = info.iter().filter(|(n, pk)| !pk && *n != geom_col).map(|(n, _)| n.clone()).collect();
+    let fid_col = info.iter().find(|(_, pk, _)| *pk).map(|(n, _, _)| n.clone());
+    let attr_info: Vec<&(String, bool, String)> = info.iter().filter(|(n, pk, _)| !pk && *n != geom_col).collect();
+    let attr_cols: Vec<String> = attr_info.iter().map(|(n, _, _)| n.clone()).collect();
+    // BOOLEAN columns hold 0/1: read them as booleans.
+    let boolean: Vec<bool> = attr_info.iter().map(|(_, _, t)| t.eq_ignore_ascii_case("BOOLEAN")).collect();
     let wanted: Vec<Option<usize>> = columns.iter().map(|c| attr_cols.iter().position(|a| a == c)).collect();
     let select: Vec<String> = std::iter::once(fid_col.clone().unwrap_or_else(|| "rowid".into()))
         .chain(std::iter::once(geom_col.clone()))
@@ -96,6 +103,7 @@ pub fn read_gpkg(path: &Path, columns: &[&str], layer: Option<&str>) -> Result<L
         let value = |i: usize| -> Result<Option<Value>> {
             Ok(match r.get_ref(2 + i).map_err(&err)? {
                 ValueRef::Null => None,
+                ValueRef::Integer(v) if boolean[i] => Some(Value::from(v != 0)),
                 ValueRef::Integer(v) => Some(Value::from(v)),
                 ValueRef::Real(v) => Some(serde_json::Number::from_f64(v).map(Value::Number).unwrap_or(Value::Null)),
                 ValueRef::Text(t) => Some(Value::from(String::from_utf8_lossy(t).into_owned())),

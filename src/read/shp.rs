@@ -7,7 +7,6 @@ use dbase::FieldValue;
 use serde_json::Value;
 
 use super::{FeatureId, InputFeature, Layer};
-use crate::crs::CrsSpec;
 use crate::error::{Error, FeatureFault, Result};
 
 /// The text encoding of a shapefile's attributes: from `--encoding`, the .cpg file, or the
@@ -72,7 +71,8 @@ pub fn read_shapefile(path: &Path, columns: &[&str], encoding: Option<&str>) -> 
     let dbf = dbase::Reader::from_path_with_encoding(path.with_extension("dbf"), dbase::encoding::EncodingRs::from(enc)).map_err(|e| err(&e))?;
     let raw_names: Vec<String> = dbf.fields().iter().map(|f| f.name().to_string()).collect();
     let all: Vec<String> = field_names(&path.with_extension("dbf"), enc).filter(|n| n.len() == raw_names.len()).unwrap_or_else(|| raw_names.clone());
-    let crs = std::fs::read_to_string(path.with_extension("prj")).ok().filter(|s| !s.trim().is_empty()).map(|wkt| CrsSpec::Definition(wkt.trim().to_string()));
+    // The .prj: GCJ-02/BD-09 by name, else the EPSG code PROJ identifies, else the WKT.
+    let crs = std::fs::read_to_string(path.with_extension("prj")).ok().filter(|s| !s.trim().is_empty()).map(|wkt| crate::crs::crs_from_wkt(&wkt));
     let mut reader = shapefile::Reader::new(shapes, dbf);
     let mut features = Vec::new();
     for (row, item) in reader.iter_shapes_and_records().enumerate() {
