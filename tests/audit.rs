@@ -4,25 +4,13 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
 
-use common::{X0, Y0};
+use common::{tmp, wangge, X0, Y0};
 use geo::{Area, MultiPolygon};
 use serde_json::{json, Value};
 
-fn wangge(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_wangge")).args(args).output().expect("run wangge")
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("wangge-audit-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn write(dir: &Path, name: &str, v: &Value) -> String {
+fn write_json(dir: &Path, name: &str, v: &Value) -> String {
     let p = dir.join(name);
     std::fs::write(&p, v.to_string()).unwrap();
     p.display().to_string()
@@ -166,9 +154,9 @@ fn assert_found(issues: &Value, with_buildings: bool) {
 #[test]
 fn check_finds_every_injected_defect_and_nothing_else() {
     let d = tmp("defects");
-    let grids = write(&d, "grids.geojson", &collection(defective_layer()));
-    let territory = write(&d, "territory.geojson", &collection(vec![json!({"type": "Feature", "properties": {}, "geometry": polygon(vec![ring(&rect(0.0, 0.0, 400.0, 400.0), false)])})]));
-    let b = write(&d, "buildings.geojson", &buildings());
+    let grids = write_json(&d, "grids.geojson", &collection(defective_layer()));
+    let territory = write_json(&d, "territory.geojson", &collection(vec![json!({"type": "Feature", "properties": {}, "geometry": polygon(vec![ring(&rect(0.0, 0.0, 400.0, 400.0), false)])})]));
+    let b = write_json(&d, "buildings.geojson", &buildings());
     // With the territory and buildings.
     let out = d.join("with");
     let o = wangge(&["check", &grids, "--territory", &territory, "--buildings", &b, "-o", out.to_str().unwrap(), "-q"]);
@@ -203,12 +191,12 @@ fn check_finds_every_injected_defect_and_nothing_else() {
 #[test]
 fn grids_outside_the_household_bounds_are_reported() {
     let d = tmp("bounds");
-    let grids = write(&d, "grids.geojson", &collection(clean_layer()));
+    let grids = write_json(&d, "grids.geojson", &collection(clean_layer()));
     let b = |id: u32, hh: f64| {
         let (a, b0, _, _) = cell(id);
         json!({"type": "Feature", "id": format!("b{id}"), "properties": {"households": hh}, "geometry": {"type": "Point", "coordinates": [X0 + a + 50.0, Y0 + b0 + 50.0]}})
     };
-    let blds = write(&d, "b.geojson", &collection((1..=16).map(|id| b(id, if id == 7 { 250.0 } else if id == 9 { 620.0 } else { 400.0 })).collect()));
+    let blds = write_json(&d, "b.geojson", &collection((1..=16).map(|id| b(id, if id == 7 { 250.0 } else if id == 9 { 620.0 } else { 400.0 })).collect()));
     let o = wangge(&["check", &grids, "--buildings", &blds, "--min-households", "300", "--max-households", "500", "--json", "-", "-q"]);
     assert_eq!(o.status.code(), Some(1));
     let doc: Value = serde_json::from_slice(&o.stdout).unwrap();
@@ -236,8 +224,8 @@ fn union_area_and_overlap(features: &[Value]) -> (f64, f64) {
 #[test]
 fn repair_leaves_no_gap_or_overlap_and_passes_the_check() {
     let d = tmp("repair");
-    let grids = write(&d, "grids.geojson", &collection(defective_layer()));
-    let territory = write(&d, "territory.geojson", &collection(vec![json!({"type": "Feature", "properties": {}, "geometry": polygon(vec![ring(&rect(0.0, 0.0, 400.0, 400.0), false)])})]));
+    let grids = write_json(&d, "grids.geojson", &collection(defective_layer()));
+    let territory = write_json(&d, "territory.geojson", &collection(vec![json!({"type": "Feature", "properties": {}, "geometry": polygon(vec![ring(&rect(0.0, 0.0, 400.0, 400.0), false)])})]));
     let out = d.join("fixed");
     let o = wangge(&["repair", &grids, "--territory", &territory, "-o", out.to_str().unwrap(), "-q"]);
     assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
@@ -267,7 +255,7 @@ fn repair_leaves_no_gap_or_overlap_and_passes_the_check() {
 fn repairing_a_clean_layer_changes_nothing() {
     let d = tmp("clean");
     let text = collection(clean_layer());
-    let grids = write(&d, "grids.geojson", &text);
+    let grids = write_json(&d, "grids.geojson", &text);
     let o = wangge(&["check", &grids, "--json", "-", "-q"]);
     assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stdout));
     let out = d.join("fixed");
@@ -287,7 +275,7 @@ fn lon_lat_layers_are_measured_in_metres() {
         {"type": "Feature", "properties": {"grid_id": 2}, "geometry": sq(121.401, 121.402)}
     ]});
     let d = tmp("lonlat");
-    let grids = write(&d, "grids.geojson", &layer);
+    let grids = write_json(&d, "grids.geojson", &layer);
     let o = wangge(&["check", &grids, "--json", "-", "-q"]);
     let doc: Value = serde_json::from_slice(&o.stdout).unwrap();
     let got = found(&doc["issues"]);

@@ -5,8 +5,7 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
 
 use common::*;
 use geo::orient::{Direction, Orient};
@@ -18,19 +17,6 @@ use wangge::read::{read_layer_with, Format, Layer, ReadOptions};
 use wangge::write::{input_feature_parts, write_layer, OutputFeature, OutputLayer};
 
 const FORMATS: [Format; 5] = [Format::GeoJson, Format::GeoJsonSeq, Format::GeoPackage, Format::Shapefile, Format::FlatGeobuf];
-
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("wangge-formats-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn files(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().to_string()).collect();
-    v.sort();
-    v
-}
 
 fn ring(x0: f64, y0: f64, pts: &[(f64, f64)]) -> LineString<f64> {
     LineString(pts.iter().map(|&(x, y)| Coord { x: x0 + x, y: y0 + y }).collect())
@@ -273,14 +259,6 @@ fn long_shapefile_field_names_are_cut_uniquely() {
         // Cut to 254 bytes on a character boundary: 84 characters of 3 bytes.
         assert_eq!(p["long"], json!("字".repeat(84)));
     }
-}
-
-fn wangge(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_wangge")).args(args).output().expect("run wangge")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).to_string()
 }
 
 #[test]

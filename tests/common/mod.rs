@@ -171,3 +171,40 @@ pub fn territory_polygons(text: &str) -> MultiPolygon<f64> {
 pub fn rect(x0: f64, y0: f64, x1: f64, y1: f64) -> Polygon<f64> {
     Rect::new(Coord { x: X0 + x0, y: Y0 + y0 }, Coord { x: X0 + x1, y: Y0 + y1 }).to_polygon()
 }
+
+/// Runs the wangge binary with `args`.
+pub fn wangge(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_wangge")).args(args).output().expect("run wangge")
+}
+
+/// A fresh, empty temporary directory for one test (unique per test binary and name).
+pub fn tmp(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("wangge-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Writes `bytes` to `dir/name` and returns the path as text.
+pub fn write(dir: &std::path::Path, name: &str, bytes: impl AsRef<[u8]>) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, bytes).unwrap();
+    p.display().to_string()
+}
+
+/// The standard error of a run, as text.
+pub fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+/// The file names in `dir`, sorted (none when it does not exist).
+pub fn files(dir: &std::path::Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir).map(|r| r.map(|e| e.unwrap().file_name().to_string_lossy().to_string()).collect()).unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// A JSON file's content.
+pub fn read_json(p: impl AsRef<std::path::Path>) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+}
