@@ -127,6 +127,13 @@ fn run_watched<T: Send + 'static>(py: Python<'_>, progress: Option<Bound<'_, PyA
     }
 }
 
+/// Micro-grids handed back: micro-grid id of each building, polygons as WKB, properties JSON.
+type MicroOutput = (Vec<String>, Vec<Py<PyBytes>>, String);
+
+/// What `partition` returns: grid ids of the buildings, grid polygons (WKB), grid properties
+/// (JSON), summary (JSON), households and population of each building, micro-grids if any.
+type PartitionOutput = (Vec<u32>, Vec<Py<PyBytes>>, String, String, Vec<f64>, Vec<Option<f64>>, Option<MicroOutput>);
+
 /// Partitions buildings. Returns (grid id of each building, grid polygons as WKB in the input
 /// CRS, grid properties as a JSON array, summary JSON).
 #[pyfunction]
@@ -145,7 +152,7 @@ fn partition(
     households_table_path: Option<String>,
     population_zones_path: Option<String>,
     progress: Option<Bound<'_, PyAny>>,
-) -> PyResult<(Vec<u32>, Vec<Py<PyBytes>>, String, String, Vec<f64>, Vec<Option<f64>>)> {
+) -> PyResult<PartitionOutput> {
     let config: PartitionConfig = serde_json::from_str(config_json).map_err(|e| ConfigError::new_err(format!("invalid configuration: {e}")))?;
     let result = run_watched(py, progress, move |watch| {
         config.validate()?;
@@ -184,14 +191,22 @@ fn partition(
         let mut progress = Progress::watched(watch);
         let r = partition_layers(&layers, &config, Value::Null, &mut progress)?;
         let props: Vec<Value> = (0..r.grids.len()).map(|i| crate::write::grid_properties(&r, i)).collect();
-        Ok((r, props))
+        let micro_props: Vec<Value> = crate::write::micro_grids_layer(&r).features.into_iter().map(|f| Value::Object(f.properties)).collect();
+        Ok((r, props, micro_props))
     })?;
-    let (r, props) = result;
+    let (r, props, micro_props) = result;
     let labels: Vec<u32> = r.building_grid.iter().map(|&g| r.grids[g as usize].id).collect();
     let polygons = r.grids.iter().map(|g| to_wkb(py, &Geometry::MultiPolygon(g.polygon.clone()))).collect::<PyResult<Vec<_>>>()?;
     let households: Vec<f64> = r.building_index.iter().map(|&b| r.model.buildings[b as usize].households).collect();
     let population: Vec<Option<f64>> = r.building_index.iter().map(|&b| r.model.buildings[b as usize].population).collect();
-    Ok((labels, polygons, Value::Array(props).to_string(), r.summary.to_string(), households, population))
+    let micro = if r.micro_grids.is_empty() {
+        None
+    } else {
+        let ids: Vec<String> = r.building_micro.iter().map(|&m| r.micro_grids[m as usize].id.clone()).collect();
+        let polys = r.micro_grids.iter().map(|m| to_wkb(py, &Geometry::MultiPolygon(m.polygon.clone()))).collect::<PyResult<Vec<_>>>()?;
+        Some((ids, polys, Value::Array(micro_props).to_string()))
+    };
+    Ok((labels, polygons, Value::Array(props).to_string(), r.summary.to_string(), households, population, micro))
 }
 
 fn audit_config(config_json: &str) -> PyResult<AuditConfig> {

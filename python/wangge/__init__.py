@@ -145,6 +145,8 @@ class GridPartitioner:
     time_limit, mip_gap, solver_threads : HiGHS settings (60 s, 1e-4, 1).
     worker_capacity : households one worker serves (with ``workers=N`` in ``fit``).
     max_edge_m, territory_buffer_m, improve_passes, crs : as on the CLI.
+    micro_min, micro_max : divide every grid into connected micro-grids of these bounds.
+    code_prefix : grid codes = prefix + 3-digit grid number (micro-grids add 2 digits).
     progress : show progress (tqdm when installed).
     strict : raise :class:`InfeasibleError` when some grid misses a bound.
 
@@ -155,6 +157,9 @@ class GridPartitioner:
         buildings, area_m2, mean_walk_m, max_walk_m, center_id, violations, worker_id), in the
         buildings' CRS.
     summary_ : dict, the content of summary.json.
+    micro_labels_ : Series of micro-grid ids (``GRID-SEQ``), with micro bounds; else None.
+    micro_grids_ : GeoDataFrame of micro-grids (``micro_grid_id``, ``grid_id``, ``seq``,
+        ``micro_code``, households, population, buildings, area_m2, violations); else None.
     households_, population_ : Series of the counts each building was given (from its columns,
         a households table or zone totals).
     violations_ : DataFrame of violations (grid_id, kind, message, households, buildings).
@@ -186,6 +191,9 @@ class GridPartitioner:
         territory_buffer_m: float = _PARTITION_DEFAULTS["territory_buffer_m"],
         improve_passes: int = _PARTITION_DEFAULTS["improve_passes"],
         crs: Optional[str] = None,
+        micro_min: Optional[float] = None,
+        micro_max: Optional[float] = None,
+        code_prefix: Optional[str] = None,
         progress: bool = False,
         strict: bool = False,
     ) -> None:
@@ -212,6 +220,9 @@ class GridPartitioner:
         self.territory_buffer_m = territory_buffer_m
         self.improve_passes = improve_passes
         self.crs = crs
+        self.micro_min = micro_min
+        self.micro_max = micro_max
+        self.code_prefix = code_prefix
         self.progress = progress
         self.strict = strict
 
@@ -245,6 +256,9 @@ class GridPartitioner:
             "solver_threads": int(self.solver_threads),
             "workers": workers,
             "worker_capacity": self.worker_capacity,
+            "micro_min": self.micro_min,
+            "micro_max": self.micro_max,
+            "code_prefix": self.code_prefix,
         }
 
     def fit(
@@ -321,7 +335,7 @@ class GridPartitioner:
             col = self.network_filter.replace("!=", "=").split("=")[0].strip()
             net_cols = [col]
         try:
-            labels, polygons, props, summary, building_households, building_population = _wangge.partition(
+            labels, polygons, props, summary, building_households, building_population, micro = _wangge.partition(
                 _layer(buildings, "buildings", columns),
                 json.dumps(config),
                 territory=None if territory is None else _layer(territory, "territory", with_ids=False),
@@ -344,6 +358,13 @@ class GridPartitioner:
         self.grids_ = gpd.GeoDataFrame(table, geometry=shapely.from_wkb(polygons), crs=buildings.crs)
         self.grids_.index = pd.Index(self.grids_["grid_id"].to_numpy(), name=None)
         self.summary_ = json.loads(summary)
+        self.micro_labels_: Optional[pd.Series] = None
+        self.micro_grids_: Optional[gpd.GeoDataFrame] = None
+        if micro is not None:
+            micro_ids, micro_polygons, micro_props = micro
+            self.micro_labels_ = pd.Series(micro_ids, index=buildings.index, name="micro_grid_id")
+            self.micro_grids_ = gpd.GeoDataFrame(pd.DataFrame(json.loads(micro_props)), geometry=shapely.from_wkb(micro_polygons), crs=buildings.crs)
+            self.micro_grids_.index = pd.Index(self.micro_grids_["micro_grid_id"].to_numpy(), name=None)
         self.violations_ = pd.DataFrame(self.summary_.get("violations", []), columns=["grid_id", "kind", "message", "households", "buildings"])
         if self.strict and len(self.violations_):
             raise InfeasibleError(self.summary_.get("message", "some grid misses a bound"))

@@ -1,0 +1,38 @@
+"""Micro-grids and codes through the Python API, checked with shapely."""
+import numpy as np
+import geopandas as gpd
+import pandas as pd
+import shapely
+from shapely.geometry import box
+
+import wangge
+
+
+def test_micro_grids_nest_in_grids_and_codes_follow():
+    rng = np.random.default_rng(3)
+    rows = []
+    for j in range(12):
+        for i in range(14):
+            x, y = 500_000 + i * 40.0, 3_385_000 + j * 40.0
+            rows.append({"households": int(10 + rng.integers(0, 40)), "geometry": box(x, y, x + 18, y + 18)})
+    buildings = gpd.GeoDataFrame(rows, crs="EPSG:4547")
+    model = wangge.GridPartitioner(effort=0, micro_min=30, micro_max=100, code_prefix="3101").fit(buildings)
+    micro, grids = model.micro_grids_, model.grids_
+    assert list(grids["grid_code"]) == [f"3101{g:03d}" for g in grids["grid_id"]]
+    assert list(micro["micro_code"]) == [f"3101{g:03d}{s:02d}" for g, s in zip(micro["grid_id"], micro["seq"])]
+    # Each building's micro-grid belongs to its grid, and holds it.
+    assert (model.micro_labels_.str.split("-").str[0].astype(int) == model.labels_).all()
+    points = buildings.geometry.representative_point()
+    for idx, m in model.micro_labels_.items():
+        assert micro.loc[m].geometry.contains(points[idx])
+    # Micro-grids of a grid make it up exactly, without overlap.
+    for gid, grid in grids.iterrows():
+        parts = micro[micro["grid_id"] == gid].geometry
+        assert abs(parts.area.sum() - grid.geometry.area) < 1e-6 * grid.geometry.area
+        assert shapely.difference(shapely.union_all(parts.values), grid.geometry).area < 1e-3
+    hh = buildings["households"].groupby(model.micro_labels_).sum()
+    assert (hh.reindex(micro.index).to_numpy() == micro["households"].to_numpy()).all()
+    declared = {v["micro_grid_id"] for v in model.summary_["micro_grids"]["violations"]}
+    inside = micro[~micro.index.isin(declared)]
+    assert inside["households"].between(30, 100).all()
+    assert len(inside) > 0.8 * len(micro)
