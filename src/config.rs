@@ -101,6 +101,16 @@ pub struct PartitionConfig {
     /// Prefix of the grid codes (`grid_code` = prefix + 3-digit grid number, micro-grids add
     /// 2 digits), e.g. an administrative + street + community code. Default none (no codes).
     pub code_prefix: Option<String>,
+    /// Column of the buildings holding their current grid id, to re-divide from. Default none.
+    pub existing_column: Option<String>,
+    /// Id column of the `--existing` grid polygons. Default `grid_id` when present, else the
+    /// feature id, else the row number from 1.
+    pub existing_id: Option<String>,
+    /// From 1 (only what the bounds require moves) to 0 (walks count, moves are free): how
+    /// much a re-division keeps households in their grid. Default 1.
+    pub stability: f64,
+    /// Existing grids kept exactly as they are (same buildings, same id). Default none.
+    pub locked: Vec<u32>,
 }
 
 impl Default for PartitionConfig {
@@ -143,6 +153,10 @@ impl Default for PartitionConfig {
             micro_min: None,
             micro_max: None,
             code_prefix: None,
+            existing_column: None,
+            existing_id: None,
+            stability: 1.0,
+            locked: Vec::new(),
         }
     }
 }
@@ -234,6 +248,9 @@ impl PartitionConfig {
                 }
             }
             _ => return bad("--micro-min and --micro-max go together".into()),
+        }
+        if !(0.0..=1.0).contains(&self.stability) {
+            return bad(format!("--stability must lie in [0, 1], got {}", self.stability));
         }
         if let Some(j) = &self.join_on {
             crate::model::household_table::JoinKey::parse(j)?;

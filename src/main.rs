@@ -352,6 +352,23 @@ struct PartitionArgs {
     /// Prefix of grid codes: grid_code = prefix + 3-digit grid number (micro-grids add 2 digits).
     #[arg(long)]
     code_prefix: Option<String>,
+    /// Re-divide from these existing grid polygons: grids keep their ids, only grids out of
+    /// bounds or in pieces change, moving few households (see --stability).
+    #[arg(long, value_name = "FILE")]
+    existing: Option<PathBuf>,
+    /// Re-divide from the grid ids in this column of the buildings (instead of --existing).
+    #[arg(long, value_name = "COLUMN")]
+    existing_column: Option<String>,
+    /// Id column of the --existing polygons. [default: grid_id, else the feature id]
+    #[arg(long, value_name = "COLUMN")]
+    existing_id: Option<String>,
+    /// 1: move only what the bounds require; towards 0: moves that shorten walks are allowed,
+    /// each costing walk per household. [default: 1]
+    #[arg(long)]
+    stability: Option<f64>,
+    /// Existing grids kept exactly as they are (same buildings, same id), e.g. 3,17.
+    #[arg(long, value_delimiter = ',', value_name = "IDS")]
+    locked: Vec<u32>,
     /// Worker threads. [default: all cores]
     #[arg(long)]
     threads: Option<usize>,
@@ -427,6 +444,12 @@ impl PartitionArgs {
         set!(opt micro_min);
         set!(opt micro_max);
         set!(opt code_prefix);
+        set!(opt existing_column);
+        set!(opt existing_id);
+        set!(stability);
+        if !self.locked.is_empty() {
+            c.locked = self.locked.clone();
+        }
         if self.exact {
             c.exact = true;
         }
@@ -469,6 +492,7 @@ fn run_partition(args: PartitionArgs) -> Result<ExitCode, Error> {
         workers: workers_file,
         households_table: args.households_table.clone(),
         population_zones: args.population_zones.clone(),
+        existing: args.existing.clone(),
         read: read_options(args.format.as_deref(), args.layer.clone(), args.encoding.clone())?,
     };
     let mut progress = Progress::new(!args.quiet);

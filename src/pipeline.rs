@@ -38,6 +38,8 @@ pub struct Inputs {
     pub households_table: Option<PathBuf>,
     /// Zones with population totals, shared among the buildings inside them.
     pub population_zones: Option<PathBuf>,
+    /// Existing grid polygons to re-divide from.
+    pub existing: Option<PathBuf>,
     /// How to read the buildings (format override, layer, text encoding).
     #[serde(skip)]
     pub read: crate::read::ReadOptions,
@@ -203,10 +205,14 @@ pub fn partition_files(inputs: &Inputs, config: &PartitionConfig, progress: &mut
     let zone_cols = crate::model::zone_columns(config);
     let zone_refs: Vec<&str> = zone_cols.iter().map(String::as_str).collect();
     let zones = inputs.population_zones.as_ref().map(|p| read_layer(p, &zone_refs)).transpose()?;
+    let existing_cols = crate::model::existing_columns(config);
+    let existing_refs: Vec<&str> = existing_cols.iter().map(String::as_str).collect();
+    let existing = inputs.existing.as_ref().map(|p| read_layer(p, &existing_refs)).transpose()?;
     let input_info = serde_json::to_value(inputs).unwrap_or(Value::Null);
     let layers = Layers {
         households_table: table.as_ref(),
         population_zones: zones.as_ref(),
+        existing: existing.as_ref(),
         buildings: &buildings,
         territory: territory.as_ref(),
         barriers: &barriers,
@@ -234,6 +240,8 @@ pub struct Layers<'a> {
     pub households_table: Option<&'a Layer>,
     /// Zones with population totals, if given (read with [`crate::model::zone_columns`]).
     pub population_zones: Option<&'a Layer>,
+    /// Existing grid polygons, if given (read with [`crate::model::existing_columns`]).
+    pub existing: Option<&'a Layer>,
 }
 
 /// Runs the pipeline on layers already read. `input_info` is echoed in the summary.
@@ -241,7 +249,7 @@ pub fn partition_layers(layers: &Layers, config: &PartitionConfig, input_info: V
     let buildings = layers.buildings;
     progress.stage("model", "checking buildings and coordinate systems");
     progress.checkpoint()?;
-    let sources = crate::model::HouseholdSources { table: layers.households_table, zones: layers.population_zones };
+    let sources = crate::model::HouseholdSources { table: layers.households_table, zones: layers.population_zones, existing: layers.existing };
     let model = build_model(buildings, layers.territory, layers.barriers, layers.network, sources, config)?;
     let mut warnings = model.warnings.clone();
     // Workers: from a file, or N identical ones; they cap the number of grids and their size.
@@ -294,13 +302,48 @@ pub fn partition_layers(layers: &Layers, config: &PartitionConfig, input_info: V
         let more = if bs.len() > 6 { format!(" and {} more", bs.len() - 6) } else { String::new() };
         format!("{}{more}", ids.join("+"))
     };
-    let plan = {
-        let progress = &*progress;
-        partition_with_progress(&graph, &metric, config, &unit_name, &|s| match s {
-            Some(total) => progress.set_steps(total),
-            None => progress.step(),
-        })?
+    // Existing grid ids, when re-dividing: each unit takes the grid holding most of its households.
+    let existing_ids: Option<Vec<u32>> = model.sources.existing.as_ref().map(|_| {
+        let mut ids: Vec<u32> = model.buildings.iter().filter_map(|b| b.existing_grid).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    });
+    let (plan, homes, redivision_notes) = match &existing_ids {
+        None => {
+            let progress = &*progress;
+            let plan = partition_with_progress(&graph, &metric, config, &unit_name, &|s| match s {
+                Some(total) => progress.set_steps(total),
+                None => progress.step(),
+            })?;
+            (plan, None, Vec::new())
+        }
+        Some(ids) => {
+            let grid_of_unit = graph
+                .units
+                .iter()
+                .map(|unit| {
+                    let mut tally: Vec<(u32, f64)> = Vec::new();
+                    for &b in &unit.buildings {
+                        let bd = &model.buildings[b as usize];
+                        if let Some(g) = bd.existing_grid {
+                            match tally.iter_mut().find(|t| t.0 == g) {
+                                Some(t) => t.1 += bd.households,
+                                None => tally.push((g, bd.households)),
+                            }
+                        }
+                    }
+                    tally.iter().max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0))).map(|t| ids.binary_search(&t.0).expect("existing id") as u32)
+                })
+                .collect();
+            let locked = ids.iter().map(|id| config.locked.contains(id)).collect();
+            let existing = crate::partition::stable::Existing { grid_of_unit, locked };
+            let stable = crate::partition::stable::redivide(&graph, &metric, config, &existing, config.stability, &unit_name)?;
+            let homes: Vec<Option<u32>> = stable.home.iter().map(|h| h.map(|i| ids[i as usize])).collect();
+            (stable.plan, Some(homes), stable.notes)
+        }
     };
+    warnings.extend(redivision_notes.iter().cloned());
 
     progress.stage("tessellate", "tracing grid polygons");
     progress.checkpoint()?;
@@ -344,8 +387,27 @@ pub fn partition_layers(layers: &Layers, config: &PartitionConfig, input_info: V
         ra.cmp(&rb).then(pa.x.total_cmp(&pb.x)).then(a.cmp(&b))
     });
     let mut id_of = vec![0u32; n_g];
-    for (rank, &g) in order.iter().enumerate() {
-        id_of[g] = rank as u32 + 1;
+    match &homes {
+        None => {
+            for (rank, &g) in order.iter().enumerate() {
+                id_of[g] = rank as u32 + 1;
+            }
+        }
+        Some(homes) => {
+            // Existing grids keep their id; new grids are numbered on from the largest, in
+            // reading order; grids are listed by id.
+            let mut next = homes.iter().flatten().copied().max().unwrap_or(0).max(existing_ids.as_ref().and_then(|i| i.last().copied()).unwrap_or(0)) + 1;
+            for &g in &order {
+                id_of[g] = match homes[g] {
+                    Some(id) => id,
+                    None => {
+                        next += 1;
+                        next - 1
+                    }
+                };
+            }
+            order.sort_by_key(|&g| id_of[g]);
+        }
     }
 
     let mut grid_buildings: Vec<Vec<u32>> = vec![Vec::new(); n_g];
@@ -547,7 +609,11 @@ pub fn partition_layers(layers: &Layers, config: &PartitionConfig, input_info: V
             Some(s)
         }
     };
-    let rank_of: Vec<u32> = id_of.iter().map(|&id| id - 1).collect();
+    let mut rank_of: Vec<u32> = vec![0; n_g];
+    for (r, &g) in order.iter().enumerate() {
+        rank_of[g] = r as u32;
+    }
+    let redivision = model.sources.existing.as_ref().map(|_| redivision_summary(&model, &building_grid_raw, &id_of));
     // Back to file order (the model holds the buildings in canonical order).
     let mut building_grid: Vec<u32> = vec![0; building_grid_raw.len()];
     let mut building_index: Vec<u32> = vec![0; building_grid_raw.len()];
@@ -628,10 +694,72 @@ pub fn partition_layers(layers: &Layers, config: &PartitionConfig, input_info: V
         walking,
         workers: staffing.as_ref().map(|s| serde_json::to_value(s).unwrap_or(Value::Null)),
         micro_grids: &micro_grids,
+        redivision,
     });
     let households_column = config.households.clone();
     let code_prefix = config.code_prefix.clone();
     Ok(Partitioned { model, building_grid, building_index, households_column, code_prefix, grids, violations, micro_grids, building_micro, warnings, summary })
+}
+
+/// What a re-division changed: households and buildings moved, per grid and in all.
+fn redivision_summary(model: &Model, building_grid_raw: &[u32], id_of: &[u32]) -> Value {
+    use std::collections::BTreeMap;
+    // grid id → (households now, households in, households out, buildings in, buildings out, existed)
+    let mut per: BTreeMap<u32, [f64; 6]> = BTreeMap::new();
+    let (mut moved, mut moved_buildings, mut with_grid, mut new_hh) = (0.0, 0usize, 0.0, 0.0);
+    for (b, bd) in model.buildings.iter().enumerate() {
+        let now = id_of[building_grid_raw[b] as usize];
+        per.entry(now).or_default()[0] += bd.households;
+        match bd.existing_grid {
+            None => new_hh += bd.households,
+            Some(before) => {
+                with_grid += bd.households;
+                per.entry(before).or_default()[5] = 1.0;
+                if before != now {
+                    moved += bd.households;
+                    moved_buildings += 1;
+                    let e = per.entry(now).or_default();
+                    e[1] += bd.households;
+                    e[3] += 1.0;
+                    let e = per.entry(before).or_default();
+                    e[2] += bd.households;
+                    e[4] += 1.0;
+                }
+            }
+        }
+    }
+    let mut changed = Vec::new();
+    let (mut unchanged, mut new_grids, mut removed) = (0usize, 0usize, 0usize);
+    let finals: std::collections::HashSet<u32> = id_of.iter().copied().collect();
+    for (id, v) in &per {
+        let status = match (v[5] > 0.0, finals.contains(id)) {
+            (true, false) => {
+                removed += 1;
+                "removed"
+            }
+            (false, _) => {
+                new_grids += 1;
+                "new"
+            }
+            (true, true) if v[1] == 0.0 && v[2] == 0.0 && v[3] == 0.0 && v[4] == 0.0 => {
+                unchanged += 1;
+                continue;
+            }
+            _ => "changed",
+        };
+        changed.push(json!({"grid_id": id, "status": status, "households": v[0], "households_in": v[1], "households_out": v[2], "buildings_in": v[3], "buildings_out": v[4]}));
+    }
+    json!({
+        "households_moved": moved,
+        "buildings_moved": moved_buildings,
+        "share_of_households_moved": if with_grid > 0.0 { moved / with_grid } else { 0.0 },
+        "households_without_existing_grid": new_hh,
+        "grids_unchanged": unchanged,
+        "grids_changed": changed.iter().filter(|c| c["status"] == "changed").count(),
+        "grids_new": new_grids,
+        "grids_removed": removed,
+        "changes": changed,
+    })
 }
 
 /// Walking figures of a plan.
@@ -644,6 +772,7 @@ struct Walking {
 }
 
 struct SummaryParts<'a> {
+    redivision: Option<Value>,
     micro_grids: &'a [MicroGridReport],
     workers: Option<Value>,
     walking: Walking,
@@ -728,6 +857,8 @@ fn summary_json(p: SummaryParts) -> Value {
         "workers": p.workers,
         "violations": p.violations,
         "micro_grids": micro,
+        "existing": p.model.sources.existing,
+        "redivision": p.redivision,
         "warnings": p.warnings,
         "graph": {
             "units": p.graph_units,

@@ -137,7 +137,7 @@ type PartitionOutput = (Vec<u32>, Vec<Py<PyBytes>>, String, String, Vec<f64>, Ve
 /// Partitions buildings. Returns (grid id of each building, grid polygons as WKB in the input
 /// CRS, grid properties as a JSON array, summary JSON).
 #[pyfunction]
-#[pyo3(signature = (buildings, config_json, territory=None, barriers=Vec::new(), network=None, workers_path=None, households_table=None, population_zones=None, households_table_path=None, population_zones_path=None, progress=None))]
+#[pyo3(signature = (buildings, config_json, territory=None, barriers=Vec::new(), network=None, workers_path=None, households_table=None, population_zones=None, households_table_path=None, population_zones_path=None, existing=None, progress=None))]
 #[allow(clippy::too_many_arguments, clippy::type_complexity)]
 fn partition(
     py: Python<'_>,
@@ -151,6 +151,7 @@ fn partition(
     population_zones: Option<LayerArg>,
     households_table_path: Option<String>,
     population_zones_path: Option<String>,
+    existing: Option<LayerArg>,
     progress: Option<Bound<'_, PyAny>>,
 ) -> PyResult<PartitionOutput> {
     let config: PartitionConfig = serde_json::from_str(config_json).map_err(|e| ConfigError::new_err(format!("invalid configuration: {e}")))?;
@@ -170,6 +171,7 @@ fn partition(
             }
             (None, None) => None,
         };
+        let existing = existing.map(parse_layer).transpose()?.map(|l| with_columns(l, &crate::model::existing_columns(&config)));
         let zone_cols = crate::model::zone_columns(&config);
         let zones = match (population_zones, population_zones_path) {
             (Some(z), _) => Some(with_columns(parse_layer(z)?, &zone_cols)),
@@ -187,6 +189,7 @@ fn partition(
             workers: wp.as_deref(),
             households_table: table.as_ref(),
             population_zones: zones.as_ref(),
+            existing: existing.as_ref(),
         };
         let mut progress = Progress::watched(watch);
         let r = partition_layers(&layers, &config, Value::Null, &mut progress)?;

@@ -81,7 +81,7 @@ impl UnitGraph {
         Self::from_pairs(units, map, 0)
     }
 
-    /// The subgraph induced by `units` (ascending global indices): unit `i` of the result is
+    /// The subgraph induced by `units` (distinct global indices, any order): unit `i` of the result is
     /// `units[i]`; adjacencies between kept units and their shared lengths are kept.
     pub fn induced(&self, units: &[u32]) -> UnitGraph {
         let local: HashMap<u32, u32> = units.iter().enumerate().map(|(i, &u)| (u, i as u32)).collect();

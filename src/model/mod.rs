@@ -4,6 +4,7 @@
 //! ([`household_table`]) or from totals per zone ([`zones`]).
 
 pub mod apportion;
+pub mod existing;
 pub mod household_table;
 pub mod zones;
 
@@ -46,6 +47,8 @@ pub struct Building {
     pub footprint: Footprint,
     /// A point inside the footprint (working metres): where the building is for distances.
     pub anchor: Coord<f64>,
+    /// Its grid in the existing division, when re-dividing.
+    pub existing_grid: Option<u32>,
 }
 
 /// The area the grids must tile, in working metres.
@@ -85,6 +88,13 @@ pub struct HouseholdSources<'a> {
     pub table: Option<&'a Layer>,
     /// Zones with population totals (read with [`zone_columns`]).
     pub zones: Option<&'a Layer>,
+    /// Existing grid polygons to re-divide from (read with [`existing_columns`]).
+    pub existing: Option<&'a Layer>,
+}
+
+/// Columns to read from an existing grid layer: its id column.
+pub fn existing_columns(config: &PartitionConfig) -> Vec<String> {
+    vec![config.existing_id.clone().unwrap_or_else(|| "grid_id".into())]
 }
 
 /// What the households table and the zones did (None when not given), and which building
@@ -95,6 +105,8 @@ pub struct SourceReports {
     pub households_table: Option<household_table::JoinReport>,
     /// The zone distribution.
     pub population_zones: Option<zones::ZoneReport>,
+    /// The existing division, when re-dividing.
+    pub existing: Option<existing::ExistingReport>,
     /// True when building households were set by the table or the zones.
     #[serde(skip)]
     pub households_derived: bool,
@@ -118,6 +130,9 @@ pub fn building_columns(config: &PartitionConfig) -> Vec<String> {
     }
     if let Some(f) = &config.floors {
         cols.push(f.clone());
+    }
+    if let Some(e) = &config.existing_column {
+        cols.push(e.clone());
     }
     cols
 }
@@ -264,6 +279,12 @@ pub fn build_model(
             values.cost_weight = values.households.clone();
         }
     }
+    let existing_grid = existing_division(buildings, &footprints, &anchors, &values.ids, sources.existing, &frame, &source, user_crs.is_some(), config)?;
+    if let Some(e) = &existing_grid {
+        warnings.extend((e.report.buildings_without_grid > 0).then(|| format!("{} building(s) are in no existing grid and join a neighbouring grid", e.report.buildings_without_grid)));
+        warnings.extend((e.report.ambiguous_buildings > 0).then(|| format!("{} building(s) lie in several existing grids (overlaps) and were given to the one covering most of their footprint", e.report.ambiguous_buildings)));
+        reports.existing = Some(e.report.clone());
+    }
     let mut out = Vec::with_capacity(buildings.features.len());
     for ((f, footprint), anchor) in buildings.features.iter().zip(footprints).zip(anchors) {
         out.push(Building {
@@ -274,6 +295,7 @@ pub fn build_model(
             cost_weight: values.cost_weight[f.row],
             footprint,
             anchor,
+            existing_grid: existing_grid.as_ref().and_then(|e| e.grid_of_building[f.row]),
         });
     }
 
@@ -504,6 +526,80 @@ fn floor_areas(layer: &Layer, footprints: &[Footprint], ids: &[FeatureId], confi
         warnings.push(format!("{missing} building(s) have no '{}' value and count as 1 floor", config.floors.as_deref().unwrap_or_default()));
     }
     Ok(out)
+}
+
+/// Each building's existing grid: from the existing grid column or the existing polygon layer.
+#[allow(clippy::too_many_arguments)]
+fn existing_division(
+    layer: &Layer,
+    footprints: &[Footprint],
+    anchors: &[Coord<f64>],
+    ids: &[FeatureId],
+    polygons: Option<&Layer>,
+    frame: &WorkFrame,
+    buildings_crs: &CrsSpec,
+    user_crs: bool,
+    config: &PartitionConfig,
+) -> Result<Option<existing::ExistingGrids>> {
+    let mut report = existing::ExistingReport { locked: config.locked.clone(), ..Default::default() };
+    let grid_of_building: Vec<Option<u32>> = match (&config.existing_column, polygons) {
+        (None, None) => {
+            if !config.locked.is_empty() {
+                return Err(Error::Config("--locked needs an existing division (--existing or --existing-column)".into()));
+            }
+            return Ok(None);
+        }
+        (Some(_), Some(_)) => return Err(Error::Config("give the existing division either as --existing polygons or as --existing-column, not both".into())),
+        (Some(col), None) => {
+            if !layer.has_column(col) {
+                return Err(Error::layer(&layer.name, format!("has no '{col}' column for --existing-column (columns: {})", layer.columns.join(", "))));
+            }
+            report.source = format!("column '{col}' of the buildings");
+            let idx = layer.column_index(col).expect("existing column requested");
+            layer
+                .features
+                .iter()
+                .zip(ids)
+                .map(|(f, id)| match &f.attributes[idx] {
+                    None | Some(Value::Null) => Ok(None),
+                    Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
+                    Some(v) => existing::grid_id_value(v).map(Some).map_err(|m| Error::feature(&layer.name, id.to_string(), FeatureFault::BadId { message: format!("'{col}': {m}") })),
+                })
+                .collect::<Result<_>>()?
+        }
+        (None, Some(grid_layer)) => {
+            let col = config.existing_id.clone().unwrap_or_else(|| "grid_id".into());
+            let idx = grid_layer.column_index(&col).expect("existing id column requested");
+            let has_col = grid_layer.has_column(&col);
+            if config.existing_id.is_some() && !has_col {
+                return Err(Error::layer(&grid_layer.name, format!("has no '{col}' column for --existing-id (columns: {})", grid_layer.columns.join(", "))));
+            }
+            let mut grids = Vec::new();
+            for (i, mp) in feature_polygons(grid_layer, frame, buildings_crs, user_crs, "existing grid")? {
+                let f = &grid_layer.features[i];
+                let value = match (has_col, &f.attributes[idx], &f.id) {
+                    (true, Some(v), _) => v.clone(),
+                    (_, _, Some(id)) => id.to_json(),
+                    _ => Value::from(f.row as u64 + 1),
+                };
+                let id = existing::grid_id_value(&value).map_err(|m| Error::feature(&grid_layer.name, f.label(), FeatureFault::BadId { message: m }))?;
+                grids.push((id, mp));
+            }
+            report.source = format!("grid polygons of {} (id: {})", grid_layer.name, if has_col { format!("column '{col}'") } else { "feature id, else row number from 1".into() });
+            let (assigned, ambiguous) = existing::assign_to_polygons(&grids, anchors, footprints);
+            report.ambiguous_buildings = ambiguous;
+            assigned
+        }
+    };
+    let mut distinct: Vec<u32> = grid_of_building.iter().flatten().copied().collect();
+    distinct.sort_unstable();
+    distinct.dedup();
+    report.grids = distinct.len();
+    report.buildings_without_grid = grid_of_building.iter().filter(|g| g.is_none()).count();
+    if let Some(l) = config.locked.iter().find(|l| distinct.binary_search(l).is_err()) {
+        return Err(Error::Config(format!("--locked: grid {l} is not in the existing division (it has {} grids)", distinct.len())));
+    }
+    Ok(Some(existing::ExistingGrids { grid_of_building, report }))
 }
 
 /// The zones of `--population-zones` in working metres, with their totals.

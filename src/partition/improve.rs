@@ -15,8 +15,24 @@ use crate::rng::Rng;
 /// Centres considered per unit when contiguity is not required.
 const NEAREST_CENTRES: usize = 8;
 
+/// The part each unit belonged to before a re-division, and what leaving it costs: a move away
+/// from the home part costs `penalty` metres of walk per household, a move back earns it.
+#[derive(Debug, Clone, Copy)]
+pub struct Home<'a> {
+    /// Home part of each unit (`u32::MAX`: none).
+    pub part: &'a [u32],
+    /// Metres of walk per household a move away from home must save.
+    pub penalty: f64,
+}
+
 /// Runs up to `passes` passes; returns the number of moves made.
 pub fn improve(g: &LocalGraph, parts: &mut Parts, rules: &Rules, passes: usize, rng: &mut Rng) -> usize {
+    improve_near_home(g, parts, rules, passes, rng, None)
+}
+
+/// [`improve`] with a stability term: moves away from each unit's home part cost `home.penalty`
+/// per household.
+pub fn improve_near_home(g: &LocalGraph, parts: &mut Parts, rules: &Rules, passes: usize, rng: &mut Rng, home: Option<Home>) -> usize {
     let n = g.len();
     let k = parts.len();
     if k < 2 || n < 3 {
@@ -77,7 +93,11 @@ pub fn improve(g: &LocalGraph, parts: &mut Parts, rules: &Rules, passes: usize, 
                 if rules.max_walk.is_some_and(|m| d_there > m + 1e-9 && d_there >= d_here) {
                     continue;
                 }
-                let delta = (g.cost[u] + eps_w) * (d_there - d_here);
+                let mut delta = (g.cost[u] + eps_w) * (d_there - d_here);
+                if let Some(h) = home {
+                    let away = |part: usize| if h.part[u] != part as u32 { 1.0 } else { 0.0 };
+                    delta += h.penalty * g.weight[u] * (away(q as usize) - away(p));
+                }
                 if delta < -1e-9 && best.is_none_or(|(bd, bq)| delta < bd || (delta == bd && q < bq)) {
                     best = Some((delta, q));
                 }

@@ -17,6 +17,7 @@ pub mod recombine;
 pub mod milp;
 pub mod region;
 pub mod repair;
+pub mod stable;
 
 use rayon::prelude::*;
 use serde::Serialize;

@@ -23,6 +23,16 @@ const GROUPS_PER_SIZE: usize = 6;
 
 /// Tries to bring every part within `band`; returns true when it succeeded.
 pub fn repair(g: &LocalGraph, parts: &mut Parts, band: Band, max_rounds: usize, rng: &mut Rng) -> bool {
+    repair_with(g, parts, band, max_rounds, rng, false)
+}
+
+/// [`repair`] for a re-division that should move few households: ejection chains (which move
+/// single units along a path of parts) are tried before merging and dividing parts afresh.
+pub fn repair_stable(g: &LocalGraph, parts: &mut Parts, band: Band, max_rounds: usize, rng: &mut Rng) -> bool {
+    repair_with(g, parts, band, max_rounds, rng, true)
+}
+
+fn repair_with(g: &LocalGraph, parts: &mut Parts, band: Band, max_rounds: usize, rng: &mut Rng, chains_first: bool) -> bool {
     let mut mark = vec![false; g.len()];
     let mut stack = Vec::new();
     for _ in 0..max_rounds {
@@ -36,10 +46,13 @@ pub fn repair(g: &LocalGraph, parts: &mut Parts, band: Band, max_rounds: usize, 
             if band.holds(parts.load[p]) {
                 continue;
             }
-            if direct_move(g, parts, band, p, &mut mark, &mut stack)
-                || merge_and_divide(g, parts, band, p, rng)
-                || chain(g, parts, band, p, &mut mark, &mut stack)
-            {
+            let fixed = direct_move(g, parts, band, p, &mut mark, &mut stack)
+                || if chains_first {
+                    chain(g, parts, band, p, &mut mark, &mut stack) || merge_and_divide(g, parts, band, p, rng)
+                } else {
+                    merge_and_divide(g, parts, band, p, rng) || chain(g, parts, band, p, &mut mark, &mut stack)
+                };
+            if fixed {
                 progress = true;
             }
         }

@@ -78,7 +78,7 @@ pub fn layer(text: &str, name: &str) -> Layer {
 
 /// Runs the pipeline on layers.
 pub fn run(b: &Layer, territory: Option<&Layer>, barriers: &[Layer], config: &PartitionConfig) -> Partitioned {
-    let layers = Layers { buildings: b, territory, barriers, network: None, workers: None, households_table: None, population_zones: None };
+    let layers = Layers { buildings: b, territory, barriers, network: None, workers: None, households_table: None, population_zones: None, existing: None };
     partition_layers(&layers, config, Value::Null, &mut Progress::hidden()).expect("partition runs")
 }
 
