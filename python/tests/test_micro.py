@@ -36,3 +36,27 @@ def test_micro_grids_nest_in_grids_and_codes_follow():
     inside = micro[~micro.index.isin(declared)]
     assert inside["households"].between(30, 100).all()
     assert len(inside) > 0.8 * len(micro)
+
+
+def test_stable_redivision_keeps_ids_and_locked_grids():
+    rows = []
+    for j in range(14):
+        for i in range(16):
+            x, y = 500_000 + i * 40.0, 3_385_000 + j * 40.0
+            rows.append({"households": 20 + (i * 7 + j * 5) % 7 * 5, "geometry": box(x, y, x + 18, y + 18)})
+    buildings = gpd.GeoDataFrame(rows, crs="EPSG:4547")
+    first = wangge.GridPartitioner(effort=0).fit(buildings)
+    grown = buildings.copy()
+    corner = (grown.geometry.bounds.minx < 500_000 + 6 * 40) & (grown.geometry.bounds.miny < 3_385_000 + 6 * 40)
+    grown.loc[corner, "households"] = (grown.loc[corner, "households"] * 1.6).round()
+    locked = int(first.labels_.iloc[-1])
+    again = wangge.GridPartitioner(effort=0, locked=[locked]).fit(grown, existing=first.grids_)
+    # Locked grid: the same buildings; every grid in bounds; far grids keep their buildings.
+    assert set(again.labels_[again.labels_ == locked].index) == set(first.labels_[first.labels_ == locked].index)
+    assert again.violations_.empty
+    assert again.grids_["households"].between(300, 500).all()
+    moved = (again.labels_ != first.labels_)
+    assert not moved[first.labels_ == locked].any()
+    red = again.summary_["redivision"]
+    assert red["households_moved"] == grown.loc[moved, "households"].sum()
+    assert red["share_of_households_moved"] < 0.5

@@ -194,6 +194,8 @@ class GridPartitioner:
         micro_min: Optional[float] = None,
         micro_max: Optional[float] = None,
         code_prefix: Optional[str] = None,
+        stability: float = 1.0,
+        locked: Sequence[int] = (),
         progress: bool = False,
         strict: bool = False,
     ) -> None:
@@ -223,6 +225,8 @@ class GridPartitioner:
         self.micro_min = micro_min
         self.micro_max = micro_max
         self.code_prefix = code_prefix
+        self.stability = stability
+        self.locked = locked
         self.progress = progress
         self.strict = strict
 
@@ -259,6 +263,8 @@ class GridPartitioner:
             "micro_min": self.micro_min,
             "micro_max": self.micro_max,
             "code_prefix": self.code_prefix,
+            "stability": float(self.stability),
+            "locked": [int(x) for x in self.locked],
         }
 
     def fit(
@@ -278,6 +284,9 @@ class GridPartitioner:
         zone_households: Optional[str] = None,
         floors: Optional[str] = None,
         persons_per_household: Optional[float] = None,
+        existing: Union[None, str, os.PathLike, gpd.GeoDataFrame] = None,
+        existing_column: Optional[str] = None,
+        existing_id: Optional[str] = None,
     ) -> "GridPartitioner":
         """Partitions ``buildings`` (polygons or points with a household column) and returns self.
 
@@ -290,6 +299,11 @@ class GridPartitioner:
         ``persons_per_household``) gives population (and households) shared by floor area
         (footprint area × ``floors``). The reports are in ``summary_["households_table"]`` and
         ``summary_["population_zones"]``; the counts used are ``households_`` and ``population_``.
+
+        Re-division: ``existing`` grid polygons (a GeoDataFrame or a path; ids from
+        ``existing_id``, else ``grid_id``, else the index) or ``existing_column`` (each building's
+        current grid id) keep grid ids and move few households (``stability``, ``locked``); what
+        changed is in ``summary_["redivision"]``.
         """
         buildings = _as_frame(buildings, "buildings")
         if population is None and "population" in buildings.columns:
@@ -300,7 +314,14 @@ class GridPartitioner:
         for extra in (population, id, None if self.objective_weight in ("households", "buildings") else self.objective_weight, join_buildings, floors):
             if extra is not None and extra not in columns:
                 columns.append(extra)
-        sources = {"join_on": join_on, "zone_population": zone_population, "zone_households": zone_households, "floors": floors, "persons_per_household": persons_per_household}
+        if existing_column is not None and existing_column not in columns:
+            columns.append(existing_column)
+        existing_arg = None
+        if existing is not None:
+            grid_frame = gpd.read_file(existing) if isinstance(existing, (str, os.PathLike)) else _as_frame(existing, "existing")
+            id_col = existing_id or "grid_id"
+            existing_arg = _layer(grid_frame, "existing", [id_col] if id_col in grid_frame.columns else [])
+        sources = {"existing_column": existing_column, "existing_id": existing_id, "join_on": join_on, "zone_population": zone_population, "zone_households": zone_households, "floors": floors, "persons_per_household": persons_per_household}
         table_columns = [join_on.split("=")[-1].strip() if join_on else "", households, population or "population"]
         table_arg = table_path = zones_arg = zones_path = None
         if isinstance(households_table, (str, os.PathLike)):
@@ -346,6 +367,7 @@ class GridPartitioner:
                 population_zones=zones_arg,
                 households_table_path=table_path,
                 population_zones_path=zones_path,
+                existing=existing_arg,
                 progress=_printer() if self.progress else None,
             )
         finally:

@@ -27,6 +27,7 @@ def partition(
     population_zones: Optional[Layer] = None,
     households_table_path: Optional[str] = None,
     population_zones_path: Optional[str] = None,
+    existing: Optional[Layer] = None,
     progress: Optional[Callable[[str, int, int], None]] = None,
 ) -> Tuple[List[int], List[bytes], str, str, List[float], List[Optional[float]], Optional[Tuple[List[str], List[bytes], str]]]: ...
 def check(grids: Layer, config_json: str, territory: Optional[Layer] = None, buildings: Optional[Layer] = None) -> Tuple[str, str, List[Optional[bytes]]]: ...
