@@ -79,7 +79,7 @@ hh_after = sum(f["properties"]["households"] for f in changed)
 fresh_renumbered = sum(f["properties"]["households"] for f in fresh if f["properties"]["grid_id"] != f["properties"]["existing_grid"])
 r = s1["redivision"]
 result = {
-    "households_before": total, "households_added_nw": added, "nw_area_side": area, "nw_buildings": len(nw), "households_removed_se": removed_hh,
+    "households_before": total, "households_added_nw": added, "nw_area_side": area, "nw_buildings": len(nw), "nw_growth_factor": round(factor, 3), "households_removed_se": removed_hh,
     "grids_before": s0["grids"],
     "stable": {"grids": s1["grids"], "in_bounds": s1["households"]["grids_in_bounds"], "violations": len(s1["violations"]),
                "households_moved": r["households_moved"], "share_moved": r["share_of_households_moved"],
