@@ -147,12 +147,15 @@ impl Partitioned {
 
     /// The code of grid `grid_id`: the prefix and the 3-digit grid number, with a code prefix.
     pub fn grid_code(&self, grid_id: u32) -> Option<String> {
-        self.code_prefix.as_ref().map(|p| format!("{p}{grid_id:03}"))
+        let width = digits(self.grids.iter().map(|g| g.id).max().unwrap_or(0)).max(3);
+        self.code_prefix.as_ref().map(|p| format!("{p}{grid_id:0width$}"))
     }
 
-    /// The code of a micro-grid: its grid's code and its 2-digit number in the grid.
+    /// The code of a micro-grid: its grid's code and its 2-digit number in the grid (all codes
+    /// of a run have the same width: more digits when some grid id or number needs them).
     pub fn micro_code(&self, micro: &MicroGridReport) -> Option<String> {
-        self.grid_code(micro.grid_id).map(|c| format!("{c}{:02}", micro.seq))
+        let width = digits(self.micro_grids.iter().map(|m| m.seq).max().unwrap_or(0)).max(2);
+        self.grid_code(micro.grid_id).map(|c| format!("{c}{:0width$}", micro.seq))
     }
 
     /// Properties the outputs add to the building in file row `row` besides `grid_id`: its grid
@@ -200,7 +203,8 @@ pub fn partition_files(inputs: &Inputs, config: &PartitionConfig, progress: &mut
     let network = inputs.network.as_ref().map(|p| read_layer(p, &filter_cols)).transpose()?;
     let table_cols = crate::model::table_columns(config);
     let table_refs: Vec<&str> = table_cols.iter().map(String::as_str).collect();
-    let table_options = crate::read::ReadOptions { encoding: inputs.read.encoding.clone(), ..Default::default() };
+    // The table's encoding is detected on its own (UTF-8, else GB18030): it need not be the buildings'.
+    let table_options = crate::read::ReadOptions::default();
     let table = inputs.households_table.as_ref().map(|p| crate::read::read_attribute_table(p, &table_refs, &table_options)).transpose()?;
     let zone_cols = crate::model::zone_columns(config);
     let zone_refs: Vec<&str> = zone_cols.iter().map(String::as_str).collect();
@@ -303,8 +307,8 @@ pub fn partition_layers(layers: &Layers, config: &PartitionConfig, input_info: V
         format!("{}{more}", ids.join("+"))
     };
     // Existing grid ids, when re-dividing: each unit takes the grid holding most of its households.
-    let existing_ids: Option<Vec<u32>> = model.sources.existing.as_ref().map(|_| {
-        let mut ids: Vec<u32> = model.buildings.iter().filter_map(|b| b.existing_grid).collect();
+    let existing_ids: Option<Vec<u32>> = model.sources.existing.as_ref().map(|e| {
+        let mut ids: Vec<u32> = model.buildings.iter().filter_map(|b| b.existing_grid).chain(e.ids.iter().copied()).collect();
         ids.sort_unstable();
         ids.dedup();
         ids
@@ -333,13 +337,21 @@ pub fn partition_layers(layers: &Layers, config: &PartitionConfig, input_info: V
                             }
                         }
                     }
-                    tally.iter().max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0))).map(|t| ids.binary_search(&t.0).expect("existing id") as u32)
+                    // A unit holding a building of a locked grid follows that grid.
+                    let locked_first = |t: &(u32, f64)| config.locked.contains(&t.0);
+                    tally
+                        .iter()
+                        .max_by(|a, b| locked_first(a).cmp(&locked_first(b)).then(a.1.total_cmp(&b.1)).then(b.0.cmp(&a.0)))
+                        .map(|t| ids.binary_search(&t.0).expect("existing id") as u32)
                 })
                 .collect();
             let locked = ids.iter().map(|id| config.locked.contains(id)).collect();
             let existing = crate::partition::stable::Existing { grid_of_unit, locked };
             let stable = crate::partition::stable::redivide(&graph, &metric, config, &existing, config.stability, &unit_name)?;
             let homes: Vec<Option<u32>> = stable.home.iter().map(|h| h.map(|i| ids[i as usize])).collect();
+            if let Some(l) = config.locked.iter().find(|l| !homes.contains(&Some(**l))) {
+                return Err(Error::Config(format!("--locked: grid {l} holds no building of its own in the buildings given (its buildings are gone or tied to another grid's)")));
+            }
             (stable.plan, Some(homes), stable.notes)
         }
     };
@@ -699,6 +711,11 @@ pub fn partition_layers(layers: &Layers, config: &PartitionConfig, input_info: V
     let households_column = config.households.clone();
     let code_prefix = config.code_prefix.clone();
     Ok(Partitioned { model, building_grid, building_index, households_column, code_prefix, grids, violations, micro_grids, building_micro, warnings, summary })
+}
+
+/// Number of decimal digits of `x`.
+fn digits(x: u32) -> usize {
+    x.to_string().len()
 }
 
 /// What a re-division changed: households and buildings moved, per grid and in all.

@@ -135,4 +135,14 @@ fn bad_existing_options_are_named() {
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     let o = wangge(&["partition", &b, "-o", out.to_str().unwrap(), "-q", "--existing-column", "existing_grid", "--stability", "2"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let o = wangge(&["partition", &b, "-o", out.to_str().unwrap(), "-q", "--stability", "0.5"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    // Two existing polygons with one id.
+    let dup = write(&d, "dup.geojson", collection(vec![
+        json!({"type": "Feature", "properties": {"grid_id": 4}, "geometry": square(100.0, 100.0, 200.0)}),
+        json!({"type": "Feature", "properties": {"grid_id": 4}, "geometry": square(500.0, 100.0, 200.0)}),
+    ]));
+    let o = wangge(&["partition", &b, "-o", out.to_str().unwrap(), "-q", "--existing", &dup]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(stderr(&o).contains("dup.geojson") && stderr(&o).contains("grid id 4 is also the id of feature"), "{}", stderr(&o));
 }

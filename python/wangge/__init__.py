@@ -320,7 +320,9 @@ class GridPartitioner:
         if existing is not None:
             grid_frame = gpd.read_file(existing) if isinstance(existing, (str, os.PathLike)) else _as_frame(existing, "existing")
             id_col = existing_id or "grid_id"
-            existing_arg = _layer(grid_frame, "existing", [id_col] if id_col in grid_frame.columns else [])
+            has_id = id_col in grid_frame.columns
+            # Without an id column the grids are numbered by row from 1, as on the CLI.
+            existing_arg = _layer(grid_frame, "existing", [id_col] if has_id else [], with_ids=False)
         sources = {"existing_column": existing_column, "existing_id": existing_id, "join_on": join_on, "zone_population": zone_population, "zone_households": zone_households, "floors": floors, "persons_per_household": persons_per_household}
         table_columns = [join_on.split("=")[-1].strip() if join_on else "", households, population or "population"]
         table_arg = table_path = zones_arg = zones_path = None

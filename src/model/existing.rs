@@ -35,6 +35,9 @@ pub struct ExistingReport {
     pub ambiguous_buildings: usize,
     /// Locked grid ids.
     pub locked: Vec<u32>,
+    /// Every existing grid id (also of grids that hold no building).
+    #[serde(skip)]
+    pub ids: Vec<u32>,
 }
 
 /// A grid id: a whole number from 0 to 4,294,967,295 (as a number or as text).

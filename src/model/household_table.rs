@@ -99,6 +99,8 @@ pub struct JoinReport {
     pub unmatched: Vec<UnmatchedRow>,
     /// Rows with an empty key (skipped).
     pub rows_without_key: usize,
+    /// Matched rows whose household cell is empty (counted 0).
+    pub rows_without_households: usize,
     /// Buildings that no row matched (0 households).
     pub buildings_without_row: usize,
     /// Ids of the first such buildings (at most [`LISTED`]).
@@ -164,6 +166,7 @@ pub fn join_households(
         unmatched_households: 0.0,
         unmatched: Vec::new(),
         rows_without_key: 0,
+        rows_without_households: 0,
         buildings_without_row: 0,
         buildings_without_row_ids: Vec::new(),
         keys_on_several_buildings: 0,
@@ -181,6 +184,9 @@ pub fn join_households(
             }
         };
         let hh = value(hh_idx, households_column, if hh_idx.is_some() { 0.0 } else { 1.0 })?;
+        if hh_idx.is_some_and(|i| matches!(f.attributes[i], None | Some(Value::Null))) {
+            report.rows_without_households += 1;
+        }
         let pop = value(pop_idx, population_column, 0.0)?;
         if holders.contains_key(k.as_str()) {
             report.matched_rows += 1;
@@ -249,6 +255,9 @@ impl JoinReport {
                 self.table,
                 list(self.buildings_without_row_ids.clone(), self.buildings_without_row)
             ));
+        }
+        if self.rows_without_households > 0 {
+            out.push(format!("{}: {} row(s) have an empty household cell and count 0 households", self.table, self.rows_without_households));
         }
         if self.rows_without_key > 0 {
             out.push(format!("{}: {} row(s) have an empty '{}' and were skipped", self.table, self.rows_without_key, self.table_key));

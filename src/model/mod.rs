@@ -544,6 +544,9 @@ fn existing_division(
     let mut report = existing::ExistingReport { locked: config.locked.clone(), ..Default::default() };
     let grid_of_building: Vec<Option<u32>> = match (&config.existing_column, polygons) {
         (None, None) => {
+            if config.stability != 1.0 {
+                return Err(Error::Config("--stability needs an existing division (--existing or --existing-column)".into()));
+            }
             if !config.locked.is_empty() {
                 return Err(Error::Config("--locked needs an existing division (--existing or --existing-column)".into()));
             }
@@ -574,27 +577,41 @@ fn existing_division(
             if config.existing_id.is_some() && !has_col {
                 return Err(Error::layer(&grid_layer.name, format!("has no '{col}' column for --existing-id (columns: {})", grid_layer.columns.join(", "))));
             }
+            // One id source for the whole layer: the id column, else feature ids, else row + 1.
+            let use_feature_ids = !has_col && grid_layer.features.iter().all(|f| f.id.is_some());
             let mut grids = Vec::new();
+            let mut seen: std::collections::HashMap<u32, String> = std::collections::HashMap::new();
             for (i, mp) in feature_polygons(grid_layer, frame, buildings_crs, user_crs, "existing grid")? {
                 let f = &grid_layer.features[i];
-                let value = match (has_col, &f.attributes[idx], &f.id) {
-                    (true, Some(v), _) => v.clone(),
-                    (_, _, Some(id)) => id.to_json(),
-                    _ => Value::from(f.row as u64 + 1),
+                let value = match (has_col, use_feature_ids) {
+                    (true, _) => f.attributes[idx].clone().ok_or_else(|| {
+                        Error::feature(&grid_layer.name, f.label(), FeatureFault::MissingColumn { column: col.clone(), available: grid_layer.columns.join(", ") })
+                    })?,
+                    (false, true) => f.id.as_ref().expect("every feature has an id").to_json(),
+                    (false, false) => Value::from(f.row as u64 + 1),
                 };
                 let id = existing::grid_id_value(&value).map_err(|m| Error::feature(&grid_layer.name, f.label(), FeatureFault::BadId { message: m }))?;
+                if let Some(first) = seen.insert(id, f.label()) {
+                    return Err(Error::feature(&grid_layer.name, f.label(), FeatureFault::BadId { message: format!("grid id {id} is also the id of feature {first}") }));
+                }
                 grids.push((id, mp));
             }
-            report.source = format!("grid polygons of {} (id: {})", grid_layer.name, if has_col { format!("column '{col}'") } else { "feature id, else row number from 1".into() });
+            report.ids = grids.iter().map(|g| g.0).collect();
+            report.source = format!(
+                "grid polygons of {} (id: {})",
+                grid_layer.name,
+                if has_col { format!("column '{col}'") } else if use_feature_ids { "feature id".into() } else { "row number from 1".into() }
+            );
             let (assigned, ambiguous) = existing::assign_to_polygons(&grids, anchors, footprints);
             report.ambiguous_buildings = ambiguous;
             assigned
         }
     };
-    let mut distinct: Vec<u32> = grid_of_building.iter().flatten().copied().collect();
+    let mut distinct: Vec<u32> = grid_of_building.iter().flatten().copied().chain(report.ids.iter().copied()).collect();
     distinct.sort_unstable();
     distinct.dedup();
     report.grids = distinct.len();
+    report.ids = distinct.clone();
     report.buildings_without_grid = grid_of_building.iter().filter(|g| g.is_none()).count();
     if let Some(l) = config.locked.iter().find(|l| distinct.binary_search(l).is_err()) {
         return Err(Error::Config(format!("--locked: grid {l} is not in the existing division (it has {} grids)", distinct.len())));
@@ -615,8 +632,14 @@ fn read_zones(layer: &Layer, frame: &WorkFrame, buildings_crs: &CrsSpec, user_cr
             return Err(Error::layer(&layer.name, format!("has no '{c}' column for --zone-households (columns: {})", available())));
         }
     }
-    let mut out = Vec::with_capacity(polygons.len());
+    // Zones without a polygon are kept (empty) so their totals are reported as not placed.
+    let mut by_feature: Vec<Option<MultiPolygon<f64>>> = vec![None; layer.features.len()];
     for (i, area) in polygons {
+        by_feature[i] = Some(area);
+    }
+    let mut out = Vec::with_capacity(by_feature.len());
+    for (i, area) in by_feature.into_iter().enumerate() {
+        let area = area.unwrap_or_else(|| MultiPolygon(Vec::new()));
         let f = &layer.features[i];
         let value = |col: &str| -> Result<f64> {
             let idx = layer.column_index(col).expect("zone column requested");

@@ -261,6 +261,14 @@ pub fn redivide(graph: &UnitGraph, metric: &Metric, config: &PartitionConfig, ex
         if units.is_empty() {
             continue;
         }
+        let sub = graph.induced(&units);
+        let (_, pieces) = sub.components();
+        if pieces > 1 {
+            return Err(crate::error::Error::Config(format!(
+                "--locked: existing grid #{l} (buildings {}, ...) falls in {pieces} pieces in the adjacency graph (cut by a barrier or by a gap over --max-edge-m); a locked grid must stay one connected grid",
+                name(units[0])
+            )));
+        }
         let g = LocalGraph::induced(graph, &units, metric);
         let centre = units[weighted_medoid(&g, &(0..units.len() as u32).collect::<Vec<_>>(), None) as usize];
         let gi = grids.len();
