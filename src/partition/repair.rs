@@ -48,9 +48,9 @@ fn repair_with(g: &LocalGraph, parts: &mut Parts, band: Band, max_rounds: usize,
             }
             let fixed = direct_move(g, parts, band, p, &mut mark, &mut stack)
                 || if chains_first {
-                    chain(g, parts, band, p, &mut mark, &mut stack) || merge_and_divide(g, parts, band, p, rng)
+                    chain(g, parts, band, p, &mut mark, &mut stack) || merge_and_divide(g, parts, band, p, rng, true)
                 } else {
-                    merge_and_divide(g, parts, band, p, rng) || chain(g, parts, band, p, &mut mark, &mut stack)
+                    merge_and_divide(g, parts, band, p, rng, false) || chain(g, parts, band, p, &mut mark, &mut stack)
                 };
             if fixed {
                 progress = true;
@@ -252,7 +252,7 @@ fn part_adjacency(g: &LocalGraph, parts: &Parts) -> Vec<Vec<u32>> {
 
 /// Merges part `p` with neighbouring parts and divides the union again; keeps the result when
 /// the group's total excess drops.
-fn merge_and_divide(g: &LocalGraph, parts: &mut Parts, band: Band, p: usize, rng: &mut Rng) -> bool {
+fn merge_and_divide(g: &LocalGraph, parts: &mut Parts, band: Band, p: usize, rng: &mut Rng, keep_labels: bool) -> bool {
     let adj = part_adjacency(g, parts);
     let members = parts.all_members();
     for m in 2..=MERGE_MAX {
@@ -284,6 +284,9 @@ fn merge_and_divide(g: &LocalGraph, parts: &mut Parts, band: Band, p: usize, rng
             }
             let after: f64 = pieces.iter().map(|piece| band.excess(piece.iter().map(|&u| g.weight[u as usize]).sum())).sum();
             if after < before - Band::EPS {
+                // For a stable re-division each piece takes the label of the part it shares the
+                // most households with, so grid ids follow their households.
+                let group: Vec<u32> = if keep_labels { labels_by_overlap(g, parts, &group, &pieces) } else { group };
                 for (&q, piece) in group.iter().zip(&pieces) {
                     for &u in piece {
                         parts.assign(g, u as usize, q);
@@ -297,6 +300,28 @@ fn merge_and_divide(g: &LocalGraph, parts: &mut Parts, band: Band, p: usize, rng
         }
     }
     false
+}
+
+/// The labels of `group` reordered so that piece `i` gets the part it shares most households
+/// with (largest overlaps first, one to one).
+fn labels_by_overlap(g: &LocalGraph, parts: &Parts, group: &[u32], pieces: &[Vec<u32>]) -> Vec<u32> {
+    let mut pairs: Vec<(f64, usize, usize)> = Vec::new();
+    for (i, piece) in pieces.iter().enumerate() {
+        for (j, &q) in group.iter().enumerate() {
+            let w: f64 = piece.iter().filter(|&&u| parts.part_of[u as usize] == q).map(|&u| g.weight[u as usize]).sum();
+            pairs.push((w, i, j));
+        }
+    }
+    pairs.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+    let mut label: Vec<Option<u32>> = vec![None; pieces.len()];
+    let mut used = vec![false; group.len()];
+    for (_, i, j) in pairs {
+        if label[i].is_none() && !used[j] {
+            label[i] = Some(group[j]);
+            used[j] = true;
+        }
+    }
+    label.into_iter().map(|l| l.expect("as many pieces as parts")).collect()
 }
 
 /// Connected groups of `m` parts containing `p`, neighbours with the most room (or surplus) first.
