@@ -40,23 +40,32 @@ enum Command {
 struct InfoArgs {
     /// A GeoJSON, line-delimited GeoJSON, GeoPackage, Shapefile or FlatGeobuf file.
     file: PathBuf,
-    /// Format, overriding the extension.
+    #[command(flatten)]
+    read: ReadArgs,
+}
+
+/// How to read an input file beyond its path (shared by `info` and `partition`).
+#[derive(Args)]
+struct ReadArgs {
+    /// Format, overriding the extension: geojson, geojsonseq, gpkg, shp, fgb.
     #[arg(long)]
     format: Option<String>,
-    /// Layer of a GeoPackage. [default: the first]
+    /// Layer of a GeoPackage. [default: the first feature table]
     #[arg(long)]
     layer: Option<String>,
-    /// Text encoding of Shapefile attributes.
+    /// Text encoding of Shapefile attributes, overriding the .cpg file (e.g. GBK, GB18030).
     #[arg(long)]
     encoding: Option<String>,
 }
 
-fn read_options(format: Option<&str>, layer: Option<String>, encoding: Option<String>) -> Result<ReadOptions, Error> {
-    let format = match format {
-        None => None,
-        Some(f) => Some(Format::parse(f).ok_or_else(|| Error::Config(format!("--format: unknown format '{f}' (geojson, geojsonseq, gpkg, shp, fgb)")))?),
-    };
-    Ok(ReadOptions { format, layer, encoding })
+impl ReadArgs {
+    fn options(&self) -> Result<ReadOptions, Error> {
+        let format = match self.format.as_deref() {
+            None => None,
+            Some(f) => Some(Format::parse(f).ok_or_else(|| Error::Config(format!("--format: unknown format '{f}' (geojson, geojsonseq, gpkg, shp, fgb)")))?),
+        };
+        Ok(ReadOptions { format, layer: self.layer.clone(), encoding: self.encoding.clone() })
+    }
 }
 
 /// The format named by `--output-format`.
@@ -65,7 +74,7 @@ fn output_format(text: &str) -> Result<Format, Error> {
 }
 
 fn run_info(args: InfoArgs) -> Result<ExitCode, Error> {
-    let options = read_options(args.format.as_deref(), args.layer.clone(), args.encoding.clone())?;
+    let options = args.read.options()?;
     let info = wangge::read::describe(&args.file, &options)?;
     println!("{}", serde_json::to_string_pretty(&info).map_err(|e| Error::Config(e.to_string()))?);
     Ok(ExitCode::SUCCESS)
@@ -372,15 +381,9 @@ struct PartitionArgs {
     /// Worker threads. [default: all cores]
     #[arg(long)]
     threads: Option<usize>,
-    /// Format of the buildings file, overriding its extension: geojson, geojsonseq, gpkg, shp, fgb.
-    #[arg(long)]
-    format: Option<String>,
-    /// Layer of a GeoPackage. [default: the first feature table]
-    #[arg(long)]
-    layer: Option<String>,
-    /// Text encoding of Shapefile attributes, overriding the .cpg file (e.g. GBK, GB18030).
-    #[arg(long)]
-    encoding: Option<String>,
+    /// How to read the buildings file.
+    #[command(flatten)]
+    read: ReadArgs,
     /// Replace the files of a non-empty output directory.
     #[arg(long)]
     overwrite: bool,
@@ -493,7 +496,7 @@ fn run_partition(args: PartitionArgs) -> Result<ExitCode, Error> {
         households_table: args.households_table.clone(),
         population_zones: args.population_zones.clone(),
         existing: args.existing.clone(),
-        read: read_options(args.format.as_deref(), args.layer.clone(), args.encoding.clone())?,
+        read: args.read.options()?,
     };
     let mut progress = Progress::new(!args.quiet);
     let (result, layer) = partition_files(&inputs, &config, &mut progress)?;

@@ -507,18 +507,19 @@ pub fn partition_layers(layers: &Layers, config: &PartitionConfig, input_info: V
     let mut convert_ring = |ring: &LineString<f64>| -> Result<LineString<f64>> {
         Ok(LineString(ring.0.iter().map(|&c| to_source(c)).collect::<Result<Vec<_>>>()?))
     };
+    // A traced shape (working metres) back in the input CRS.
+    let mut convert_polygons = |mp: &MultiPolygon<f64>| -> Result<MultiPolygon<f64>> {
+        let mut out = Vec::with_capacity(mp.0.len());
+        for p in &mp.0 {
+            let ext = convert_ring(p.exterior())?;
+            let holes = p.interiors().iter().map(&mut convert_ring).collect::<Result<Vec<_>>>()?;
+            out.push(Polygon::new(ext, holes));
+        }
+        Ok(MultiPolygon(out))
+    };
     let mut grids_by_index: Vec<Option<GridReport>> = vec![None; n_g];
     for g in 0..n_g {
-        let polygons = shapes[g]
-            .polygons
-            .0
-            .iter()
-            .map(|p| -> Result<Polygon<f64>> {
-                let ext = convert_ring(p.exterior())?;
-                let holes = p.interiors().iter().map(&mut convert_ring).collect::<Result<Vec<_>>>()?;
-                Ok(Polygon::new(ext, holes))
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let polygon = convert_polygons(&shapes[g].polygons)?;
         let population = model.population_column.as_ref().map(|_| {
             grid_buildings[g].iter().filter_map(|&b| model.buildings[b as usize].population).sum::<f64>()
         });
@@ -533,7 +534,7 @@ pub fn partition_layers(layers: &Layers, config: &PartitionConfig, input_info: V
             max_walk_m: walks[g].2,
             center_id: model.buildings[c].id.clone(),
             center_row: model.buildings[c].row,
-            polygon: MultiPolygon(polygons),
+            polygon,
             worker: None,
         });
     }
@@ -547,16 +548,7 @@ pub fn partition_layers(layers: &Layers, config: &PartitionConfig, input_info: V
             let micro_shapes = dissolve(&mesh, &tri_micro, micro.micro_grids.len());
             let mut reports = Vec::with_capacity(micro.micro_grids.len());
             for (m, mg) in micro.micro_grids.iter().enumerate() {
-                let polygons = micro_shapes[m]
-                    .polygons
-                    .0
-                    .iter()
-                    .map(|p| -> Result<Polygon<f64>> {
-                        let ext = convert_ring(p.exterior())?;
-                        let holes = p.interiors().iter().map(&mut convert_ring).collect::<Result<Vec<_>>>()?;
-                        Ok(Polygon::new(ext, holes))
-                    })
-                    .collect::<Result<Vec<_>>>()?;
+                let polygon = convert_polygons(&micro_shapes[m].polygons)?;
                 let bs: Vec<u32> = mg.units.iter().flat_map(|&u| graph.units[u as usize].buildings.iter().copied()).collect();
                 let population = model.population_column.as_ref().map(|_| bs.iter().filter_map(|&b| model.buildings[b as usize].population).sum::<f64>());
                 let vs: Vec<&crate::partition::micro::MicroViolation> = micro.violations.iter().filter(|v| v.micro == m).collect();
@@ -568,7 +560,7 @@ pub fn partition_layers(layers: &Layers, config: &PartitionConfig, input_info: V
                     population,
                     buildings: bs.len(),
                     area_m2: micro_shapes[m].area,
-                    polygon: MultiPolygon(polygons),
+                    polygon,
                     violations: vs.iter().map(|v| serde_json::to_value(v.kind).ok().and_then(|k| k.as_str().map(String::from)).unwrap_or_default()).collect(),
                     messages: vs.iter().map(|v| v.message.clone()).collect(),
                 });

@@ -255,14 +255,8 @@ pub fn build_model(
                     (None, None, _) => format!("the buildings' '{}' column", config.households),
                 },
                 floors: config.floors.as_ref().map_or_else(|| "1 floor each".into(), |f| format!("column '{f}'")),
-                population_total: 0.0,
-                population_placed: 0.0,
-                households_placed: None,
-                empty_zones: Vec::new(),
-                buildings_outside: 0,
-                buildings_outside_ids: Vec::new(),
-                buildings_in_several_zones: 0,
                 point_buildings: footprints.iter().filter(|f| matches!(f, Footprint::Point(_))).count(),
+                ..Default::default()
             };
             let d = zones::distribute(&zone_list, &anchors, &floor_area, &ids, config.persons_per_household, report);
             warnings.extend(d.report.warnings());
@@ -960,15 +954,9 @@ fn collect_lines<'a>(g: &'a Geometry<f64>, out: &mut Vec<&'a LineString<f64>>) -
 
 /// Bounding box of all building footprints (working metres).
 pub fn buildings_bounds(buildings: &[Building]) -> Option<Rect<f64>> {
-    let mut it = buildings.iter().map(|b| match &b.footprint {
+    let it = buildings.iter().map(|b| match &b.footprint {
         Footprint::Point(c) => Rect::new(*c, *c),
         Footprint::Polygons(mp) => mp.bounding_rect().unwrap_or(Rect::new(b.anchor, b.anchor)),
     });
-    let first = it.next()?;
-    Some(it.fold(first, |a, r| {
-        Rect::new(
-            Coord { x: a.min().x.min(r.min().x), y: a.min().y.min(r.min().y) },
-            Coord { x: a.max().x.max(r.max().x), y: a.max().y.max(r.max().y) },
-        )
-    }))
+    crate::geom::union_of_rects(it)
 }

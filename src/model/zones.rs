@@ -39,7 +39,7 @@ pub struct EmptyZone {
 }
 
 /// What the distribution did, for summary.json.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct ZoneReport {
     /// The zone file.
     pub zones_file: String,
@@ -192,21 +192,7 @@ mod tests {
     }
 
     fn blank(zones: usize) -> ZoneReport {
-        ZoneReport {
-            zones_file: "z".into(),
-            zones,
-            population_column: "pop".into(),
-            households_from: String::new(),
-            floors: String::new(),
-            population_total: 0.0,
-            population_placed: 0.0,
-            households_placed: None,
-            empty_zones: Vec::new(),
-            buildings_outside: 0,
-            buildings_outside_ids: Vec::new(),
-            buildings_in_several_zones: 0,
-            point_buildings: 0,
-        }
+        ZoneReport { zones_file: "z".into(), zones, population_column: "pop".into(), ..Default::default() }
     }
 
     #[test]

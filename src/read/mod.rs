@@ -127,19 +127,7 @@ pub struct Layer {
 impl Layer {
     /// Bounding box of every geometry, None for a layer without geometry.
     pub fn bounds(&self) -> Option<Rect<f64>> {
-        let mut acc: Option<Rect<f64>> = None;
-        for g in self.features.iter().filter_map(|f| f.geometry.as_ref()) {
-            if let Some(r) = g.bounding_rect() {
-                acc = Some(match acc {
-                    None => r,
-                    Some(a) => Rect::new(
-                        geo::Coord { x: a.min().x.min(r.min().x), y: a.min().y.min(r.min().y) },
-                        geo::Coord { x: a.max().x.max(r.max().x), y: a.max().y.max(r.max().y) },
-                    ),
-                });
-            }
-        }
-        acc
+        crate::geom::union_of_rects(self.features.iter().filter_map(|f| f.geometry.as_ref()).filter_map(|g| g.bounding_rect()))
     }
 
     /// Index of a requested column in [`InputFeature::attributes`].

@@ -52,16 +52,6 @@ fn geometry_type(g: &Geometry<f64>) -> GeometryType {
     }
 }
 
-/// Rect, Triangle and Line as the simple-features types FlatGeobuf has.
-fn simple(g: &Geometry<f64>) -> std::borrow::Cow<'_, Geometry<f64>> {
-    use std::borrow::Cow;
-    match g {
-        Geometry::Rect(r) => Cow::Owned(Geometry::Polygon(r.to_polygon())),
-        Geometry::Triangle(t) => Cow::Owned(Geometry::Polygon(t.to_polygon())),
-        Geometry::Line(l) => Cow::Owned(Geometry::LineString(geo::LineString(vec![l.start, l.end]))),
-        other => Cow::Borrowed(other),
-    }
-}
 
 /// Writes `layer` as FlatGeobuf at `path` (replacing a file there). Feature ids that are not
 /// already a column are kept in an `id` column.
@@ -118,7 +108,7 @@ pub fn write_fgb(path: &Path, layer: &OutputLayer) -> Result<Written> {
         fgb.add_column(&c.name, t, |_, col| col.nullable = true);
     }
     for (row, f) in layer.features.iter().enumerate() {
-        let g = f.geometry.as_ref().map(simple);
+        let g = f.geometry.as_ref().map(super::simple_geometry);
         let values = columns.iter().enumerate().map(|(i, c)| (i, c.name.as_str(), c.cell(f))).collect();
         fgb.add_feature(Feature { geometry: g.as_deref(), values })
             .map_err(|e| Error::feature(&name, f.label(row), FeatureFault::MalformedGeometry { message: format!("FlatGeobuf: {e}") }))?;

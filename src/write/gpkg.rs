@@ -91,21 +91,11 @@ fn type_name(g: &Geometry<f64>) -> &'static str {
     }
 }
 
-/// Rect, Triangle and Line as the simple-features types WKB has.
-fn simple(g: &Geometry<f64>) -> std::borrow::Cow<'_, Geometry<f64>> {
-    use std::borrow::Cow;
-    match g {
-        Geometry::Rect(r) => Cow::Owned(Geometry::Polygon(r.to_polygon())),
-        Geometry::Triangle(t) => Cow::Owned(Geometry::Polygon(t.to_polygon())),
-        Geometry::Line(l) => Cow::Owned(Geometry::LineString(geo::LineString(vec![l.start, l.end]))),
-        other => Cow::Borrowed(other),
-    }
-}
 
 /// Encodes a geometry as a GeoPackage blob: 'GP', version 0, flags (little endian, xy envelope
 /// except for points, empty bit), srs_id, envelope (minx, maxx, miny, maxy), WKB.
 pub fn encode_blob(g: &Geometry<f64>, srs_id: i32) -> std::result::Result<Vec<u8>, String> {
-    let g = simple(g);
+    let g = super::simple_geometry(g);
     let bbox = if matches!(*g, Geometry::Point(_)) { None } else { g.bounding_rect() };
     let empty = g.bounding_rect().is_none();
     let mut flags = 0b0000_0001u8; // little endian

@@ -160,17 +160,7 @@ impl OutputLayer {
 
     /// Bounding box of every geometry, None when there is none.
     pub fn bounds(&self) -> Option<Rect<f64>> {
-        let mut acc: Option<Rect<f64>> = None;
-        for r in self.features.iter().filter_map(|f| f.geometry.as_ref()).filter_map(|g| g.bounding_rect()) {
-            acc = Some(match acc {
-                None => r,
-                Some(a) => Rect::new(
-                    geo::Coord { x: a.min().x.min(r.min().x), y: a.min().y.min(r.min().y) },
-                    geo::Coord { x: a.max().x.max(r.max().x), y: a.max().y.max(r.max().y) },
-                ),
-            });
-        }
-        acc
+        crate::geom::union_of_rects(self.features.iter().filter_map(|f| f.geometry.as_ref()).filter_map(|g| g.bounding_rect()))
     }
 }
 
@@ -250,31 +240,44 @@ pub fn ids_as_column(layer: &OutputLayer) -> Option<OutputLayer> {
     Some(OutputLayer { name: layer.name.clone(), crs: layer.crs.clone(), features })
 }
 
+/// Cuts `s` to at most `max` bytes on a character boundary.
+pub(crate) fn cut_to_bytes(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// Rect, Triangle and Line as the simple-features types the formats have (WKB, FlatGeobuf).
+pub(crate) fn simple_geometry(g: &Geometry<f64>) -> std::borrow::Cow<'_, Geometry<f64>> {
+    use std::borrow::Cow;
+    match g {
+        Geometry::Rect(r) => Cow::Owned(Geometry::Polygon(r.to_polygon())),
+        Geometry::Triangle(t) => Cow::Owned(Geometry::Polygon(t.to_polygon())),
+        Geometry::Line(l) => Cow::Owned(Geometry::LineString(geo::LineString(vec![l.start, l.end]))),
+        other => Cow::Borrowed(other),
+    }
+}
+
 /// Names made unique for a format: at most `max_bytes` bytes (cut on a character boundary),
 /// and distinct ignoring ASCII case, by replacing the end with `_1`, `_2`, ... Returns the new
 /// names in order and the (old, new) pairs that changed.
 pub fn unique_names(names: &[&str], max_bytes: Option<usize>, taken: &[&str]) -> (Vec<String>, Vec<(String, String)>) {
-    fn cut(s: &str, max: usize) -> &str {
-        if s.len() <= max {
-            return s;
-        }
-        let mut end = max;
-        while !s.is_char_boundary(end) {
-            end -= 1;
-        }
-        &s[..end]
-    }
     let max = max_bytes.unwrap_or(usize::MAX);
     let mut used: std::collections::HashSet<String> = taken.iter().map(|t| t.to_ascii_lowercase()).collect();
     let mut out = Vec::with_capacity(names.len());
     let mut renamed = Vec::new();
     for &name in names {
         let base = if name.is_empty() { "field" } else { name };
-        let mut candidate = cut(base, max).to_string();
+        let mut candidate = cut_to_bytes(base, max).to_string();
         let mut n = 1;
         while used.contains(&candidate.to_ascii_lowercase()) {
             let suffix = format!("_{n}");
-            candidate = format!("{}{suffix}", cut(base, max.saturating_sub(suffix.len())));
+            candidate = format!("{}{suffix}", cut_to_bytes(base, max.saturating_sub(suffix.len())));
             n += 1;
         }
         used.insert(candidate.to_ascii_lowercase());

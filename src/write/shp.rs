@@ -221,17 +221,6 @@ struct Field {
     decimals: usize,
 }
 
-/// Cuts `s` to at most `max` bytes on a character boundary.
-fn cut(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
-}
 
 /// Digits after the decimal point of the shortest text of `x` that reads back as `x`.
 fn decimals_of(x: f64) -> usize {
@@ -307,7 +296,7 @@ pub fn write_shapefile(path: &Path, layer: &OutputLayer) -> Result<Written> {
                         if t.len() > 254 {
                             cut_values += 1;
                         }
-                        f.width = f.width.max(cut(t, 254).len());
+                        f.width = f.width.max(super::cut_to_bytes(t, 254).len());
                     }
                 }
                 if cut_values > 0 {
@@ -400,9 +389,9 @@ pub fn write_shapefile(path: &Path, layer: &OutputLayer) -> Result<Written> {
                         }
                     }
                     Cell::Bool(b) => if *b { "T" } else { "F" }.into(),
-                    Cell::Text(t) => cut(t, f.width).to_string(),
+                    Cell::Text(t) => super::cut_to_bytes(t, f.width).to_string(),
                 };
-                let bytes = cut(&text, f.width).as_bytes();
+                let bytes = super::cut_to_bytes(&text, f.width).as_bytes();
                 let pad = f.width - bytes.len();
                 if f.kind == b'N' {
                     rec.extend(std::iter::repeat_n(b' ', pad));
