@@ -109,8 +109,9 @@ pub struct PartitionConfig {
     /// From 1 (only what the bounds require moves) to 0 (walks count, moves are free): how
     /// much a re-division keeps households in their grid. Default 1.
     pub stability: f64,
-    /// Existing grids kept exactly as they are (same buildings, same id). Default none.
-    pub locked: Vec<u32>,
+    /// Existing grids kept exactly as they are (same buildings, same id, and with `--existing`
+    /// polygons the same polygon), by id: numbers or text (7 matches "7"). Default none.
+    pub locked: Vec<crate::read::FeatureId>,
 }
 
 impl Default for PartitionConfig {

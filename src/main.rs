@@ -375,9 +375,10 @@ struct PartitionArgs {
     /// each costing walk per household. [default: 1]
     #[arg(long)]
     stability: Option<f64>,
-    /// Existing grids kept exactly as they are (same buildings, same id), e.g. 3,17.
+    /// Existing grids kept exactly as they are (same buildings, same id, same polygon when
+    /// --existing polygons are given), e.g. 3,17 or G-03,G-17.
     #[arg(long, value_delimiter = ',', value_name = "IDS")]
-    locked: Vec<u32>,
+    locked: Vec<String>,
     /// Worker threads. [default: all cores]
     #[arg(long)]
     threads: Option<usize>,
@@ -451,7 +452,7 @@ impl PartitionArgs {
         set!(opt existing_id);
         set!(stability);
         if !self.locked.is_empty() {
-            c.locked = self.locked.clone();
+            c.locked = self.locked.iter().map(|l| wangge::read::FeatureId::Text(l.trim().to_string())).collect();
         }
         if self.exact {
             c.exact = true;

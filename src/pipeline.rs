@@ -45,11 +45,15 @@ pub struct Inputs {
     pub read: crate::read::ReadOptions,
 }
 
+/// A grid's id: a number, or text when an existing division's ids are text.
+pub type GridId = FeatureId;
+
 /// One grid of the result.
 #[derive(Debug, Clone)]
 pub struct GridReport {
-    /// Grid id (1, 2, ... in reading order: north to south, west to east).
-    pub id: u32,
+    /// Grid id: 1, 2, ... in reading order (north to south, west to east); in a re-division
+    /// the existing id (a number or text, as read) or a new one after them.
+    pub id: GridId,
     /// Households.
     pub households: f64,
     /// Population (when the buildings have it).
@@ -78,7 +82,7 @@ pub struct MicroGridReport {
     /// Id encoding the nesting: `GRID-SEQ` (e.g. `12-3`), numbered in reading order in the grid.
     pub id: String,
     /// Id of its grid.
-    pub grid_id: u32,
+    pub grid_id: GridId,
     /// Sequence number inside its grid (1, 2, ...).
     pub seq: u32,
     /// Households.
@@ -101,7 +105,7 @@ pub struct MicroGridReport {
 #[derive(Debug, Clone, Serialize)]
 pub struct ViolationReport {
     /// Grid id.
-    pub grid_id: u32,
+    pub grid_id: GridId,
     /// Kind (`oversize_building`, `isolated_area`, `infeasible_area`, `unbalanced`, `polygon_pieces`, ...).
     pub kind: String,
     /// Explanation.
@@ -145,17 +149,22 @@ impl Partitioned {
         !self.violations.is_empty()
     }
 
-    /// The code of grid `grid_id`: the prefix and the 3-digit grid number, with a code prefix.
-    pub fn grid_code(&self, grid_id: u32) -> Option<String> {
-        let width = digits(self.grids.iter().map(|g| g.id).max().unwrap_or(0)).max(3);
-        self.code_prefix.as_ref().map(|p| format!("{p}{grid_id:0width$}"))
+    /// The code of grid `grid_id`, with a code prefix: the prefix and the grid number in 3
+    /// digits (more when some id needs them); a text id follows the prefix as it is.
+    pub fn grid_code(&self, grid_id: &GridId) -> Option<String> {
+        let widest = self.grids.iter().filter_map(|g| if let GridId::Number(n) = g.id { Some(n) } else { None }).max().unwrap_or(0);
+        let width = digits(widest).max(3);
+        self.code_prefix.as_ref().map(|p| match grid_id {
+            GridId::Number(n) => format!("{p}{n:0width$}"),
+            GridId::Text(t) => format!("{p}{t}"),
+        })
     }
 
     /// The code of a micro-grid: its grid's code and its 2-digit number in the grid (all codes
     /// of a run have the same width: more digits when some grid id or number needs them).
     pub fn micro_code(&self, micro: &MicroGridReport) -> Option<String> {
-        let width = digits(self.micro_grids.iter().map(|m| m.seq).max().unwrap_or(0)).max(2);
-        self.grid_code(micro.grid_id).map(|c| format!("{c}{:0width$}", micro.seq))
+        let width = digits(self.micro_grids.iter().map(|m| m.seq as i64).max().unwrap_or(0)).max(2);
+        self.grid_code(&micro.grid_id).map(|c| format!("{c}{:0width$}", micro.seq))
     }
 
     /// Properties the outputs add to the building in file row `row` besides `grid_id`: its grid
@@ -164,7 +173,7 @@ impl Partitioned {
     pub fn building_extra_properties(&self, row: usize) -> Vec<(String, Value)> {
         let s = &self.model.sources;
         let mut out = Vec::new();
-        let grid_id = self.grids[self.building_grid[row] as usize].id;
+        let grid_id = &self.grids[self.building_grid[row] as usize].id;
         if let Some(code) = self.grid_code(grid_id) {
             out.push(("grid_code".into(), json!(code)));
         }
@@ -307,13 +316,8 @@ pub fn partition_layers(layers: &Layers, config: &PartitionConfig, input_info: V
         format!("{}{more}", ids.join("+"))
     };
     // Existing grid ids, when re-dividing: each unit takes the grid holding most of its households.
-    let existing_ids: Option<Vec<u32>> = model.sources.existing.as_ref().map(|e| {
-        let mut ids: Vec<u32> = model.buildings.iter().filter_map(|b| b.existing_grid).chain(e.ids.iter().copied()).collect();
-        ids.sort_unstable();
-        ids.dedup();
-        ids
-    });
-    let (plan, homes, redivision_notes) = match &existing_ids {
+    let existing_ids: Option<&[GridId]> = model.sources.existing.as_ref().map(|e| e.ids.as_slice());
+    let (plan, homes, redivision_notes) = match existing_ids {
         None => {
             let progress = &*progress;
             let plan = partition_with_progress(&graph, &metric, config, &unit_name, &|s| match s {
@@ -323,6 +327,7 @@ pub fn partition_layers(layers: &Layers, config: &PartitionConfig, input_info: V
             (plan, None, Vec::new())
         }
         Some(ids) => {
+            let locked: Vec<bool> = ids.iter().map(|id| config.locked.iter().any(|l| l.same(id))).collect();
             let grid_of_unit = graph
                 .units
                 .iter()
@@ -338,21 +343,16 @@ pub fn partition_layers(layers: &Layers, config: &PartitionConfig, input_info: V
                         }
                     }
                     // A unit holding a building of a locked grid follows that grid.
-                    let locked_first = |t: &(u32, f64)| config.locked.contains(&t.0);
-                    tally
-                        .iter()
-                        .max_by(|a, b| locked_first(a).cmp(&locked_first(b)).then(a.1.total_cmp(&b.1)).then(b.0.cmp(&a.0)))
-                        .map(|t| ids.binary_search(&t.0).expect("existing id") as u32)
+                    let locked_first = |t: &(u32, f64)| locked[t.0 as usize];
+                    tally.iter().max_by(|a, b| locked_first(a).cmp(&locked_first(b)).then(a.1.total_cmp(&b.1)).then(b.0.cmp(&a.0))).map(|t| t.0)
                 })
                 .collect();
-            let locked = ids.iter().map(|id| config.locked.contains(id)).collect();
-            let existing = crate::partition::stable::Existing { grid_of_unit, locked };
+            let existing = crate::partition::stable::Existing { grid_of_unit, locked: locked.clone() };
             let stable = crate::partition::stable::redivide(&graph, &metric, config, &existing, config.stability, &unit_name)?;
-            let homes: Vec<Option<u32>> = stable.home.iter().map(|h| h.map(|i| ids[i as usize])).collect();
-            if let Some(l) = config.locked.iter().find(|l| !homes.contains(&Some(**l))) {
-                return Err(Error::Config(format!("--locked: grid {l} holds no building of its own in the buildings given (its buildings are gone or tied to another grid's)")));
+            if let Some(l) = (0..ids.len()).find(|&l| locked[l] && !stable.home.contains(&Some(l as u32))) {
+                return Err(Error::Config(format!("--locked: grid {} holds no building of its own in the buildings given (its buildings are gone or tied to another grid's)", ids[l])));
             }
-            (stable.plan, Some(homes), stable.notes)
+            (stable.plan, Some(stable.home), stable.notes)
         }
     };
     warnings.extend(redivision_notes.iter().cloned());
@@ -398,27 +398,24 @@ pub fn partition_layers(layers: &Layers, config: &PartitionConfig, input_info: V
         let rb = ((top - pb.y) / band).floor() as i64;
         ra.cmp(&rb).then(pa.x.total_cmp(&pb.x)).then(a.cmp(&b))
     });
-    let mut id_of = vec![0u32; n_g];
-    match &homes {
-        None => {
-            for (rank, &g) in order.iter().enumerate() {
-                id_of[g] = rank as u32 + 1;
-            }
-        }
-        Some(homes) => {
-            // Existing grids keep their id; new grids are numbered on from the largest, in
+    let mut id_of = vec![GridId::Number(0); n_g];
+    match (&homes, existing_ids) {
+        (Some(homes), Some(ids)) => {
+            // Existing grids keep their id; new grids get ids after the existing ones, in
             // reading order; grids are listed by id.
-            let mut next = homes.iter().flatten().copied().max().unwrap_or(0).max(existing_ids.as_ref().and_then(|i| i.last().copied()).unwrap_or(0)) + 1;
+            let mut fresh = crate::model::existing::new_grid_ids(ids, homes.iter().filter(|h| h.is_none()).count()).into_iter();
             for &g in &order {
                 id_of[g] = match homes[g] {
-                    Some(id) => id,
-                    None => {
-                        next += 1;
-                        next - 1
-                    }
+                    Some(i) => ids[i as usize].clone(),
+                    None => fresh.next().expect("one new id per new grid"),
                 };
             }
-            order.sort_by_key(|&g| id_of[g]);
+            order.sort_by(|&a, &b| id_of[a].cmp(&id_of[b]));
+        }
+        _ => {
+            for (rank, &g) in order.iter().enumerate() {
+                id_of[g] = GridId::Number(rank as i64 + 1);
+            }
         }
     }
 
@@ -525,7 +522,7 @@ pub fn partition_layers(layers: &Layers, config: &PartitionConfig, input_info: V
         });
         let c = centre_building[g] as usize;
         grids_by_index[g] = Some(GridReport {
-            id: id_of[g],
+            id: id_of[g].clone(),
             households: plan.grids[g].households,
             population,
             buildings: grid_buildings[g].len(),
@@ -554,7 +551,7 @@ pub fn partition_layers(layers: &Layers, config: &PartitionConfig, input_info: V
                 let vs: Vec<&crate::partition::micro::MicroViolation> = micro.violations.iter().filter(|v| v.micro == m).collect();
                 reports.push(MicroGridReport {
                     id: String::new(),
-                    grid_id: id_of[mg.grid as usize],
+                    grid_id: id_of[mg.grid as usize].clone(),
                     seq: 0,
                     households: mg.households,
                     population,
@@ -569,7 +566,7 @@ pub fn partition_layers(layers: &Layers, config: &PartitionConfig, input_info: V
             let centre = |m: usize| model.buildings[graph.units[micro.micro_grids[m].centre as usize].buildings[0] as usize].anchor;
             let mut rank: Vec<usize> = (0..reports.len()).collect();
             rank.sort_by(|&a, &b| {
-                let (ga, gb) = (reports[a].grid_id, reports[b].grid_id);
+                let (ga, gb) = (&reports[a].grid_id, &reports[b].grid_id);
                 let band = (shapes[micro.micro_grids[a].grid as usize].area / 4.0).sqrt().max(1.0);
                 let (pa, pb) = (centre(a), centre(b));
                 ga.cmp(&gb).then(((top - pa.y) / band).floor().total_cmp(&((top - pb.y) / band).floor())).then(pa.x.total_cmp(&pb.x)).then(a.cmp(&b))
@@ -633,7 +630,7 @@ pub fn partition_layers(layers: &Layers, config: &PartitionConfig, input_info: V
         .violations
         .iter()
         .map(|v| ViolationReport {
-            grid_id: id_of[v.grid],
+            grid_id: id_of[v.grid].clone(),
             kind: serde_json::to_value(v.kind).ok().and_then(|k| k.as_str().map(String::from)).unwrap_or_default(),
             message: v.message.clone(),
             households: plan.grids[v.grid].households,
@@ -650,7 +647,7 @@ pub fn partition_layers(layers: &Layers, config: &PartitionConfig, input_info: V
             ),
         };
         violations.push(ViolationReport {
-            grid_id: id_of[*g],
+            grid_id: id_of[*g].clone(),
             kind: kind.into(),
             message,
             households: plan.grids[*g].households,
@@ -662,7 +659,7 @@ pub fn partition_layers(layers: &Layers, config: &PartitionConfig, input_info: V
         for &g in &s.grids_without_worker {
             let grid = &grids[g];
             violations.push(ViolationReport {
-                grid_id: grid.id,
+                grid_id: grid.id.clone(),
                 kind: "unstaffed".into(),
                 message: format!(
                     "no worker is left for this grid of {} households ({} workers, capacities up to {}): {} more worker(s) needed",
@@ -676,7 +673,7 @@ pub fn partition_layers(layers: &Layers, config: &PartitionConfig, input_info: V
             });
         }
     }
-    violations.sort_by_key(|v| v.grid_id);
+    violations.sort_by(|a, b| a.grid_id.cmp(&b.grid_id));
 
     let timings = progress.timings();
     let summary = summary_json(SummaryParts {
@@ -705,23 +702,25 @@ pub fn partition_layers(layers: &Layers, config: &PartitionConfig, input_info: V
     Ok(Partitioned { model, building_grid, building_index, households_column, code_prefix, grids, violations, micro_grids, building_micro, warnings, summary })
 }
 
-/// Number of decimal digits of `x`.
-fn digits(x: u32) -> usize {
+/// Number of decimal digits of `x` (and its sign).
+fn digits(x: i64) -> usize {
     x.to_string().len()
 }
 
 /// What a re-division changed: households and buildings moved, per grid and in all.
-fn redivision_summary(model: &Model, building_grid_raw: &[u32], id_of: &[u32]) -> Value {
+fn redivision_summary(model: &Model, building_grid_raw: &[u32], id_of: &[GridId]) -> Value {
     use std::collections::BTreeMap;
+    let existing_ids: &[GridId] = model.sources.existing.as_ref().map_or(&[], |e| e.ids.as_slice());
     // grid id → (households now, households in, households out, buildings in, buildings out, existed)
-    let mut per: BTreeMap<u32, [f64; 6]> = BTreeMap::new();
+    let mut per: BTreeMap<&GridId, [f64; 6]> = BTreeMap::new();
     let (mut moved, mut moved_buildings, mut with_grid, mut new_hh) = (0.0, 0usize, 0.0, 0.0);
     for (b, bd) in model.buildings.iter().enumerate() {
-        let now = id_of[building_grid_raw[b] as usize];
+        let now = &id_of[building_grid_raw[b] as usize];
         per.entry(now).or_default()[0] += bd.households;
         match bd.existing_grid {
             None => new_hh += bd.households,
             Some(before) => {
+                let before = &existing_ids[before as usize];
                 with_grid += bd.households;
                 per.entry(before).or_default()[5] = 1.0;
                 if before != now {
@@ -739,7 +738,7 @@ fn redivision_summary(model: &Model, building_grid_raw: &[u32], id_of: &[u32]) -
     }
     let mut changed = Vec::new();
     let (mut unchanged, mut new_grids, mut removed) = (0usize, 0usize, 0usize);
-    let finals: std::collections::HashSet<u32> = id_of.iter().copied().collect();
+    let finals: std::collections::HashSet<&GridId> = id_of.iter().collect();
     for (id, v) in &per {
         let status = match (v[5] > 0.0, finals.contains(id)) {
             (true, false) => {

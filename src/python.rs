@@ -132,7 +132,14 @@ type MicroOutput = (Vec<String>, Vec<Py<PyBytes>>, String);
 
 /// What `partition` returns: grid ids of the buildings, grid polygons (WKB), grid properties
 /// (JSON), summary (JSON), households and population of each building, micro-grids if any.
-type PartitionOutput = (Vec<u32>, Vec<Py<PyBytes>>, String, String, Vec<f64>, Vec<Option<f64>>, Option<MicroOutput>);
+/// Grid ids of the buildings: whole numbers, or text when an existing division's ids are text.
+#[derive(IntoPyObject)]
+enum Labels {
+    Numbers(Vec<i64>),
+    Texts(Vec<String>),
+}
+
+type PartitionOutput = (Labels, Vec<Py<PyBytes>>, String, String, Vec<f64>, Vec<Option<f64>>, Option<MicroOutput>);
 
 /// Partitions buildings. Returns (grid id of each building, grid polygons as WKB in the input
 /// CRS, grid properties as a JSON array, summary JSON).
@@ -198,7 +205,11 @@ fn partition(
         Ok((r, props, micro_props))
     })?;
     let (r, props, micro_props) = result;
-    let labels: Vec<u32> = r.building_grid.iter().map(|&g| r.grids[g as usize].id).collect();
+    let ids = r.building_grid.iter().map(|&g| &r.grids[g as usize].id);
+    let labels = match ids.clone().map(|id| if let crate::read::FeatureId::Number(n) = id { Some(*n) } else { None }).collect::<Option<Vec<i64>>>() {
+        Some(numbers) => Labels::Numbers(numbers),
+        None => Labels::Texts(ids.map(|id| id.to_string()).collect()),
+    };
     let polygons = r.grids.iter().map(|g| to_wkb(py, &Geometry::MultiPolygon(g.polygon.clone()))).collect::<PyResult<Vec<_>>>()?;
     let households: Vec<f64> = r.building_index.iter().map(|&b| r.model.buildings[b as usize].households).collect();
     let population: Vec<Option<f64>> = r.building_index.iter().map(|&b| r.model.buildings[b as usize].population).collect();

@@ -74,7 +74,7 @@ fn small_island_behind_a_barrier_is_declared() {
     let ring = lines_layer(&[vec![(340.0, 340.0), (400.0, 340.0), (400.0, 400.0), (340.0, 400.0), (340.0, 340.0)]]);
     let r = run(&b, None, &[layer(&ring, "ring.geojson")], &cfg);
     check(&r, &b, None, &cfg);
-    let island = r.grids[r.building_grid[99] as usize].id;
+    let island = r.grids[r.building_grid[99] as usize].id.clone();
     let v = r.violations.iter().find(|v| v.grid_id == island).expect("island declared");
     assert_eq!(v.kind, "isolated_area");
     assert!(v.message.contains("99"), "{}", v.message);

@@ -78,10 +78,11 @@ fn shanghai_bund_with_water_barriers() {
     assert!(oversize >= 30, "{oversize}");
     let hh = b.column_index("households").unwrap();
     for v in r.violations.iter().filter(|v| v.kind == "oversize_building") {
-        let g = &r.grids[v.grid_id as usize - 1];
+        let gi = r.grids.iter().position(|g| g.id == v.grid_id).unwrap();
+        let g = &r.grids[gi];
         assert!(g.households > 500.0);
         let max_building = (0..b.features.len())
-            .filter(|&i| r.building_grid[i] + 1 == v.grid_id)
+            .filter(|&i| r.building_grid[i] as usize == gi)
             .map(|i| b.features[i].attributes[hh].as_ref().unwrap().as_f64().unwrap())
             .fold(0.0, f64::max);
         assert!(max_building > 500.0 || v.message.contains("overlap"), "an oversize grid must hold an oversize building: {}", v.message);

@@ -38,10 +38,11 @@ fn changed(first: &Value, grow: f64, remove: bool) -> String {
     collection(feats)
 }
 
-fn grid_members(result: &wangge::Partitioned, input: &wangge::read::Layer) -> BTreeMap<u32, BTreeSet<String>> {
-    let mut m: BTreeMap<u32, BTreeSet<String>> = BTreeMap::new();
+/// Each grid's buildings (by label), keyed by the grid id as text.
+fn grid_members(result: &wangge::Partitioned, input: &wangge::read::Layer) -> BTreeMap<String, BTreeSet<String>> {
+    let mut m: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for (row, &g) in result.building_grid.iter().enumerate() {
-        m.entry(result.grids[g as usize].id).or_default().insert(input.features[row].label());
+        m.entry(result.grids[g as usize].id.to_string()).or_default().insert(input.features[row].label());
     }
     m
 }
@@ -84,8 +85,8 @@ fn growth_and_demolition_are_absorbed_with_few_moves_and_locked_grids_kept() {
     let text = changed(&first, 1.5, true);
     // Lock the grid of the building in the middle of the east side, away from both changes.
     let lock_row = (NY / 2) * NX + NX - 2;
-    let locked = first["features"][lock_row]["properties"]["grid_id"].as_u64().unwrap() as u32;
-    let config = PartitionConfig { existing_column: Some("existing_grid".into()), locked: vec![locked], effort: Some(0.0), ..Default::default() };
+    let locked = first["features"][lock_row]["properties"]["grid_id"].as_u64().unwrap();
+    let config = PartitionConfig { existing_column: Some("existing_grid".into()), locked: vec![wangge::read::FeatureId::Number(locked as i64)], effort: Some(0.0), ..Default::default() };
     let input = buildings(&text, &config);
     let r = run(&input, None, &[], &config);
     let checked = check(&r, &input, None, &config);
@@ -94,7 +95,7 @@ fn growth_and_demolition_are_absorbed_with_few_moves_and_locked_grids_kept() {
     // Locked grid: the same buildings under the same id.
     let before: BTreeSet<String> = first["features"].as_array().unwrap().iter().enumerate().filter(|(_, f)| f["properties"]["grid_id"] == json!(locked)).map(|(k, _)| k.to_string()).collect();
     let after = grid_members(&r, &input);
-    assert_eq!(after[&locked], before);
+    assert_eq!(after[&locked.to_string()], before);
     // Few moves: far less than every household, and grids away from both corners untouched.
     let red = &r.summary["redivision"];
     let share = red["share_of_households_moved"].as_f64().unwrap();
@@ -108,13 +109,13 @@ fn growth_and_demolition_are_absorbed_with_few_moves_and_locked_grids_kept() {
         }
         existing_members.entry(f["properties"]["grid_id"].as_u64().unwrap()).or_default().insert(k.to_string());
     }
-    let unchanged = existing_members.iter().filter(|(id, m)| after.get(&(**id as u32)) == Some(m)).count();
+    let unchanged = existing_members.iter().filter(|(id, m)| after.get(&id.to_string()) == Some(m)).count();
     assert_eq!(unchanged as u64, red["grids_unchanged"].as_u64().unwrap());
     // New grids are numbered after the largest existing id.
-    let max_existing = *existing_members.keys().max().unwrap() as u32;
+    let max_existing = *existing_members.keys().max().unwrap();
     for change in red["changes"].as_array().unwrap() {
         if change["status"] == "new" {
-            assert!(change["grid_id"].as_u64().unwrap() as u32 > max_existing);
+            assert!(change["grid_id"].as_u64().unwrap() > max_existing);
         }
     }
 }
@@ -128,9 +129,13 @@ fn bad_existing_options_are_named() {
     let o = wangge(&["partition", &b, "-o", out.to_str().unwrap(), "-q", "--existing-column", "existing_grid", "--locked", "9999"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("9999"), "{}", stderr(&o));
-    let o = wangge(&["partition", &b, "-o", out.to_str().unwrap(), "-q", "--existing-column", "name"]);
+    // A grid id that is neither a whole number nor text.
+    let mut odd: Value = serde_json::from_str(&changed(&first, 1.0, false)).unwrap();
+    odd["features"][5]["properties"]["existing_grid"] = json!(2.5);
+    let odd = write(&d, "odd.geojson", odd.to_string());
+    let o = wangge(&["partition", &odd, "-o", out.to_str().unwrap(), "-q", "--existing-column", "existing_grid"]);
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
-    assert!(stderr(&o).contains("'name'") && stderr(&o).contains("whole number"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("odd.geojson") && stderr(&o).contains("'existing_grid'") && stderr(&o).contains("2.5"), "{}", stderr(&o));
     let o = wangge(&["partition", &b, "-o", out.to_str().unwrap(), "-q", "--locked", "1"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     let o = wangge(&["partition", &b, "-o", out.to_str().unwrap(), "-q", "--existing-column", "existing_grid", "--stability", "2"]);

@@ -147,12 +147,17 @@ class GridPartitioner:
     max_edge_m, territory_buffer_m, improve_passes, crs : as on the CLI.
     micro_min, micro_max : divide every grid into connected micro-grids of these bounds.
     code_prefix : grid codes = prefix + 3-digit grid number (micro-grids add 2 digits).
+    stability : with ``existing``/``existing_column`` in ``fit``: 1 moves only what the bounds
+        require, towards 0 moves that shorten walks are allowed.
+    locked : existing grid ids (numbers or text) kept exactly: same buildings, same id, and
+        with existing polygons the same polygon.
     progress : show progress (tqdm when installed).
     strict : raise :class:`InfeasibleError` when some grid misses a bound.
 
     Attributes (after ``fit``)
     --------------------------
-    labels_ : pandas Series of grid ids on the buildings' index.
+    labels_ : pandas Series of grid ids on the buildings' index (integers; text when the
+        existing division's ids are text).
     grids_ : GeoDataFrame of grids (``grid_id`` index and column, households, population,
         buildings, area_m2, mean_walk_m, max_walk_m, center_id, violations, worker_id), in the
         buildings' CRS.
@@ -195,7 +200,7 @@ class GridPartitioner:
         micro_max: Optional[float] = None,
         code_prefix: Optional[str] = None,
         stability: float = 1.0,
-        locked: Sequence[int] = (),
+        locked: Sequence[Union[int, str]] = (),
         progress: bool = False,
         strict: bool = False,
     ) -> None:
@@ -264,7 +269,7 @@ class GridPartitioner:
             "micro_max": self.micro_max,
             "code_prefix": self.code_prefix,
             "stability": float(self.stability),
-            "locked": [int(x) for x in self.locked],
+            "locked": [x if isinstance(x, str) else int(x) for x in self.locked],
         }
 
     def fit(

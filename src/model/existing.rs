@@ -8,14 +8,14 @@ use rayon::prelude::*;
 use rstar::primitives::{GeomWithData, Rectangle};
 use rstar::RTree;
 use serde::Serialize;
-use serde_json::Value;
 
 use super::Footprint;
+use crate::read::FeatureId as GridId;
 
-/// Each building's existing grid id (file order) and how it was found.
+/// Each building's existing grid (file order) and how it was found.
 #[derive(Debug, Clone)]
 pub struct ExistingGrids {
-    /// Existing grid id of each building (None: in no grid).
+    /// Existing grid of each building, as an index into `report.ids` (None: in no grid).
     pub grid_of_building: Vec<Option<u32>>,
     /// The report.
     pub report: ExistingReport,
@@ -34,24 +34,60 @@ pub struct ExistingReport {
     /// their footprint.
     pub ambiguous_buildings: usize,
     /// Locked grid ids.
-    pub locked: Vec<u32>,
-    /// Every existing grid id (also of grids that hold no building).
+    pub locked: Vec<GridId>,
+    /// Every existing grid id (also of grids that hold no building), sorted: what the indices
+    /// of `grid_of_building` point to.
     #[serde(skip)]
-    pub ids: Vec<u32>,
+    pub ids: Vec<GridId>,
 }
 
-/// A grid id: a whole number from 0 to 4,294,967,295 (as a number or as text).
-pub fn grid_id_value(v: &Value) -> Result<u32, String> {
-    let parsed = match v {
-        Value::Number(n) => n.as_u64().or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && *f >= 0.0).map(|f| f as u64)),
-        Value::String(s) => s.trim().parse::<u64>().ok(),
-        _ => None,
+/// The ids new grids get in a re-division: after the largest existing id. Whole-number ids
+/// continue from the largest; text ids ending in digits continue the digits of the largest
+/// such id, keeping its width (`G-07` → `G-08`, `310104001012` → `310104001013`); other text
+/// ids get `new-1`, `new-2`, ... Ids already in use are skipped.
+pub fn new_grid_ids(existing: &[GridId], count: usize) -> Vec<GridId> {
+    let used: std::collections::HashSet<String> = existing.iter().map(|i| i.to_string()).collect();
+    let numbers: Vec<i64> = existing.iter().filter_map(|i| if let GridId::Number(n) = i { Some(*n) } else { None }).collect();
+    let texts: Vec<&str> = existing.iter().filter_map(|i| if let GridId::Text(t) = i { Some(t.as_str()) } else { None }).collect();
+    let mut out = Vec::with_capacity(count);
+    if texts.is_empty() {
+        let mut next = numbers.iter().copied().max().unwrap_or(0).max(0);
+        while out.len() < count {
+            next += 1;
+            out.push(GridId::Number(next));
+        }
+        return out;
+    }
+    // The text id with the largest trailing number (then the longest, then the greatest).
+    let split = |t: &str| {
+        let digits = t.len() - t.trim_end_matches(|c: char| c.is_ascii_digit()).len();
+        (t[..t.len() - digits].to_string(), t[t.len() - digits..].to_string())
     };
-    parsed.filter(|&x| x <= u32::MAX as u64).map(|x| x as u32).ok_or_else(|| format!("grid id {v} is not a whole number from 0 to 4294967295"))
+    let best = texts
+        .iter()
+        .map(|t| split(t))
+        .filter(|(_, d)| !d.is_empty() && d.len() <= 18)
+        .max_by(|a, b| a.1.parse::<u64>().unwrap_or(0).cmp(&b.1.parse::<u64>().unwrap_or(0)).then(a.1.len().cmp(&b.1.len())).then(a.0.cmp(&b.0)));
+    let mut k: u64 = 0;
+    while out.len() < count {
+        k += 1;
+        let candidate = match &best {
+            Some((stem, digits)) => {
+                let width = digits.len();
+                format!("{stem}{:0width$}", digits.parse::<u64>().unwrap_or(0) + k)
+            }
+            None => format!("new-{k}"),
+        };
+        if !used.contains(&candidate) {
+            out.push(GridId::Text(candidate));
+        }
+    }
+    out
 }
 
 /// Assigns each building (its anchor and footprint, working metres) to the grid polygon that
-/// contains its anchor; see the module doc for overlaps and gaps.
+/// contains its anchor; see the module doc for overlaps and gaps. Grids are given by index
+/// (ties go to the lower index).
 pub fn assign_to_polygons(grids: &[(u32, MultiPolygon<f64>)], anchors: &[Coord<f64>], footprints: &[Footprint]) -> (Vec<Option<u32>>, usize) {
     let boxes: Vec<GeomWithData<Rectangle<[f64; 2]>, usize>> = grids
         .iter()

@@ -47,7 +47,8 @@ pub struct Building {
     pub footprint: Footprint,
     /// A point inside the footprint (working metres): where the building is for distances.
     pub anchor: Coord<f64>,
-    /// Its grid in the existing division, when re-dividing.
+    /// Its grid in the existing division, when re-dividing: an index into the existing grid
+    /// ids (`sources.existing.ids`).
     pub existing_grid: Option<u32>,
 }
 
@@ -553,16 +554,21 @@ fn existing_division(
             }
             report.source = format!("column '{col}' of the buildings");
             let idx = layer.column_index(col).expect("existing column requested");
-            layer
+            let ids_of_building = layer
                 .features
                 .iter()
                 .zip(ids)
                 .map(|(f, id)| match &f.attributes[idx] {
                     None | Some(Value::Null) => Ok(None),
                     Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
-                    Some(v) => existing::grid_id_value(v).map(Some).map_err(|m| Error::feature(&layer.name, id.to_string(), FeatureFault::BadId { message: format!("'{col}': {m}") })),
+                    Some(v) => FeatureId::grid_id(v).map(Some).map_err(|m| Error::feature(&layer.name, id.to_string(), FeatureFault::BadId { message: format!("'{col}': {m}") })),
                 })
-                .collect::<Result<_>>()?
+                .collect::<Result<Vec<Option<FeatureId>>>>()?;
+            let mut distinct: Vec<FeatureId> = ids_of_building.iter().flatten().cloned().collect();
+            distinct.sort();
+            distinct.dedup();
+            report.ids = distinct;
+            ids_of_building.iter().map(|g| g.as_ref().map(|g| report.ids.binary_search(g).expect("a listed id") as u32)).collect()
         }
         (None, Some(grid_layer)) => {
             let col = config.existing_id.clone().unwrap_or_else(|| "grid_id".into());
@@ -574,7 +580,7 @@ fn existing_division(
             // One id source for the whole layer: the id column, else feature ids, else row + 1.
             let use_feature_ids = !has_col && grid_layer.features.iter().all(|f| f.id.is_some());
             let mut grids = Vec::new();
-            let mut seen: std::collections::HashMap<u32, String> = std::collections::HashMap::new();
+            let mut seen: std::collections::HashMap<String, String> = std::collections::HashMap::new();
             for (i, mp) in feature_polygons(grid_layer, frame, buildings_crs, user_crs, "existing grid")? {
                 let f = &grid_layer.features[i];
                 let value = match (has_col, use_feature_ids) {
@@ -584,13 +590,16 @@ fn existing_division(
                     (false, true) => f.id.as_ref().expect("every feature has an id").to_json(),
                     (false, false) => Value::from(f.row as u64 + 1),
                 };
-                let id = existing::grid_id_value(&value).map_err(|m| Error::feature(&grid_layer.name, f.label(), FeatureFault::BadId { message: m }))?;
-                if let Some(first) = seen.insert(id, f.label()) {
+                let id = FeatureId::grid_id(&value).map_err(|m| Error::feature(&grid_layer.name, f.label(), FeatureFault::BadId { message: m }))?;
+                if let Some(first) = seen.insert(id.to_string(), f.label()) {
                     return Err(Error::feature(&grid_layer.name, f.label(), FeatureFault::BadId { message: format!("grid id {id} is also the id of feature {first}") }));
                 }
                 grids.push((id, mp));
             }
-            report.ids = grids.iter().map(|g| g.0).collect();
+            let mut ids: Vec<FeatureId> = grids.iter().map(|g| g.0.clone()).collect();
+            ids.sort();
+            report.ids = ids;
+            let grids: Vec<(u32, MultiPolygon<f64>)> = grids.into_iter().map(|(id, mp)| (report.ids.binary_search(&id).expect("a listed id") as u32, mp)).collect();
             report.source = format!(
                 "grid polygons of {} (id: {})",
                 grid_layer.name,
@@ -601,14 +610,10 @@ fn existing_division(
             assigned
         }
     };
-    let mut distinct: Vec<u32> = grid_of_building.iter().flatten().copied().chain(report.ids.iter().copied()).collect();
-    distinct.sort_unstable();
-    distinct.dedup();
-    report.grids = distinct.len();
-    report.ids = distinct.clone();
+    report.grids = report.ids.len();
     report.buildings_without_grid = grid_of_building.iter().filter(|g| g.is_none()).count();
-    if let Some(l) = config.locked.iter().find(|l| distinct.binary_search(l).is_err()) {
-        return Err(Error::Config(format!("--locked: grid {l} is not in the existing division (it has {} grids)", distinct.len())));
+    if let Some(l) = config.locked.iter().find(|l| !report.ids.iter().any(|i| i.same(l))) {
+        return Err(Error::Config(format!("--locked: grid {l} is not in the existing division (it has {} grids)", report.ids.len())));
     }
     Ok(Some(existing::ExistingGrids { grid_of_building, report }))
 }

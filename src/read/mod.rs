@@ -36,12 +36,53 @@ impl std::fmt::Display for FeatureId {
     }
 }
 
+impl serde::Serialize for FeatureId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        match self {
+            FeatureId::Number(n) => s.serialize_i64(*n),
+            FeatureId::Text(t) => s.serialize_str(t),
+        }
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for FeatureId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<FeatureId, D::Error> {
+        let v = Value::deserialize(d)?;
+        FeatureId::grid_id(&v).map_err(serde::de::Error::custom)
+    }
+}
+
 impl FeatureId {
     /// The id as a JSON value (number or string).
     pub fn to_json(&self) -> Value {
         match self {
             FeatureId::Number(n) => Value::from(*n),
             FeatureId::Text(s) => Value::from(s.clone()),
+        }
+    }
+
+    /// Reads a grid id from a JSON value: an integer (also written as a whole float, as some
+    /// formats store them) or non-blank text, kept as given; other values are refused.
+    pub fn grid_id(v: &Value) -> std::result::Result<FeatureId, String> {
+        match v {
+            Value::Number(n) => match (n.as_i64(), n.as_f64()) {
+                (Some(i), _) => Ok(FeatureId::Number(i)),
+                (None, Some(f)) if f.fract() == 0.0 && f.abs() < 9.0e15 => Ok(FeatureId::Number(f as i64)),
+                _ => Err(format!("grid id {n} is not a whole number")),
+            },
+            Value::String(s) if !s.trim().is_empty() => Ok(FeatureId::Text(s.clone())),
+            Value::String(_) => Err("grid id is blank".into()),
+            other => Err(format!("grid id {other} is neither a whole number nor text")),
+        }
+    }
+
+    /// True when both ids read the same (the number 7 and the text "7" match): how ids given on
+    /// the command line or in a config are matched to ids read from a file.
+    pub fn same(&self, other: &FeatureId) -> bool {
+        match (self, other) {
+            (FeatureId::Number(a), FeatureId::Number(b)) => a == b,
+            (FeatureId::Text(a), FeatureId::Text(b)) => a == b,
+            _ => self.to_string() == other.to_string(),
         }
     }
 

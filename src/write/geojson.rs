@@ -28,7 +28,7 @@ pub fn write_buildings(w: &mut impl Write, result: &Partitioned, layer: &Layer, 
         if i > 0 {
             w.write_all(b",\n")?;
         }
-        let grid_id = result.grids[result.building_grid[i] as usize].id;
+        let grid_id = result.grids[result.building_grid[i] as usize].id.to_json();
         w.write_all(b"{\"type\":\"Feature\"")?;
         match &layer.source_text {
             Some(src) => {
@@ -44,12 +44,12 @@ pub fn write_buildings(w: &mut impl Write, result: &Partitioned, layer: &Layer, 
                         let mut map: serde_json::Map<String, Value> =
                             serde_json::from_str(&src.text[r.clone()]).map_err(std::io::Error::other)?;
                         map.extend(extra);
-                        map.insert("grid_id".into(), Value::from(grid_id));
+                        map.insert("grid_id".into(), grid_id.clone());
                         serde_json::to_writer(&mut *w, &map)?;
                     }
                     None => {
                         let mut map: serde_json::Map<String, Value> = extra.into_iter().collect();
-                        map.insert("grid_id".into(), Value::from(grid_id));
+                        map.insert("grid_id".into(), grid_id.clone());
                         serde_json::to_writer(&mut *w, &map)?;
                     }
                     Some(r) => {
@@ -72,7 +72,7 @@ pub fn write_buildings(w: &mut impl Write, result: &Partitioned, layer: &Layer, 
                 }
                 let mut props = f.properties.clone().unwrap_or_default();
                 props.extend(result.building_extra_properties(i));
-                props.insert("grid_id".into(), Value::from(grid_id));
+                props.insert("grid_id".into(), grid_id.clone());
                 w.write_all(b",\"properties\":")?;
                 serde_json::to_writer(&mut *w, &props)?;
                 w.write_all(b",\"geometry\":")?;
@@ -133,7 +133,7 @@ pub fn write_grids(w: &mut impl Write, result: &Partitioned, crs: Option<&Value>
             w.write_all(b",\n")?;
         }
         let props = grid_properties(result, i);
-        write!(w, "{{\"type\":\"Feature\",\"id\":{},\"properties\":{props},\"geometry\":", g.id)?;
+        write!(w, "{{\"type\":\"Feature\",\"id\":{},\"properties\":{props},\"geometry\":", g.id.to_json())?;
         if g.polygon.0.is_empty() {
             w.write_all(b"null")?;
         } else {

@@ -489,9 +489,8 @@ pub fn buildings_layer(result: &Partitioned, layer: &Layer) -> Result<OutputLaye
     let mut features = Vec::with_capacity(layer.features.len());
     for (i, f) in layer.features.iter().enumerate() {
         let (id, mut properties) = input_feature_parts(layer, i)?;
-        let grid_id = result.grids[result.building_grid[i] as usize].id;
         properties.extend(result.building_extra_properties(i));
-        properties.insert("grid_id".into(), Value::from(grid_id));
+        properties.insert("grid_id".into(), result.grids[result.building_grid[i] as usize].id.to_json());
         features.push(OutputFeature { id, properties, geometry: f.geometry.clone() });
     }
     Ok(OutputLayer { name: "buildings".into(), crs: Some(result.model.frame.source.clone()), features })
@@ -513,7 +512,7 @@ pub fn grids_layer(result: &Partitioned) -> OutputLayer {
                 1 => Some(Geometry::Polygon(g.polygon.0[0].clone())),
                 _ => Some(Geometry::MultiPolygon(g.polygon.clone())),
             };
-            OutputFeature { id: Some(Value::from(g.id)), properties, geometry }
+            OutputFeature { id: Some(g.id.to_json()), properties, geometry }
         })
         .collect();
     OutputLayer { name: "grids".into(), crs: Some(result.model.frame.source.clone()), features }
@@ -527,7 +526,7 @@ fn round(x: f64, digits: i32) -> f64 {
 /// The properties of grid `i` as written in the grids layer.
 pub fn grid_properties(result: &Partitioned, i: usize) -> Value {
     let mut v = plain_grid_properties(result, i);
-    if let Some(code) = result.grid_code(result.grids[i].id) {
+    if let Some(code) = result.grid_code(&result.grids[i].id) {
         v["grid_code"] = Value::from(code);
     }
     if !result.micro_grids.is_empty() {
@@ -545,7 +544,7 @@ pub fn micro_grids_layer(result: &Partitioned) -> OutputLayer {
         .map(|m| {
             let mut properties = Map::new();
             properties.insert("micro_grid_id".into(), Value::from(m.id.clone()));
-            properties.insert("grid_id".into(), Value::from(m.grid_id));
+            properties.insert("grid_id".into(), m.grid_id.to_json());
             properties.insert("seq".into(), Value::from(m.seq));
             if let Some(code) = result.micro_code(m) {
                 properties.insert("micro_code".into(), Value::from(code));
