@@ -49,12 +49,12 @@ fn stages(c: &mut Criterion) {
         group.sample_size(10);
         group.bench_function("graph", |bch| {
             bch.iter(|| {
-                let mesh = build_mesh(&m.buildings, &m.territory, &m.barriers).unwrap();
+                let mesh = build_mesh(&m.buildings, &m.territory, &m.barriers, &geo::MultiPolygon(Vec::new())).unwrap();
                 let cells = build_cells(&mesh, m.buildings.len(), &label);
                 build_unit_graph(&m, &mesh, &cells, config.max_edge_m)
             })
         });
-        let mesh = build_mesh(&m.buildings, &m.territory, &m.barriers).unwrap();
+        let mesh = build_mesh(&m.buildings, &m.territory, &m.barriers, &geo::MultiPolygon(Vec::new())).unwrap();
         let cells = build_cells(&mesh, m.buildings.len(), &label);
         let graph = build_unit_graph(&m, &mesh, &cells, config.max_edge_m);
         let name = |u: u32| u.to_string();

@@ -19,6 +19,7 @@ use crate::partition::{fmt_count, partition_with_progress, walk_stats};
 use crate::progress::Progress;
 use crate::read::{read_layer, FeatureId, Layer};
 use crate::solver::SolverOptions;
+use crate::tessellate::locked::{settle_locked_triangles, settle_micro_triangles, LockedFit};
 use crate::tessellate::{dissolve, grid_of_triangles};
 
 /// The files of a partition run.
@@ -74,6 +75,18 @@ pub struct GridReport {
     pub polygon: MultiPolygon<f64>,
     /// Worker assigned to the grid (id, kind), when workers are given.
     pub worker: Option<(String, Option<String>)>,
+    /// For a locked grid of an `--existing` polygon layer in the buildings' CRS: its geometry as
+    /// given, written back unchanged (`polygon` then holds the same polygons).
+    pub given_geometry: Option<GivenGeometry>,
+}
+
+/// A geometry as read from an input layer, to be written back unchanged.
+#[derive(Debug, Clone)]
+pub struct GivenGeometry {
+    /// The geometry as read.
+    pub geometry: geo::Geometry<f64>,
+    /// Its GeoJSON text as read (GeoJSON input), written byte for byte.
+    pub text: Option<String>,
 }
 
 /// One micro-grid of the result.
@@ -284,7 +297,10 @@ pub fn partition_layers(layers: &Layers, config: &PartitionConfig, input_info: V
 
     progress.stage("graph", "triangulating the territory and building the adjacency graph");
     progress.checkpoint()?;
-    let mesh = build_mesh(&model.buildings, &model.territory, &model.barriers)?;
+    // The mesh follows the rings of locked grid polygons, so those can be kept exactly.
+    let locked_shapes: &[crate::model::existing::LockedShape] = model.sources.existing.as_ref().map_or(&[], |e| e.locked_shapes.as_slice());
+    let guides = MultiPolygon(locked_shapes.iter().flat_map(|l| l.working.0.iter().cloned()).collect());
+    let mesh = build_mesh(&model.buildings, &model.territory, &model.barriers, &guides)?;
     if !mesh.refined {
         warnings.push("the mesh could not be refined: grid boundaries run from building corner to building corner".into());
     }
@@ -359,8 +375,20 @@ pub fn partition_layers(layers: &Layers, config: &PartitionConfig, input_info: V
 
     progress.stage("tessellate", "tracing grid polygons");
     progress.checkpoint()?;
-    let tri_grid = grid_of_triangles(&cells, &plan.grid_of_unit);
-    let shapes = dissolve(&mesh, &tri_grid, plan.grids.len());
+    let mut tri_grid = grid_of_triangles(&cells, &plan.grid_of_unit);
+    // Locked grids with a polygon: plan grid of each, and the fit of the other grids to them.
+    let locked_grid_of_shape: Vec<Option<u32>> =
+        locked_shapes.iter().map(|l| homes.as_ref().and_then(|h| h.iter().position(|&x| x == Some(l.grid)).map(|g| g as u32))).collect();
+    let locked_pairs: Vec<(u32, &MultiPolygon<f64>)> = locked_shapes.iter().zip(&locked_grid_of_shape).filter_map(|(l, g)| g.map(|g| (g, &l.working))).collect();
+    settle_locked_triangles(&mesh, &mut tri_grid, &locked_pairs);
+    let locked_fit = LockedFit::new(locked_shapes.iter().zip(&locked_grid_of_shape).filter(|(_, g)| g.is_some()).map(|(l, _)| (&l.working, l.vertices.as_slice())));
+    let mut shapes = dissolve(&mesh, &tri_grid, plan.grids.len());
+    for shape in shapes.iter_mut() {
+        locked_fit.clean(&mut shape.polygons);
+    }
+    if locked_shapes.iter().any(|l| l.vertices.is_empty()) {
+        warnings.push("the --existing layer is not in the buildings' CRS: locked grid polygons are traced again (following the given rings) instead of being copied as given".into());
+    }
 
     progress.stage("check", "checking invariants");
     progress.checkpoint()?;
@@ -493,11 +521,17 @@ pub fn partition_layers(layers: &Layers, config: &PartitionConfig, input_info: V
         if let Some(v) = vertex_cache.get(&key) {
             return Ok(*v);
         }
-        let v = projector.to_source(c).map_err(|m| Error::Crs {
+        // A locked polygon's vertex goes back to its position as given.
+        if let Some(v) = locked_fit.given(c) {
+            vertex_cache.insert(key, v);
+            return Ok(v);
+        }
+        let v = projector.to_source(locked_fit.inset(c)).map_err(|m| Error::Crs {
             path: buildings.name.clone(),
             crs: model.frame.source.to_string(),
             message: format!("cannot convert a grid vertex back: {m}"),
         })?;
+        let v = locked_fit.to_given(c, v);
         vertex_cache.insert(key, v);
         Ok(v)
     };
@@ -514,9 +548,30 @@ pub fn partition_layers(layers: &Layers, config: &PartitionConfig, input_info: V
         }
         Ok(MultiPolygon(out))
     };
+    // Locked grids' geometry as given, by plan grid.
+    let mut given: Vec<Option<(GivenGeometry, f64)>> = vec![None; n_g];
+    if let Some(layer) = layers.existing {
+        for (l, g) in locked_shapes.iter().zip(&locked_grid_of_shape) {
+            let (Some(g), false) = (g, l.vertices.is_empty()) else { continue };
+            let f = &layer.features[l.feature];
+            let Some(geometry) = f.geometry.clone() else { continue };
+            let text = layer.source_text.as_ref().and_then(|t| t.spans[l.feature].geometry.clone().map(|r| t.text[r].to_string()));
+            given[*g as usize] = Some((GivenGeometry { geometry, text }, geo::Area::unsigned_area(&l.working)));
+        }
+    }
     let mut grids_by_index: Vec<Option<GridReport>> = vec![None; n_g];
     for g in 0..n_g {
-        let polygon = convert_polygons(&shapes[g].polygons)?;
+        let (polygon, area_m2, given_geometry) = match given[g].take() {
+            Some((gg, area)) => {
+                let polygon = match &gg.geometry {
+                    geo::Geometry::Polygon(p) => MultiPolygon(vec![p.clone()]),
+                    geo::Geometry::MultiPolygon(mp) => mp.clone(),
+                    _ => convert_polygons(&shapes[g].polygons)?,
+                };
+                (polygon, area, Some(gg))
+            }
+            None => (convert_polygons(&shapes[g].polygons)?, shapes[g].area, None),
+        };
         let population = model.population_column.as_ref().map(|_| {
             grid_buildings[g].iter().filter_map(|&b| model.buildings[b as usize].population).sum::<f64>()
         });
@@ -526,13 +581,14 @@ pub fn partition_layers(layers: &Layers, config: &PartitionConfig, input_info: V
             households: plan.grids[g].households,
             population,
             buildings: grid_buildings[g].len(),
-            area_m2: shapes[g].area,
+            area_m2,
             mean_walk_m: walks[g].1,
             max_walk_m: walks[g].2,
             center_id: model.buildings[c].id.clone(),
             center_row: model.buildings[c].row,
             polygon,
             worker: None,
+            given_geometry,
         });
     }
     let mut grids: Vec<GridReport> = order.iter().map(|&g| grids_by_index[g].take().expect("each grid once")).collect();
@@ -541,8 +597,15 @@ pub fn partition_layers(layers: &Layers, config: &PartitionConfig, input_info: V
             progress.stage("micro-grids", "dividing grids into micro-grids");
             progress.checkpoint()?;
             let micro = crate::partition::micro::divide_grids(&graph, &plan, config, lo, hi, &unit_name)?;
-            let tri_micro = grid_of_triangles(&cells, &micro.micro_of_unit);
-            let micro_shapes = dissolve(&mesh, &tri_micro, micro.micro_grids.len());
+            let mut tri_micro = grid_of_triangles(&cells, &micro.micro_of_unit);
+            if !locked_pairs.is_empty() {
+                let grid_of_micro: Vec<u32> = micro.micro_grids.iter().map(|m| m.grid).collect();
+                settle_micro_triangles(&mesh, &mut tri_micro, &tri_grid, &grid_of_micro);
+            }
+            let mut micro_shapes = dissolve(&mesh, &tri_micro, micro.micro_grids.len());
+            for shape in micro_shapes.iter_mut() {
+                locked_fit.clean(&mut shape.polygons);
+            }
             let mut reports = Vec::with_capacity(micro.micro_grids.len());
             for (m, mg) in micro.micro_grids.iter().enumerate() {
                 let polygon = convert_polygons(&micro_shapes[m].polygons)?;

@@ -151,3 +151,90 @@ fn bad_existing_options_are_named() {
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
     assert!(stderr(&o).contains("dup.geojson") && stderr(&o).contains("grid id 4 is also the id of feature"), "{}", stderr(&o));
 }
+
+/// The grids of a first run as an existing layer with text ids (`G-001`, ...), each geometry
+/// written as the given text; returns the layer and each id's geometry text.
+fn text_id_layer(first_grids: &Value) -> (String, BTreeMap<String, String>) {
+    let mut texts = BTreeMap::new();
+    let mut feats = Vec::new();
+    for f in first_grids["features"].as_array().unwrap() {
+        let id = format!("G-{:03}", f["properties"]["grid_id"].as_u64().unwrap());
+        let geometry = serde_json::to_string(&f["geometry"]).unwrap();
+        feats.push(format!(r#"{{"type":"Feature","properties":{{"grid_id":"{id}","name":"网格 {id}"}},"geometry":{geometry}}}"#));
+        texts.insert(id, geometry);
+    }
+    (format!(r#"{{"type":"FeatureCollection","features":[{}]}}"#, feats.join(",\n")), texts)
+}
+
+#[test]
+fn text_ids_are_kept_and_locked_polygons_are_written_as_given() {
+    let d = tmp("locked-text");
+    let (first, grids_path) = first_run(&d);
+    let first_grids = read_json(&grids_path);
+    let (existing_text, geometry_of) = text_id_layer(&first_grids);
+    let existing_path = write(&d, "existing.geojson", &existing_text);
+    // Buildings without a grid column: growth in the south-west, a demolition in the north-east.
+    let mut changed_buildings: Value = serde_json::from_str(&changed(&first, 1.5, true)).unwrap();
+    for f in changed_buildings["features"].as_array_mut().unwrap() {
+        f["properties"].as_object_mut().unwrap().remove("existing_grid");
+    }
+    let b_path = write(&d, "b.geojson", changed_buildings.to_string());
+    // Lock a grid in the middle of the east side and one next to the growth.
+    let id_at = |row: usize| format!("G-{:03}", first["features"][row]["properties"]["grid_id"].as_u64().unwrap());
+    let locked = [id_at((NY / 2) * NX + NX - 2), id_at(9 * NX + 9)];
+    assert_ne!(locked[0], locked[1]);
+    let config = PartitionConfig {
+        locked: locked.iter().map(|l| wangge::read::FeatureId::Text(l.clone())).collect(),
+        effort: Some(0.0),
+        ..Default::default()
+    };
+
+    // Library run: independent checks (tiling, bounds, each building in its grid).
+    let input = buildings(&changed_buildings.to_string(), &config);
+    let cols = wangge::model::existing_columns(&config);
+    let refs: Vec<&str> = cols.iter().map(String::as_str).collect();
+    let existing = wangge::read::parse_geojson(existing_text.clone(), "existing.geojson", &refs).unwrap();
+    let layers = wangge::pipeline::Layers { buildings: &input, territory: None, barriers: &[], network: None, workers: None, households_table: None, population_zones: None, existing: Some(&existing) };
+    let r = wangge::partition_layers(&layers, &config, Value::Null, &mut wangge::progress::Progress::hidden()).unwrap();
+    let checked = check(&r, &input, None, &config);
+    assert_eq!(checked.out_of_band, 0, "{}", r.summary["violations"]);
+    let union = geo::unary_union(r.grids.iter().map(|g| &g.polygon));
+    let holes: usize = union.0.iter().map(|p| p.interiors().len()).sum();
+    assert_eq!((union.0.len(), holes), (1, 0), "the grids tile one area without holes");
+    // Ids stay text; new grids continue the codes after the largest.
+    assert!(r.grids.iter().all(|g| matches!(g.id, wangge::read::FeatureId::Text(_))));
+    let largest = geometry_of.keys().max().unwrap().clone();
+    for g in &r.grids {
+        let id = g.id.to_string();
+        assert!(geometry_of.contains_key(&id) || (id.len() == largest.len() && id > largest), "new id {id} after {largest}");
+    }
+    // Locked grids: the same buildings, and the polygon as given (same coordinates).
+    let after = grid_members(&r, &input);
+    for l in &locked {
+        let before: BTreeSet<String> = first["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .enumerate()
+            .filter(|(k, f)| !(k % NX >= NX - 4 && k / NX >= NY - 3) && format!("G-{:03}", f["properties"]["grid_id"].as_u64().unwrap()) == *l)
+            .map(|(k, _)| k.to_string())
+            .collect();
+        let relabelled: BTreeSet<String> = after[l].iter().cloned().collect();
+        assert_eq!(relabelled.len(), before.len(), "locked grid {l} keeps its number of buildings");
+        let g = r.grids.iter().find(|g| g.id.to_string() == *l).unwrap();
+        let given = existing.features.iter().find(|f| f.attributes[existing.column_index("grid_id").unwrap()] == Some(json!(l))).unwrap();
+        assert_eq!(g.given_geometry.as_ref().map(|x| &x.geometry), given.geometry.as_ref(), "locked grid {l} keeps its geometry");
+    }
+
+    // CLI run: the locked geometries are byte-identical in grids.geojson.
+    let out = d.join("out");
+    let o = wangge(&["partition", &b_path, "-o", out.to_str().unwrap(), "-q", "--effort", "0", "--existing", &existing_path, "--locked", &locked.join(",")]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let written = std::fs::read_to_string(out.join("grids.geojson")).unwrap();
+    for l in &locked {
+        let line = written.lines().find(|x| x.contains(&format!("\"id\":\"{l}\""))).unwrap();
+        assert!(line.contains(&format!("\"geometry\":{}}}", geometry_of[l])), "locked grid {l} is written byte for byte");
+    }
+    let grids_out = read_json(out.join("grids.geojson"));
+    assert!(grids_out["features"].as_array().unwrap().iter().all(|f| f["properties"]["grid_id"].is_string()));
+}

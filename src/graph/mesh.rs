@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use geo::{BoundingRect, Contains, Coord, LineString, Polygon, Rect};
+use geo::{BoundingRect, Contains, Coord, LineString, MultiPolygon, Polygon, Rect};
 use rstar::primitives::{GeomWithData, Rectangle};
 use rstar::RTree;
 use spade::handles::FixedVertexHandle;
@@ -26,6 +26,8 @@ const OVERLAP_AREA: f64 = 1.0;
 const REFINE_ANGLE_DEG: f64 = 20.0;
 /// Triangles smaller than this (m²) are not refined.
 const REFINE_MIN_AREA: f64 = 2.0;
+/// Distance (m) within which a vertex is moved onto a guide (locked grid) vertex.
+pub const SNAP_M: f64 = 1e-6;
 /// Distance (m) within which a constraint edge is taken to lie on a barrier.
 const ON_BARRIER_TOL: f64 = 1e-4;
 
@@ -92,10 +94,17 @@ struct Constraints {
     vertices: Vec<Point2<f64>>,
     index: HashMap<(u64, u64), usize>,
     edges: Vec<[usize; 2]>,
+    /// Vertices other vertices snap to (those of the guides).
+    snap: RTree<GeomWithData<[f64; 2], usize>>,
 }
 
 impl Constraints {
     fn vertex(&mut self, c: Coord<f64>) -> usize {
+        if let Some(v) = self.snap.nearest_neighbor(&[c.x, c.y]) {
+            if rstar::PointDistance::distance_2(v.geom(), &[c.x, c.y]) <= SNAP_M * SNAP_M {
+                return v.data;
+            }
+        }
         let key = (c.x.to_bits(), c.y.to_bits());
         let n = self.vertices.len();
         *self.index.entry(key).or_insert_with(|| {
@@ -164,10 +173,19 @@ fn triangulate(vertices: Vec<Point2<f64>>, edges: Vec<[usize; 2]>, refine: bool)
     Ok(cdt)
 }
 
-/// Triangulates the domain and labels its triangles.
-pub fn build_mesh(buildings: &[Building], territory: &Territory, barriers: &[LineString<f64>]) -> Result<Mesh> {
+/// Triangulates the domain and labels its triangles. `guides` (the polygons of locked grids)
+/// belong to the domain and the triangles follow their rings, each lying wholly inside or
+/// outside them; other vertices within [`SNAP_M`] of a guide vertex are moved onto it.
+pub fn build_mesh(buildings: &[Building], territory: &Territory, barriers: &[LineString<f64>], guides: &MultiPolygon<f64>) -> Result<Mesh> {
     let footprints: Vec<Vec<Polygon<f64>>> = buildings.iter().map(footprint_polygons).collect();
     let mut cons = Constraints::default();
+    for p in &guides.0 {
+        cons.ring(p.exterior());
+        for h in p.interiors() {
+            cons.ring(h);
+        }
+    }
+    cons.snap = RTree::bulk_load(cons.vertices.iter().enumerate().map(|(i, v)| GeomWithData::new([v.x, v.y], i)).collect());
     for p in &territory.area.0 {
         cons.ring(p.exterior());
         for h in p.interiors() {
@@ -272,6 +290,8 @@ pub fn build_mesh(buildings: &[Building], territory: &Territory, barriers: &[Lin
     };
 
     let territory_index = PolygonIndex::new(&territory.area);
+    let guide_index = PolygonIndex::new(guides);
+    let in_area = |c: Coord<f64>| territory_index.contains(c) || (!guides.0.is_empty() && guide_index.contains(c));
     let footprint_tree: RTree<GeomWithData<Rectangle<[f64; 2]>, u32>> = RTree::bulk_load(
         footprints
             .iter()
@@ -304,15 +324,15 @@ pub fn build_mesh(buildings: &[Building], territory: &Territory, barriers: &[Lin
         let sample = members.iter().map(|&t| t as usize).max_by(|&a, &b| tri_area(a).total_cmp(&tri_area(b))).unwrap();
         let c = tri_centroid(sample);
         let holders = containing(c);
-        let in_territory = territory_index.contains(c);
+        let in_territory = in_area(c);
         let inside = !holders.is_empty() || in_territory;
         let first = holders.first().copied().unwrap_or(NONE);
         // A region should lie wholly in or out of the territory; check a few more triangles and
         // classify one by one if the boundary failed to close it.
         let probes = [members[0], members[members.len() / 2], members[members.len() - 1]];
-        if holders.is_empty() && probes.iter().any(|&t| territory_index.contains(tri_centroid(t as usize)) != in_territory) {
+        if holders.is_empty() && probes.iter().any(|&t| in_area(tri_centroid(t as usize)) != in_territory) {
             for &t in members {
-                in_domain[t as usize] = territory_index.contains(tri_centroid(t as usize));
+                in_domain[t as usize] = in_area(tri_centroid(t as usize));
             }
             continue;
         }

@@ -39,6 +39,24 @@ pub struct ExistingReport {
     /// of `grid_of_building` point to.
     #[serde(skip)]
     pub ids: Vec<GridId>,
+    /// The polygons of the locked grids, when the existing division is a polygon layer.
+    #[serde(skip)]
+    pub locked_shapes: Vec<LockedShape>,
+}
+
+/// A locked grid's polygon as given in the existing layer: written back unchanged, and the
+/// mesh follows its rings so that the neighbouring grids fit it exactly.
+#[derive(Debug, Clone)]
+pub struct LockedShape {
+    /// The grid, as an index into the existing grid ids.
+    pub grid: u32,
+    /// Index of its feature in the existing layer.
+    pub feature: usize,
+    /// The polygon in working metres.
+    pub working: MultiPolygon<f64>,
+    /// Each vertex in working metres with the vertex as given, when the existing layer is in the
+    /// buildings' CRS (the CRS of the outputs); empty otherwise (the polygon is then traced).
+    pub vertices: Vec<(Coord<f64>, Coord<f64>)>,
 }
 
 /// The ids new grids get in a re-division: after the largest existing id. Whole-number ids

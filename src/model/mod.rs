@@ -581,7 +581,8 @@ fn existing_division(
             let use_feature_ids = !has_col && grid_layer.features.iter().all(|f| f.id.is_some());
             let mut grids = Vec::new();
             let mut seen: std::collections::HashMap<String, String> = std::collections::HashMap::new();
-            for (i, mp) in feature_polygons(grid_layer, frame, buildings_crs, user_crs, "existing grid")? {
+            let polygon_features = feature_polygons(grid_layer, frame, buildings_crs, user_crs, "existing grid")?;
+            for (i, mp) in polygon_features.iter().cloned() {
                 let f = &grid_layer.features[i];
                 let value = match (has_col, use_feature_ids) {
                     (true, _) => f.attributes[idx].clone().ok_or_else(|| {
@@ -600,6 +601,28 @@ fn existing_division(
             ids.sort();
             report.ids = ids;
             let grids: Vec<(u32, MultiPolygon<f64>)> = grids.into_iter().map(|(id, mp)| (report.ids.binary_search(&id).expect("a listed id") as u32, mp)).collect();
+            // Locked grids keep their polygon: remember it with its vertices as given.
+            let same_crs = layer_crs(grid_layer, buildings_crs, user_crs)? == *buildings_crs;
+            let proj = layer_projector(grid_layer, frame, buildings_crs, user_crs)?;
+            for ((feature, _), (grid, working)) in polygon_features.iter().zip(&grids) {
+                if !config.locked.iter().any(|l| l.same(&report.ids[*grid as usize])) {
+                    continue;
+                }
+                let f = &grid_layer.features[*feature];
+                let err = |fault| Error::feature(&grid_layer.name, f.label(), fault);
+                let mut vertices = Vec::new();
+                if same_crs {
+                    let mut rings = Vec::new();
+                    let mut points = Vec::new();
+                    if let Some(g) = &f.geometry {
+                        collect_parts(g, &mut rings, &mut points).ok();
+                    }
+                    for c in rings.iter().flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors())).flat_map(|r| r.0.iter()) {
+                        vertices.push((to_work(*c, &proj, &err)?, *c));
+                    }
+                }
+                report.locked_shapes.push(existing::LockedShape { grid: *grid, feature: *feature, working: working.clone(), vertices });
+            }
             report.source = format!(
                 "grid polygons of {} (id: {})",
                 grid_layer.name,

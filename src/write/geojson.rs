@@ -134,7 +134,13 @@ pub fn write_grids(w: &mut impl Write, result: &Partitioned, crs: Option<&Value>
         }
         let props = grid_properties(result, i);
         write!(w, "{{\"type\":\"Feature\",\"id\":{},\"properties\":{props},\"geometry\":", g.id.to_json())?;
-        if g.polygon.0.is_empty() {
+        if let Some(given) = &g.given_geometry {
+            // A locked grid: its geometry as given, byte for byte when read from GeoJSON.
+            match &given.text {
+                Some(text) => w.write_all(text.as_bytes())?,
+                None => serde_json::to_writer(&mut *w, &geojson::Geometry::from(&given.geometry))?,
+            }
+        } else if g.polygon.0.is_empty() {
             w.write_all(b"null")?;
         } else {
             write_multipolygon(w, &g.polygon)?;

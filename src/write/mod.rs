@@ -508,6 +508,7 @@ pub fn grids_layer(result: &Partitioned) -> OutputLayer {
                 _ => Map::new(),
             };
             let geometry = match g.polygon.0.len() {
+                _ if g.given_geometry.is_some() => g.given_geometry.as_ref().map(|x| x.geometry.clone()),
                 0 => None,
                 1 => Some(Geometry::Polygon(g.polygon.0[0].clone())),
                 _ => Some(Geometry::MultiPolygon(g.polygon.clone())),

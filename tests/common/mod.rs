@@ -108,7 +108,7 @@ pub fn check(result: &Partitioned, input: &Layer, territory: Option<&MultiPolygo
     let mut out_of_band = 0;
     for (g, grid) in result.grids.iter().enumerate() {
         assert!((grid.households - sums[g]).abs() < 1e-6, "grid {} reports {} households, buildings sum to {}", grid.id, grid.households, sums[g]);
-        if config.existing_column.is_none() {
+        if result.model.sources.existing.is_none() {
             assert_eq!(grid.id, wangge::read::FeatureId::Number(g as i64 + 1), "grid ids are 1..k in order");
         } else if g > 0 {
             assert!(grid.id > result.grids[g - 1].id, "grid ids are distinct and ascending");

@@ -2,6 +2,8 @@
 //! along mesh edges shared by triangles of different grids, so neighbouring grids share their
 //! boundary vertex for vertex: no gap, no overlap, by construction.
 
+pub mod locked;
+
 use geo::{Coord, LineString, MultiPolygon, Polygon};
 
 use crate::graph::{Cells, Mesh, NONE};
