@@ -27,7 +27,7 @@ const REFINE_ANGLE_DEG: f64 = 20.0;
 /// Triangles smaller than this (m²) are not refined.
 const REFINE_MIN_AREA: f64 = 2.0;
 /// Distance (m) within which a vertex is moved onto a guide (locked grid) vertex.
-pub const SNAP_M: f64 = 1e-6;
+pub const SNAP_M: f64 = 1e-5;
 /// Distance (m) within which a constraint edge is taken to lie on a barrier.
 const ON_BARRIER_TOL: f64 = 1e-4;
 
@@ -186,10 +186,49 @@ pub fn build_mesh(buildings: &[Building], territory: &Territory, barriers: &[Lin
         }
     }
     cons.snap = RTree::bulk_load(cons.vertices.iter().enumerate().map(|(i, v)| GeomWithData::new([v.x, v.y], i)).collect());
+    // Territory edges running along a guide ring (within SNAP_M) are left out: the guide
+    // already bounds the domain there, and two nearly equal edges would leave slivers.
+    let guide_edges: RTree<GeomWithData<rstar::primitives::Line<[f64; 2]>, ()>> = RTree::bulk_load(
+        guides
+            .0
+            .iter()
+            .flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors()))
+            .flat_map(|r| r.0.windows(2).map(|w| GeomWithData::new(rstar::primitives::Line::new([w[0].x, w[0].y], [w[1].x, w[1].y]), ())))
+            .collect(),
+    );
+    let on_guide = |c: Coord<f64>| {
+        guide_edges.nearest_neighbor(&[c.x, c.y]).is_some_and(|e| rstar::PointDistance::distance_2(e.geom(), &[c.x, c.y]) <= SNAP_M * SNAP_M)
+    };
+    let guide_vertices: Vec<Coord<f64>> = cons.vertices.iter().map(|v| Coord { x: v.x, y: v.y }).collect();
     for p in &territory.area.0 {
-        cons.ring(p.exterior());
-        for h in p.interiors() {
-            cons.ring(h);
+        for ring in std::iter::once(p.exterior()).chain(p.interiors()) {
+            for w in ring.0.windows(2) {
+                // Split the edge at the guide vertices on it, so that the parts along a guide
+                // can be told from the rest.
+                let (a, b) = (w[0], w[1]);
+                let (dx, dy) = (b.x - a.x, b.y - a.y);
+                let len2 = dx * dx + dy * dy;
+                let mut stops: Vec<(f64, Coord<f64>)> = vec![(0.0, a), (1.0, b)];
+                if len2 > 0.0 && !guides.0.is_empty() {
+                    let env = rstar::AABB::from_corners([a.x.min(b.x) - SNAP_M, a.y.min(b.y) - SNAP_M], [a.x.max(b.x) + SNAP_M, a.y.max(b.y) + SNAP_M]);
+                    for v in cons.snap.locate_in_envelope(&env) {
+                        let c = guide_vertices[v.data];
+                        let t = ((c.x - a.x) * dx + (c.y - a.y) * dy) / len2;
+                        let foot = Coord { x: a.x + t * dx, y: a.y + t * dy };
+                        if t > 0.0 && t < 1.0 && crate::geom::dist(foot, c) <= SNAP_M {
+                            stops.push((t, c));
+                        }
+                    }
+                    stops.sort_by(|x, y| x.0.total_cmp(&y.0));
+                }
+                for s in stops.windows(2) {
+                    let (p0, p1) = (s[0].1, s[1].1);
+                    let mid = Coord { x: 0.5 * (p0.x + p1.x), y: 0.5 * (p0.y + p1.y) };
+                    if !(on_guide(p0) && on_guide(p1) && on_guide(mid)) {
+                        cons.segment(p0, p1);
+                    }
+                }
+            }
         }
     }
     for polys in &footprints {

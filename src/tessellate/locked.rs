@@ -12,7 +12,7 @@ use crate::geom::PolygonIndex;
 use crate::graph::{Mesh, NONE};
 
 /// Distance (working metres) within which a traced vertex lies on a locked polygon's edge.
-const ON_EDGE_M: f64 = 1e-6;
+const ON_EDGE_M: f64 = crate::graph::mesh::SNAP_M;
 /// Distance (working metres) by which a junction on a locked edge is moved into the locked
 /// polygon: the neighbouring grids then overlap it by slivers of 0.1 mm instead of leaving
 /// gaps of rounding size, which overlay tools (GEOS) turn into spurious holes.
@@ -122,11 +122,6 @@ fn relabel(mesh: &Mesh, labels: &mut [u32], mut wrong: Vec<usize>, may_take: &dy
             }
         }
         if taken.is_empty() {
-            if std::env::var_os("WANGGE_DEBUG_LOCKED").is_some() {
-                for &t in &left {
-                    eprintln!("left {t} label {} centroid {:?} area {}", labels[t], mesh.centroid(t), mesh.area(t));
-                }
-            }
             break;
         }
         for (t, l) in taken {
@@ -225,8 +220,6 @@ impl LockedFit {
                 if !along {
                     self.junctions.borrow_mut().insert(key(c), edge);
                     kept.push(c);
-                } else if std::env::var_os("WANGGE_DEBUG_LOCKED").is_some() {
-                    eprintln!("removed {c:?} between {prev:?} and {next:?}");
                 }
             }
             if kept.len() < 3 {
@@ -250,8 +243,14 @@ impl LockedFit {
         if len == 0.0 {
             return c;
         }
+        // Never further than a tenth of the way to the edge's ends, so the ring cannot fold.
+        let to_end = crate::geom::dist(c, a).min(crate::geom::dist(c, b));
+        if to_end <= 10.0 * ON_EDGE_M {
+            return c;
+        }
+        let d = JUNCTION_INSET_M.min(0.1 * to_end);
         let side = if edge.left_is_inside { 1.0 } else { -1.0 };
-        Coord { x: c.x - dy / len * side * JUNCTION_INSET_M, y: c.y + dx / len * side * JUNCTION_INSET_M }
+        Coord { x: c.x - dy / len * side * d, y: c.y + dx / len * side * d }
     }
 
     /// The position as given of a locked polygon vertex, if `c` (working metres) is one.
