@@ -200,8 +200,8 @@ fn partition(
     let (r, props, micro_props) = result;
     let labels: Vec<u32> = r.building_grid.iter().map(|&g| r.grids[g as usize].id).collect();
     let polygons = r.grids.iter().map(|g| to_wkb(py, &Geometry::MultiPolygon(g.polygon.clone()))).collect::<PyResult<Vec<_>>>()?;
-    let households: Vec<f64> = r.building_index.iter().map(|&b| r.model.buildings[b as usize].households).collect();
-    let population: Vec<Option<f64>> = r.building_index.iter().map(|&b| r.model.buildings[b as usize].population).collect();
+    let households: Vec<f64> = (0..r.building_grid.len()).map(|row| r.row_households(row)).collect();
+    let population: Vec<Option<f64>> = (0..r.building_grid.len()).map(|row| r.row_population(row)).collect();
     let micro = if r.micro_grids.is_empty() {
         None
     } else {

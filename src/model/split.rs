@@ -146,7 +146,7 @@ pub struct SplitReport {
     pub buildings: Vec<SplitBuilding>,
     /// Oversize buildings left whole.
     pub not_split: Vec<NotSplit>,
-    /// Non-fatal remarks (unusable floor values).
+    /// Non-fatal remarks (what was split, unusable floor values).
     pub warnings: Vec<String>,
 }
 
@@ -251,7 +251,7 @@ fn floor_bands(floors: u32, m: u32) -> Vec<(u32, u32)> {
 /// canonical order is kept), reading units and floors from `layer` (the buildings layer the
 /// model was built from, read with [`super::building_columns`]). Units values are checked on
 /// every building; a floors value that cannot split an oversize building leaves it whole with
-/// a warning.
+/// a warning in the report.
 pub fn split_oversize(model: &mut Model, layer: &Layer, config: &PartitionConfig) -> Result<SplitReport> {
     let (threshold, target) = limits(config);
     let mut report = SplitReport { threshold, target, ..Default::default() };
@@ -385,9 +385,9 @@ pub fn split_oversize(model: &mut Model, layer: &Layer, config: &PartitionConfig
     model.buildings = out;
     if !report.buildings.is_empty() {
         let parts: usize = report.buildings.iter().map(|b| b.parts).sum();
-        model.warnings.push(format!("{} building(s) above {} households split into {parts} parts by units or floors (see split_buildings)", report.buildings.len(), crate::partition::fmt_count(threshold)));
+        let note = format!("{} building(s) above {} households split into {parts} parts by units or floors (see split_buildings)", report.buildings.len(), crate::partition::fmt_count(threshold));
+        report.warnings.insert(0, note);
     }
-    model.warnings.extend(report.warnings.iter().cloned());
     Ok(report)
 }
 
@@ -646,6 +646,35 @@ impl SplitOutcome {
             "buildings": buildings,
             "not_split": not_split,
         })
+    }
+}
+
+impl crate::pipeline::Partitioned {
+    /// Households of the input building in file row `row` (a split building: all its parts).
+    pub fn row_households(&self, row: usize) -> f64 {
+        match self.split.split_of_row.get(&row) {
+            Some(&s) => self.split.report.buildings[s as usize].households,
+            None => self.model.buildings[self.building_index[row] as usize].households,
+        }
+    }
+
+    /// Population of the input building in file row `row`, when known.
+    pub fn row_population(&self, row: usize) -> Option<f64> {
+        match self.split.split_of_row.get(&row) {
+            Some(&s) => self.split.report.buildings[s as usize].population,
+            None => self.model.buildings[self.building_index[row] as usize].population,
+        }
+    }
+
+    /// Properties a split building in file row `row` gets in the outputs: `grid_ids` (its
+    /// grids, e.g. `12,13`) and `units_by_grid` (its parts per grid, e.g. `12:U1-2;13:U3-4`);
+    /// none for a building left whole.
+    pub fn split_properties(&self, row: usize) -> Vec<(String, Value)> {
+        let Some(&s) = self.split.split_of_row.get(&row) else { return Vec::new() };
+        let by_grid = self.split.parts_by_grid(s);
+        let ids: Vec<String> = by_grid.keys().map(|&g| self.grids[g as usize].id.to_string()).collect();
+        let parts: Vec<String> = by_grid.iter().map(|(&g, labels)| format!("{}:{}", self.grids[g as usize].id, labels.join(","))).collect();
+        vec![("grid_ids".into(), Value::from(ids.join(","))), ("units_by_grid".into(), Value::from(parts.join(";")))]
     }
 }
 
