@@ -644,7 +644,11 @@ pub fn partition_layers(layers: &Layers, config: &PartitionConfig, input_info: V
     }
 
     let ids_of = |g: usize| -> Vec<Value> {
-        grid_buildings[g].iter().take(50).map(|&b| model.buildings[b as usize].id.to_json()).collect()
+        // Parts of a split building name it once.
+        let mut ids: Vec<Value> = grid_buildings[g].iter().map(|&b| model.buildings[b as usize].id.to_json()).collect();
+        ids.dedup();
+        ids.truncate(50);
+        ids
     };
     let mut violations: Vec<ViolationReport> = plan
         .violations

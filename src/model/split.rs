@@ -682,7 +682,8 @@ impl crate::pipeline::Partitioned {
 /// floor bands of one unit (`F1-15`, `F16-30` → `F1-30`) merged.
 fn merged_labels(parts: &[&PartReport]) -> Vec<String> {
     // (units, floors) ranges of the parts, built from their descriptors' numbers.
-    let mut runs: Vec<(Option<(u32, u32)>, Option<(u32, u32)>)> = Vec::new();
+    type Span = Option<(u32, u32)>;
+    let mut runs: Vec<(Span, Span)> = Vec::new();
     for p in parts {
         let (unit, floors) = parse_label(&p.label);
         let next = (unit.map(|u| (u, u)), floors);
