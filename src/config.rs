@@ -89,6 +89,10 @@ pub struct PartitionConfig {
     /// Floors column of the buildings: zone totals are shared by footprint area × floors.
     /// Default: 1 floor each.
     pub floors: Option<String>,
+    /// Units column (单元, stairwells) of the buildings: a building above the grid maximum (the
+    /// micro maximum with micro-grids) is split into one part per unit, else into bands of
+    /// floors from `floors` (see `model::split`). Default none.
+    pub units: Option<String>,
     /// Persons per household: zone households = zone population / this, when the zones give no
     /// household column. Default none (households then come from the buildings).
     pub persons_per_household: Option<f64>,
@@ -150,6 +154,7 @@ impl Default for PartitionConfig {
             zone_population: None,
             zone_households: None,
             floors: None,
+            units: None,
             persons_per_household: None,
             micro_min: None,
             micro_max: None,

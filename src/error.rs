@@ -77,6 +77,16 @@ pub enum FeatureFault {
         /// Zero-based row of the first feature with this id.
         first_row: usize,
     },
+    /// A units or floors count that cannot say how to split a building.
+    #[error("'{column}' is {value}: {reason}")]
+    BadPartCount {
+        /// Column name.
+        column: String,
+        /// The offending value as written in the file.
+        value: String,
+        /// What a usable value is.
+        reason: String,
+    },
     /// The id column value is unusable.
     #[error("has an unusable id: {message}")]
     BadId {

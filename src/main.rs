@@ -345,9 +345,15 @@ struct PartitionArgs {
     /// Household column of --population-zones, when the zones give household totals too.
     #[arg(long, value_name = "COLUMN")]
     zone_households: Option<String>,
-    /// Floors column of the buildings (floor area = footprint area × floors). [default: 1 floor]
+    /// Floors column of the buildings (floor area = footprint area × floors; a building above the
+    /// maximum without units is split into bands of floors). [default: 1 floor]
     #[arg(long, value_name = "COLUMN")]
     floors: Option<String>,
+    /// Units (单元, stairwells) column of the buildings: a building above the grid maximum (the
+    /// micro maximum with micro-grids) is split into one part per unit (else, with --floors,
+    /// into bands of floors); OUT/building_parts.<ext> lists the parts and their grids.
+    #[arg(long, value_name = "COLUMN")]
+    units: Option<String>,
     /// Zone households = zone population / this, when the zones have no household column.
     #[arg(long)]
     persons_per_household: Option<f64>,
@@ -444,6 +450,7 @@ impl PartitionArgs {
         set!(opt zone_population);
         set!(opt zone_households);
         set!(opt floors);
+        set!(opt units);
         set!(opt persons_per_household);
         set!(opt micro_min);
         set!(opt micro_max);

@@ -134,9 +134,10 @@ pub struct ViolationReport {
 pub struct Partitioned {
     /// The model the run worked on.
     pub model: Model,
-    /// Index into `grids` of each building (file order).
+    /// Index into `grids` of each building (file order; a split building: the grid holding most
+    /// of its households, ties to the lower id).
     pub building_grid: Vec<u32>,
-    /// Index into `model.buildings` of each building (file order).
+    /// Index into `model.buildings` of each building (file order; a split building's first part).
     pub building_index: Vec<u32>,
     /// Name of the household column (written on buildings whose households were derived).
     pub households_column: String,
@@ -150,6 +151,8 @@ pub struct Partitioned {
     pub micro_grids: Vec<MicroGridReport>,
     /// Index into `micro_grids` of each building (file order; empty without micro-grids).
     pub building_micro: Vec<u32>,
+    /// Buildings split by units or floors, their parts and grids.
+    pub split: crate::model::split::SplitOutcome,
     /// Non-fatal remarks.
     pub warnings: Vec<String>,
     /// The summary (summary.json).
@@ -190,6 +193,7 @@ impl Partitioned {
         if let Some(code) = self.grid_code(grid_id) {
             out.push(("grid_code".into(), json!(code)));
         }
+        out.extend(self.split_properties(row));
         if let Some(&m) = self.building_micro.get(row) {
             let micro = &self.micro_grids[m as usize];
             out.push(("micro_grid_id".into(), json!(micro.id)));
@@ -200,12 +204,11 @@ impl Partitioned {
         if !(s.households_derived || s.population_derived) {
             return out;
         }
-        let b = &self.model.buildings[self.building_index[row] as usize];
         if s.households_derived {
-            out.push((self.households_column.clone(), json!(b.households)));
+            out.push((self.households_column.clone(), json!(self.row_households(row))));
         }
         if let (true, Some(c)) = (s.population_derived, &self.model.population_column) {
-            out.push((c.clone(), json!(b.population)));
+            out.push((c.clone(), json!(self.row_population(row))));
         }
         out
     }
@@ -276,7 +279,7 @@ pub fn partition_layers(layers: &Layers, config: &PartitionConfig, input_info: V
     progress.stage("model", "checking buildings and coordinate systems");
     progress.checkpoint()?;
     let sources = crate::model::HouseholdSources { table: layers.households_table, zones: layers.population_zones, existing: layers.existing };
-    let model = build_model(buildings, layers.territory, layers.barriers, layers.network, sources, config)?;
+    let mut model = build_model(buildings, layers.territory, layers.barriers, layers.network, sources, config)?;
     let mut warnings = model.warnings.clone();
     // Workers: from a file, or N identical ones; they cap the number of grids and their size.
     let workers: Option<Vec<Worker>> = match (layers.workers, config.workers) {
@@ -294,6 +297,9 @@ pub fn partition_layers(layers: &Layers, config: &PartitionConfig, input_info: V
             c
         }
     };
+    // Buildings above the maximum split by units or floors, with the bounds in force.
+    let split_report = crate::model::split::split_oversize(&mut model, buildings, config)?;
+    warnings.extend(split_report.warnings.iter().cloned());
 
     progress.stage("graph", "triangulating the territory and building the adjacency graph");
     progress.checkpoint()?;
@@ -304,7 +310,7 @@ pub fn partition_layers(layers: &Layers, config: &PartitionConfig, input_info: V
     if !mesh.refined {
         warnings.push("the mesh could not be refined: grid boundaries run from building corner to building corner".into());
     }
-    let label = |b: u32| model.buildings[b as usize].id.to_string();
+    let label = |b: u32| model.buildings[b as usize].name();
     let cells = build_cells(&mesh, model.buildings.len(), &label);
     warnings.extend(cells.warnings.iter().cloned());
     let graph = build_unit_graph(&model, &mesh, &cells, config.max_edge_m);
@@ -327,7 +333,7 @@ pub fn partition_layers(layers: &Layers, config: &PartitionConfig, input_info: V
     // Names a unit in messages: its building's id, or the ids of its overlapping buildings.
     let unit_name = |u: u32| {
         let bs = &graph.units[u as usize].buildings;
-        let ids: Vec<String> = bs.iter().take(6).map(|&b| model.buildings[b as usize].id.to_string()).collect();
+        let ids: Vec<String> = bs.iter().take(6).map(|&b| model.buildings[b as usize].name()).collect();
         let more = if bs.len() > 6 { format!(" and {} more", bs.len() - 6) } else { String::new() };
         format!("{}{more}", ids.join("+"))
     };
@@ -580,7 +586,7 @@ pub fn partition_layers(layers: &Layers, config: &PartitionConfig, input_info: V
             id: id_of[g].clone(),
             households: plan.grids[g].households,
             population,
-            buildings: grid_buildings[g].len(),
+            buildings: crate::model::split::count_rows(&model.buildings, grid_buildings[g].iter().copied()),
             area_m2,
             mean_walk_m: walks[g].1,
             max_walk_m: walks[g].2,
@@ -592,7 +598,7 @@ pub fn partition_layers(layers: &Layers, config: &PartitionConfig, input_info: V
         });
     }
     let mut grids: Vec<GridReport> = order.iter().map(|&g| grids_by_index[g].take().expect("each grid once")).collect();
-    let (micro_grids, building_micro) = match (config.micro_min, config.micro_max) {
+    let (micro_grids, micro_of_building) = match (config.micro_min, config.micro_max) {
         (Some(lo), Some(hi)) => {
             progress.stage("micro-grids", "dividing grids into micro-grids");
             progress.checkpoint()?;
@@ -618,11 +624,17 @@ pub fn partition_layers(layers: &Layers, config: &PartitionConfig, input_info: V
                     seq: 0,
                     households: mg.households,
                     population,
-                    buildings: bs.len(),
+                    buildings: crate::model::split::count_rows(&model.buildings, bs.iter().copied()),
                     area_m2: micro_shapes[m].area,
                     polygon,
                     violations: vs.iter().map(|v| serde_json::to_value(v.kind).ok().and_then(|k| k.as_str().map(String::from)).unwrap_or_default()).collect(),
-                    messages: vs.iter().map(|v| v.message.clone()).collect(),
+                    messages: vs
+                        .iter()
+                        .map(|v| match v.kind {
+                            crate::partition::ViolationKind::OversizeBuilding => split_report.explain(&v.message, bs.iter().map(|&b| &model.buildings[b as usize])),
+                            _ => v.message.clone(),
+                        })
+                        .collect(),
                 });
             }
             // Number micro-grids in reading order inside each grid; list them grid by grid.
@@ -644,16 +656,18 @@ pub fn partition_layers(layers: &Layers, config: &PartitionConfig, input_info: V
             }
             let mut by_rank: Vec<Option<MicroGridReport>> = reports.into_iter().map(Some).collect();
             let ordered: Vec<MicroGridReport> = rank.iter().map(|&m| by_rank[m].take().expect("each micro-grid once")).collect();
-            let mut building_micro = vec![0u32; model.buildings.len()];
+            let mut micro_of_building = vec![0u32; model.buildings.len()];
             for (u, &m) in micro.micro_of_unit.iter().enumerate() {
                 for &b in &graph.units[u].buildings {
-                    building_micro[model.buildings[b as usize].row] = new_index[m as usize];
+                    micro_of_building[b as usize] = new_index[m as usize];
                 }
             }
-            (ordered, building_micro)
+            (ordered, micro_of_building)
         }
         _ => (Vec::new(), Vec::new()),
     };
+    let building_micro = if micro_of_building.is_empty() { Vec::new() } else { crate::model::split::per_row(&model.buildings, buildings.features.len(), |b| micro_of_building[b]) };
+
     // Workers to grids.
     let staffing = match &workers {
         None => None,
@@ -678,16 +692,23 @@ pub fn partition_layers(layers: &Layers, config: &PartitionConfig, input_info: V
         rank_of[g] = r as u32;
     }
     let redivision = model.sources.existing.as_ref().map(|_| redivision_summary(&model, &building_grid_raw, &id_of));
-    // Back to file order (the model holds the buildings in canonical order).
-    let mut building_grid: Vec<u32> = vec![0; building_grid_raw.len()];
-    let mut building_index: Vec<u32> = vec![0; building_grid_raw.len()];
-    for (b, &g) in building_grid_raw.iter().enumerate() {
-        building_index[model.buildings[b].row] = b as u32;
-        building_grid[model.buildings[b].row] = rank_of[g as usize];
+    // Back to file order (the model holds the buildings in canonical order; parts of a split
+    // building share its row).
+    let n_rows = buildings.features.len();
+    let building_grid = crate::model::split::per_row(&model.buildings, n_rows, |b| rank_of[building_grid_raw[b] as usize]);
+    let grid_of_building: Vec<u32> = building_grid_raw.iter().map(|&g| rank_of[g as usize]).collect();
+    let split = crate::model::split::SplitOutcome::new(split_report, &model, &grid_of_building, (!micro_of_building.is_empty()).then_some(micro_of_building.as_slice()), &mut convert_polygons)?;
+    let mut building_index: Vec<u32> = vec![0; n_rows];
+    for (b, bd) in model.buildings.iter().enumerate().rev() {
+        building_index[bd.row] = b as u32;
     }
 
     let ids_of = |g: usize| -> Vec<Value> {
-        grid_buildings[g].iter().take(50).map(|&b| model.buildings[b as usize].id.to_json()).collect()
+        // Parts of a split building name it once.
+        let mut ids: Vec<Value> = grid_buildings[g].iter().map(|&b| model.buildings[b as usize].id.to_json()).collect();
+        ids.dedup();
+        ids.truncate(50);
+        ids
     };
     let mut violations: Vec<ViolationReport> = plan
         .violations
@@ -695,7 +716,10 @@ pub fn partition_layers(layers: &Layers, config: &PartitionConfig, input_info: V
         .map(|v| ViolationReport {
             grid_id: id_of[v.grid].clone(),
             kind: serde_json::to_value(v.kind).ok().and_then(|k| k.as_str().map(String::from)).unwrap_or_default(),
-            message: v.message.clone(),
+            message: match v.kind {
+                crate::partition::ViolationKind::OversizeBuilding => split.report.explain(&v.message, grid_buildings[v.grid].iter().map(|&b| &model.buildings[b as usize])),
+                _ => v.message.clone(),
+            },
             households: plan.grids[v.grid].households,
             buildings: ids_of(v.grid),
         })
@@ -759,10 +783,12 @@ pub fn partition_layers(layers: &Layers, config: &PartitionConfig, input_info: V
         workers: staffing.as_ref().map(|s| serde_json::to_value(s).unwrap_or(Value::Null)),
         micro_grids: &micro_grids,
         redivision,
+        split: (!split.report.buildings.is_empty() || !split.report.not_split.is_empty()).then(|| split.summary(|g| json!(grids[g as usize].id))),
+        input_buildings: buildings.features.len(),
     });
     let households_column = config.households.clone();
     let code_prefix = config.code_prefix.clone();
-    Ok(Partitioned { model, building_grid, building_index, households_column, code_prefix, grids, violations, micro_grids, building_micro, warnings, summary })
+    Ok(Partitioned { model, building_grid, building_index, households_column, code_prefix, grids, violations, micro_grids, building_micro, split, warnings, summary })
 }
 
 /// Number of decimal digits of `x` (and its sign).
@@ -843,6 +869,8 @@ struct Walking {
 }
 
 struct SummaryParts<'a> {
+    split: Option<Value>,
+    input_buildings: usize,
     redivision: Option<Value>,
     micro_grids: &'a [MicroGridReport],
     workers: Option<Value>,
@@ -902,7 +930,8 @@ fn summary_json(p: SummaryParts) -> Value {
         "input": p.input_info,
         "crs": {"input": p.model.frame.source.to_string(), "working": p.model.frame.work_crs_name()},
         "config": p.config,
-        "buildings": p.model.buildings.len(),
+        "buildings": p.input_buildings,
+        "split_buildings": p.split,
         "grids": p.grids.len(),
         "households": {
             "total": total,

@@ -211,8 +211,8 @@ fn partition(
         None => Labels::Texts(ids.map(|id| id.to_string()).collect()),
     };
     let polygons = r.grids.iter().map(|g| to_wkb(py, &Geometry::MultiPolygon(g.polygon.clone()))).collect::<PyResult<Vec<_>>>()?;
-    let households: Vec<f64> = r.building_index.iter().map(|&b| r.model.buildings[b as usize].households).collect();
-    let population: Vec<Option<f64>> = r.building_index.iter().map(|&b| r.model.buildings[b as usize].population).collect();
+    let households: Vec<f64> = (0..r.building_grid.len()).map(|row| r.row_households(row)).collect();
+    let population: Vec<Option<f64>> = (0..r.building_grid.len()).map(|row| r.row_population(row)).collect();
     let micro = if r.micro_grids.is_empty() {
         None
     } else {

@@ -289,6 +289,7 @@ class GridPartitioner:
         zone_households: Optional[str] = None,
         floors: Optional[str] = None,
         persons_per_household: Optional[float] = None,
+        units: Optional[str] = None,
         existing: Union[None, str, os.PathLike, gpd.GeoDataFrame] = None,
         existing_column: Optional[str] = None,
         existing_id: Optional[str] = None,
@@ -305,6 +306,12 @@ class GridPartitioner:
         (footprint area × ``floors``). The reports are in ``summary_["households_table"]`` and
         ``summary_["population_zones"]``; the counts used are ``households_`` and ``population_``.
 
+        A building above the maximum (the micro maximum with micro-grids) is split into one part
+        per unit (``units``: a column of unit counts, 单元), else into bands of ``floors``; its
+        label is the grid holding most of its households and ``summary_["split_buildings"]``
+        lists its parts and their grids. One that cannot be split is its own grid, declared in
+        ``violations_`` with the reason.
+
         Re-division: ``existing`` grid polygons (a GeoDataFrame or a path; ids from
         ``existing_id``, else ``grid_id``, else the index) or ``existing_column`` (each building's
         current grid id) keep grid ids and move few households (``stability``, ``locked``); what
@@ -316,7 +323,7 @@ class GridPartitioner:
         external_households = households_table is not None or (population_zones is not None and (zone_households is not None or persons_per_household is not None))
         columns: List[str] = [] if external_households and households not in buildings.columns else [households]
         join_buildings = None if join_on is None else join_on.split("=")[0].strip()
-        for extra in (population, id, None if self.objective_weight in ("households", "buildings") else self.objective_weight, join_buildings, floors):
+        for extra in (population, id, None if self.objective_weight in ("households", "buildings") else self.objective_weight, join_buildings, floors, units):
             if extra is not None and extra not in columns:
                 columns.append(extra)
         if existing_column is not None and existing_column not in columns:
@@ -328,7 +335,7 @@ class GridPartitioner:
             has_id = id_col in grid_frame.columns
             # Without an id column the grids are numbered by row from 1, as on the CLI.
             existing_arg = _layer(grid_frame, "existing", [id_col] if has_id else [], with_ids=False)
-        sources = {"existing_column": existing_column, "existing_id": existing_id, "join_on": join_on, "zone_population": zone_population, "zone_households": zone_households, "floors": floors, "persons_per_household": persons_per_household}
+        sources = {"existing_column": existing_column, "existing_id": existing_id, "join_on": join_on, "zone_population": zone_population, "zone_households": zone_households, "floors": floors, "units": units, "persons_per_household": persons_per_household}
         table_columns = [join_on.split("=")[-1].strip() if join_on else "", households, population or "population"]
         table_arg = table_path = zones_arg = zones_path = None
         if isinstance(households_table, (str, os.PathLike)):

@@ -6,6 +6,7 @@
 pub mod apportion;
 pub mod existing;
 pub mod household_table;
+pub mod split;
 pub mod zones;
 
 use std::collections::HashMap;
@@ -50,6 +51,8 @@ pub struct Building {
     /// Its grid in the existing division, when re-dividing: an index into the existing grid
     /// ids (`sources.existing.ids`).
     pub existing_grid: Option<u32>,
+    /// When it is a part of an input building split by units or floors ([`split`]).
+    pub part: Option<split::PartOf>,
 }
 
 /// The area the grids must tile, in working metres.
@@ -131,6 +134,9 @@ pub fn building_columns(config: &PartitionConfig) -> Vec<String> {
     }
     if let Some(f) = &config.floors {
         cols.push(f.clone());
+    }
+    if let Some(u) = &config.units {
+        cols.push(u.clone());
     }
     if let Some(e) = &config.existing_column {
         cols.push(e.clone());
@@ -291,6 +297,7 @@ pub fn build_model(
             footprint,
             anchor,
             existing_grid: existing_grid.as_ref().and_then(|e| e.grid_of_building[f.row]),
+            part: None,
         });
     }
 

@@ -1,5 +1,5 @@
-//! Write stage: buildings (every input feature with its properties and `grid_id`), grids and
-//! summary.json, as GeoJSON, line-delimited GeoJSON, GeoPackage, Shapefile or FlatGeobuf.
+//! Write stage: buildings (every input feature with its properties and `grid_id`), grids,
+//! micro-grids and parts of split buildings when there are any, and summary.json, as GeoJSON, line-delimited GeoJSON, GeoPackage, Shapefile or FlatGeobuf.
 //!
 //! Files are staged in a hidden sub-directory of the output directory and renamed into place
 //! together on [`OutputDir::commit`] (a file they replace is set aside first and put back if a
@@ -12,6 +12,7 @@
 pub mod fgb;
 pub mod geojson;
 pub mod gpkg;
+pub mod parts;
 pub mod shp;
 
 use std::fs::{self, File};
@@ -439,7 +440,8 @@ pub fn write_partition(dir: &Path, overwrite: bool, result: &Partitioned, buildi
     write_partition_as(dir, overwrite, result, buildings, Format::GeoJson).map(|_| ())
 }
 
-/// Writes `buildings.<ext>` and `grids.<ext>` in `format`, and summary.json. Returns the
+/// Writes `buildings.<ext>` and `grids.<ext>` in `format` (and `micro_grids.<ext>`,
+/// `building_parts.<ext>` when there are any), and summary.json. Returns the
 /// warnings to show (renamed columns, truncated text).
 pub fn write_partition_as(dir: &Path, overwrite: bool, result: &Partitioned, buildings: &Layer, format: Format) -> Result<Vec<String>> {
     let mut out = OutputDir::prepare(dir, overwrite)?;
@@ -453,6 +455,9 @@ pub fn write_partition_as(dir: &Path, overwrite: bool, result: &Partitioned, bui
     }
     if !result.micro_grids.is_empty() {
         out.stage_layer("micro_grids", format, &micro_grids_layer(result))?;
+    }
+    if !result.split.parts.is_empty() {
+        out.stage_layer("building_parts", format, &parts::parts_layer(result))?;
     }
     out.stage("summary.json", |w| {
         serde_json::to_writer_pretty(&mut *w, &result.summary)?;
