@@ -494,7 +494,9 @@ pub fn partition_layers(layers: &Layers, config: &PartitionConfig, input_info: V
         "regions_objective": plan.regions_objective,
         "lower_bound": plan.regions_bound,
         "gap": gap,
-        "bound_method": if config.exact {
+        "bound_method": if homes.is_some() {
+            "none (a re-division keeps the existing grids; no bound is computed)"
+        } else if config.exact {
             "MILP dual bound (HiGHS)"
         } else if !config.lower_bound {
             "none (--no-lower-bound)"
