@@ -90,7 +90,11 @@ pub fn settle_locked_triangles(mesh: &Mesh, grid_of_triangle: &mut [u32], locked
         .filter(|(i, p)| largest[&labels[p[0] as usize]].1 != *i && p.iter().all(|&t| mesh.footprint_owner[t as usize] == NONE))
         .flat_map(|(_, p)| p.iter().map(|&t| t as usize))
         .collect();
-    relabel(mesh, grid_of_triangle, stray, &|t, g| g != labels[t] && !is_locked(g));
+    relabel(mesh, grid_of_triangle, stray.clone(), &|t, g| g != labels[t] && !is_locked(g));
+    // A stray piece bordered by nothing but a locked grid (a sliver between a locked edge and
+    // the territory's edge) goes to the locked grid: it lies outside the grids written.
+    let still: Vec<usize> = stray.into_iter().filter(|&t| grid_of_triangle[t] == labels[t]).collect();
+    relabel(mesh, grid_of_triangle, still, &|t, g| g != labels[t]);
 }
 
 /// Gives each micro-grid triangle whose micro-grid is not in the triangle's grid (after
