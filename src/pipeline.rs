@@ -646,7 +646,7 @@ pub fn partition_layers(layers: &Layers, config: &PartitionConfig, input_info: V
                 let (ga, gb) = (&reports[a].grid_id, &reports[b].grid_id);
                 let band = (shapes[micro.micro_grids[a].grid as usize].area / 4.0).sqrt().max(1.0);
                 let (pa, pb) = (centre(a), centre(b));
-                ga.cmp(&gb).then(((top - pa.y) / band).floor().total_cmp(&((top - pb.y) / band).floor())).then(pa.x.total_cmp(&pb.x)).then(a.cmp(&b))
+                ga.cmp(gb).then(((top - pa.y) / band).floor().total_cmp(&((top - pb.y) / band).floor())).then(pa.x.total_cmp(&pb.x)).then(a.cmp(&b))
             });
             let mut new_index = vec![0u32; reports.len()];
             let mut seq = 0;

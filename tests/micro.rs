@@ -7,17 +7,8 @@ mod common;
 use std::collections::HashMap;
 
 use common::*;
-use geo::{Area, BooleanOps, Contains, Geometry, InteriorPoint, MultiPolygon};
+use geo::{Area, BooleanOps, Contains, InteriorPoint, MultiPolygon};
 use serde_json::Value;
-
-fn multipolygon(v: &Value) -> MultiPolygon<f64> {
-    let g: geojson::Geometry = serde_json::from_value(v.clone()).unwrap();
-    match Geometry::<f64>::try_from(g).unwrap() {
-        Geometry::Polygon(p) => MultiPolygon(vec![p]),
-        Geometry::MultiPolygon(mp) => mp,
-        other => panic!("not a polygon: {other:?}"),
-    }
-}
 
 #[test]
 fn micro_grids_nest_exactly_and_codes_encode_the_nesting() {

@@ -8,17 +8,8 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use common::*;
-use geo::{Area, BooleanOps, Geometry, MultiPolygon};
+use geo::{Area, BooleanOps, MultiPolygon};
 use serde_json::{json, Value};
-
-fn multipolygon(v: &Value) -> MultiPolygon<f64> {
-    let g: geojson::Geometry = serde_json::from_value(v.clone()).unwrap();
-    match Geometry::<f64>::try_from(g).unwrap() {
-        Geometry::Polygon(p) => MultiPolygon(vec![p]),
-        Geometry::MultiPolygon(mp) => mp,
-        other => panic!("not a polygon: {other:?}"),
-    }
-}
 
 /// The tower's footprint: 70 m × 15 m, long axis west–east, between lattice rows 3 and 4.
 fn tower_geometry() -> Value {

@@ -39,7 +39,9 @@ def test_micro_grids_nest_in_grids_and_codes_follow():
     assert len(inside) > 0.8 * len(micro)
 
 
-def test_stable_redivision_keeps_ids_and_locked_grids():
+def _lattice_and_growth():
+    """A 16 × 14 lattice (EPSG:4547), its first division, and the lattice with 60% more
+    households in the south-west corner."""
     rows = []
     for j in range(14):
         for i in range(16):
@@ -50,6 +52,11 @@ def test_stable_redivision_keeps_ids_and_locked_grids():
     grown = buildings.copy()
     corner = (grown.geometry.bounds.minx < 500_000 + 6 * 40) & (grown.geometry.bounds.miny < 3_385_000 + 6 * 40)
     grown.loc[corner, "households"] = (grown.loc[corner, "households"] * 1.6).round()
+    return first, grown
+
+
+def test_stable_redivision_keeps_ids_and_locked_grids():
+    first, grown = _lattice_and_growth()
     locked = int(first.labels_.iloc[-1])
     again = wangge.GridPartitioner(effort=0, locked=[locked]).fit(grown, existing=first.grids_)
     # Locked grid: the same buildings; every grid in bounds; far grids keep their buildings.
@@ -64,18 +71,9 @@ def test_stable_redivision_keeps_ids_and_locked_grids():
 
 
 def test_text_ids_and_locked_polygons_are_kept_as_given():
-    rows = []
-    for j in range(14):
-        for i in range(16):
-            x, y = 500_000 + i * 40.0, 3_385_000 + j * 40.0
-            rows.append({"households": 20 + (i * 7 + j * 5) % 7 * 5, "geometry": box(x, y, x + 18, y + 18)})
-    buildings = gpd.GeoDataFrame(rows, crs="EPSG:4547")
-    first = wangge.GridPartitioner(effort=0).fit(buildings)
+    first, grown = _lattice_and_growth()
     existing = first.grids_.reset_index(drop=True)
     existing["grid_id"] = [f"W-{int(g):02d}" for g in existing["grid_id"]]
-    grown = buildings.copy()
-    corner = (grown.geometry.bounds.minx < 500_000 + 6 * 40) & (grown.geometry.bounds.miny < 3_385_000 + 6 * 40)
-    grown.loc[corner, "households"] = (grown.loc[corner, "households"] * 1.6).round()
     locked = f"W-{int(first.labels_.iloc[-1]):02d}"
     again = wangge.GridPartitioner(effort=0, locked=[locked]).fit(grown, existing=existing)
     # Ids stay text, new ones continue the codes; the locked polygon comes back unchanged.

@@ -188,17 +188,10 @@ pub fn build_mesh(buildings: &[Building], territory: &Territory, barriers: &[Lin
     cons.snap = RTree::bulk_load(cons.vertices.iter().enumerate().map(|(i, v)| GeomWithData::new([v.x, v.y], i)).collect());
     // Territory edges running along a guide ring (within SNAP_M) are left out: the guide
     // already bounds the domain there, and two nearly equal edges would leave slivers.
-    let guide_edges: RTree<GeomWithData<rstar::primitives::Line<[f64; 2]>, ()>> = RTree::bulk_load(
-        guides
-            .0
-            .iter()
-            .flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors()))
-            .flat_map(|r| r.0.windows(2).map(|w| GeomWithData::new(rstar::primitives::Line::new([w[0].x, w[0].y], [w[1].x, w[1].y]), ())))
-            .collect(),
+    let guide_edges = SegmentIndex::new(
+        guides.0.iter().flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors())).flat_map(|r| r.0.windows(2).map(|w| (w[0], w[1]))),
     );
-    let on_guide = |c: Coord<f64>| {
-        guide_edges.nearest_neighbor(&[c.x, c.y]).is_some_and(|e| rstar::PointDistance::distance_2(e.geom(), &[c.x, c.y]) <= SNAP_M * SNAP_M)
-    };
+    let on_guide = |c: Coord<f64>| guide_edges.near(c, SNAP_M);
     let guide_vertices: Vec<Coord<f64>> = cons.vertices.iter().map(|v| Coord { x: v.x, y: v.y }).collect();
     for p in &territory.area.0 {
         for ring in std::iter::once(p.exterior()).chain(p.interiors()) {

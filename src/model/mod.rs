@@ -609,8 +609,8 @@ fn existing_division(
             report.ids = ids;
             let grids: Vec<(u32, MultiPolygon<f64>)> = grids.into_iter().map(|(id, mp)| (report.ids.binary_search(&id).expect("a listed id") as u32, mp)).collect();
             // Locked grids keep their polygon: remember it with its vertices as given.
-            let same_crs = layer_crs(grid_layer, buildings_crs, user_crs)? == *buildings_crs;
-            let proj = layer_projector(grid_layer, frame, buildings_crs, user_crs)?;
+            let same_crs = !config.locked.is_empty() && layer_crs(grid_layer, buildings_crs, user_crs)? == *buildings_crs;
+            let proj = if same_crs { Some(layer_projector(grid_layer, frame, buildings_crs, user_crs)?) } else { None };
             for ((feature, _), (grid, working)) in polygon_features.iter().zip(&grids) {
                 if !config.locked.iter().any(|l| l.same(&report.ids[*grid as usize])) {
                     continue;
@@ -618,14 +618,14 @@ fn existing_division(
                 let f = &grid_layer.features[*feature];
                 let err = |fault| Error::feature(&grid_layer.name, f.label(), fault);
                 let mut vertices = Vec::new();
-                if same_crs {
+                if let Some(proj) = &proj {
                     let mut rings = Vec::new();
                     let mut points = Vec::new();
                     if let Some(g) = &f.geometry {
                         collect_parts(g, &mut rings, &mut points).ok();
                     }
                     for c in rings.iter().flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors())).flat_map(|r| r.0.iter()) {
-                        vertices.push((to_work(*c, &proj, &err)?, *c));
+                        vertices.push((to_work(*c, proj, &err)?, *c));
                     }
                 }
                 report.locked_shapes.push(existing::LockedShape { grid: *grid, feature: *feature, working: working.clone(), vertices });

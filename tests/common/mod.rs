@@ -64,6 +64,16 @@ pub fn lines_layer(lines: &[Vec<(f64, f64)>]) -> String {
     )
 }
 
+/// A GeoJSON (Multi)Polygon geometry value as a MultiPolygon.
+pub fn multipolygon(v: &Value) -> MultiPolygon<f64> {
+    let g: geojson::Geometry = serde_json::from_value(v.clone()).unwrap();
+    match geo::Geometry::<f64>::try_from(g).unwrap() {
+        geo::Geometry::Polygon(p) => MultiPolygon(vec![p]),
+        geo::Geometry::MultiPolygon(mp) => mp,
+        other => panic!("not a polygon: {other:?}"),
+    }
+}
+
 /// Parses a buildings layer for `config`.
 pub fn buildings(text: &str, config: &PartitionConfig) -> Layer {
     let cols = wangge::model::building_columns(config);
