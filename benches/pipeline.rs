@@ -51,14 +51,14 @@ fn stages(c: &mut Criterion) {
             bch.iter(|| {
                 let mesh = build_mesh(&m.buildings, &m.territory, &m.barriers, &geo::MultiPolygon(Vec::new())).unwrap();
                 let cells = build_cells(&mesh, m.buildings.len(), &label);
-                build_unit_graph(&m, &mesh, &cells, config.max_edge_m)
+                build_unit_graph(&m, &mesh, &cells, config.graph.max_edge_m)
             })
         });
         let mesh = build_mesh(&m.buildings, &m.territory, &m.barriers, &geo::MultiPolygon(Vec::new())).unwrap();
         let cells = build_cells(&mesh, m.buildings.len(), &label);
-        let graph = build_unit_graph(&m, &mesh, &cells, config.max_edge_m);
+        let graph = build_unit_graph(&m, &mesh, &cells, config.graph.max_edge_m);
         let name = |u: u32| u.to_string();
-        let metric = Metric::Straight { detour: config.detour_factor };
+        let metric = Metric::Straight { detour: config.walking.detour_factor };
         group.bench_function("partition", |bch| bch.iter(|| partition(&graph, &metric, &config, &name).unwrap()));
         let plan = partition(&graph, &metric, &config, &name).unwrap();
         group.bench_function("tessellate", |bch| {

@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use crate::config::OptionName;
+
 /// Result alias used throughout wangge.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -145,9 +147,122 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
-    /// A configuration value is out of range or inconsistent.
-    #[error("invalid configuration: {0}")]
-    Config(String),
+    /// An option's value lies outside its range.
+    #[error("invalid configuration: {option} must be {expected}, got {value}")]
+    OptionOutOfRange {
+        /// The option.
+        option: OptionName,
+        /// What a usable value is.
+        expected: String,
+        /// The value given.
+        value: String,
+    },
+    /// Two options' values contradict each other.
+    #[error("invalid configuration: {option} ({value}) {relation} {other} ({other_value})")]
+    OptionsInconsistent {
+        /// The option.
+        option: OptionName,
+        /// Its value.
+        value: f64,
+        /// How it relates to the other (`is above`, `is below`, ...).
+        relation: &'static str,
+        /// The other option.
+        other: OptionName,
+        /// The other option's value.
+        other_value: f64,
+    },
+    /// An option needs another option or input that was not given.
+    #[error("invalid configuration: {option} needs {needs}")]
+    OptionNeeds {
+        /// The option given.
+        option: OptionName,
+        /// What it needs (options named as the front end spells them).
+        needs: String,
+    },
+    /// An option was given without the input or option it applies to.
+    #[error("invalid configuration: {option} is only used with {with}")]
+    OptionOnlyWith {
+        /// The option given.
+        option: OptionName,
+        /// What it applies to.
+        with: String,
+    },
+    /// Two options that exclude each other were both given.
+    #[error("invalid configuration: give {first} or {second}, not both")]
+    OptionsExclusive {
+        /// One option.
+        first: OptionName,
+        /// The other.
+        second: OptionName,
+    },
+    /// An option's text cannot be read.
+    #[error("invalid configuration: {option} '{value}': expected {expected}")]
+    BadOptionValue {
+        /// The option.
+        option: OptionName,
+        /// The text given.
+        value: String,
+        /// What is expected.
+        expected: &'static str,
+    },
+    /// A command was called without an argument it needs.
+    #[error("wangge {command} needs {needs}")]
+    MissingArgument {
+        /// The subcommand (`check`, `repair`, ...).
+        command: &'static str,
+        /// What it needs (`-o OUT_DIR`, ...).
+        needs: &'static str,
+    },
+    /// A configuration file (or the configuration recorded in a summary.json) is unusable.
+    #[error("{path}: not a valid configuration: {message}")]
+    ConfigFile {
+        /// File concerned.
+        path: PathBuf,
+        /// What is wrong, with line and column when known.
+        message: String,
+    },
+    /// A locked grid id that the existing division does not have.
+    #[error("invalid configuration: {}: grid {id} is not in the existing division (it has {grids} grids)", OptionName("locked"))]
+    LockedGridUnknown {
+        /// The id given.
+        id: String,
+        /// Grids in the existing division.
+        grids: usize,
+    },
+    /// A locked grid left without buildings of its own.
+    #[error("invalid configuration: {}: grid {id} holds no building of its own in the buildings given (its buildings are gone or tied to another grid's)", OptionName("locked"))]
+    LockedGridEmpty {
+        /// The grid's id.
+        id: String,
+    },
+    /// A locked grid that falls apart in the adjacency graph.
+    #[error("invalid configuration: {}: existing grid #{grid} (buildings {first_building}, ...) falls in {pieces} pieces in the adjacency graph (cut by a barrier or by a gap over {}); a locked grid must stay one connected grid", OptionName("locked"), OptionName("max_edge_m"))]
+    LockedGridInPieces {
+        /// Index of the grid in the existing division.
+        grid: usize,
+        /// A building of the grid.
+        first_building: String,
+        /// Pieces it falls in.
+        pieces: usize,
+    },
+    /// The worker thread pool could not be set up.
+    #[error("{}: cannot start the worker threads: {message}", OptionName("threads"))]
+    Threads {
+        /// What failed.
+        message: String,
+    },
+    /// The MILP/LP solver refused a model or an option, or failed while solving.
+    #[error("the MILP/LP solver (HiGHS) failed: {message}")]
+    Solver {
+        /// What failed.
+        message: String,
+    },
+    /// The constrained triangulation of the territory failed on degenerate input.
+    #[error("the constrained triangulation of the territory and the footprints failed ({message}); check the input for footprints or barriers that nearly coincide")]
+    Triangulation {
+        /// What failed.
+        message: String,
+    },
     /// The output directory holds files and overwriting was not allowed.
     #[error("{path}: output directory is not empty; pass --overwrite to replace its files")]
     OutputNotEmpty {
@@ -168,6 +283,25 @@ pub enum Error {
 }
 
 impl Error {
+    /// True when the error is in the options or the command line (exit code 2 in the CLI).
+    pub fn is_usage_error(&self) -> bool {
+        matches!(
+            self,
+            Error::OptionOutOfRange { .. }
+                | Error::OptionsInconsistent { .. }
+                | Error::OptionNeeds { .. }
+                | Error::OptionOnlyWith { .. }
+                | Error::OptionsExclusive { .. }
+                | Error::BadOptionValue { .. }
+                | Error::MissingArgument { .. }
+                | Error::ConfigFile { .. }
+                | Error::LockedGridUnknown { .. }
+                | Error::LockedGridEmpty { .. }
+                | Error::LockedGridInPieces { .. }
+                | Error::OutputNotEmpty { .. }
+        )
+    }
+
     /// True when the error is the user's input (exit code 3 in the CLI).
     pub fn is_input_error(&self) -> bool {
         matches!(

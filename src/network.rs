@@ -10,52 +10,12 @@ use rayon::prelude::*;
 use rstar::primitives::{GeomWithData, Line};
 use rstar::{PointDistance, RTree};
 
-use crate::error::{Error, Result};
+use crate::config::FeatureFilter;
 use crate::geom::{dist, OrdF64};
 use crate::read::Layer;
 
-/// Which features of a line layer are walkable: `COLUMN=V1,V2,...` keeps features whose
-/// property COLUMN is one of the values; `COLUMN!=V1,...` drops them.
-#[derive(Debug, Clone, PartialEq)]
-pub struct NetworkFilter {
-    /// Property tested.
-    pub column: String,
-    /// Values listed.
-    pub values: Vec<String>,
-    /// True for `!=` (drop the listed values).
-    pub exclude: bool,
-}
-
-impl NetworkFilter {
-    /// Parses `kind=path,minor_road` or `kind!=motorway`.
-    pub fn parse(text: &str) -> Result<NetworkFilter> {
-        let (column, values, exclude) = if let Some((c, v)) = text.split_once("!=") {
-            (c, v, true)
-        } else if let Some((c, v)) = text.split_once('=') {
-            (c, v, false)
-        } else {
-            return Err(Error::Config(format!("--network-filter '{text}': expected COLUMN=V1,V2 or COLUMN!=V1,V2")));
-        };
-        let values: Vec<String> = values.split(',').map(|v| v.trim().to_string()).filter(|v| !v.is_empty()).collect();
-        if column.trim().is_empty() || values.is_empty() {
-            return Err(Error::Config(format!("--network-filter '{text}': expected COLUMN=V1,V2 or COLUMN!=V1,V2")));
-        }
-        Ok(NetworkFilter { column: column.trim().to_string(), values, exclude })
-    }
-
-    /// True when a feature with this property value is walkable.
-    pub fn keeps(&self, value: Option<&serde_json::Value>) -> bool {
-        let text = match value {
-            Some(serde_json::Value::String(s)) => s.clone(),
-            Some(serde_json::Value::Null) | None => String::new(),
-            Some(v) => v.to_string(),
-        };
-        self.values.iter().any(|v| *v == text) != self.exclude
-    }
-}
-
 /// The walkable lines of a layer (already in working metres) after the filter.
-pub fn walkable_lines(layer: &Layer, lines: Vec<(usize, LineString<f64>)>, filter: Option<&NetworkFilter>) -> Vec<LineString<f64>> {
+pub fn walkable_lines(layer: &Layer, lines: Vec<(usize, LineString<f64>)>, filter: Option<&FeatureFilter>) -> Vec<LineString<f64>> {
     let idx = filter.and_then(|f| layer.column_index(&f.column));
     lines
         .into_iter()

@@ -14,7 +14,6 @@ use crate::graph::{build_cells, build_mesh, build_unit_graph, NONE};
 use crate::model::{build_model, building_columns, Model};
 use crate::distance::walking_metric;
 use crate::workers::{self, read_workers, Worker};
-use crate::network::NetworkFilter;
 use crate::partition::{fmt_count, partition_with_progress, walk_stats};
 use crate::progress::Progress;
 use crate::read::{read_layer, FeatureId, Layer};
@@ -223,7 +222,7 @@ pub fn partition_files(inputs: &Inputs, config: &PartitionConfig, progress: &mut
     let buildings = crate::read::read_layer_with(&inputs.buildings, &col_refs, &inputs.read)?;
     let territory = inputs.territory.as_ref().map(|p| read_layer(p, &[])).transpose()?;
     let barriers = inputs.barriers.iter().map(|p| read_layer(p, &[])).collect::<Result<Vec<_>>>()?;
-    let filter = config.network_filter.as_deref().map(NetworkFilter::parse).transpose()?;
+    let filter = config.walking.network_filter.as_ref();
     let filter_cols: Vec<&str> = filter.iter().map(|f| f.column.as_str()).collect();
     let network = inputs.network.as_ref().map(|p| read_layer(p, &filter_cols)).transpose()?;
     let table_cols = crate::model::table_columns(config);
@@ -282,9 +281,9 @@ pub fn partition_layers(layers: &Layers, config: &PartitionConfig, input_info: V
     let mut model = build_model(buildings, layers.territory, layers.barriers, layers.network, sources, config)?;
     let mut warnings = model.warnings.clone();
     // Workers: from a file, or N identical ones; they cap the number of grids and their size.
-    let workers: Option<Vec<Worker>> = match (layers.workers, config.workers) {
+    let workers: Option<Vec<Worker>> = match (layers.workers, config.bounds.workers) {
         (Some(path), _) => Some(read_workers(path, &model.frame)?),
-        (None, Some(n)) => Some(workers::identical(n, config.worker_capacity.unwrap_or(config.max_households))),
+        (None, Some(n)) => Some(workers::identical(n, config.bounds.worker_capacity.unwrap_or(config.bounds.max_households))),
         (None, None) => None,
     };
     let config = &match &workers {
@@ -292,8 +291,8 @@ pub fn partition_layers(layers: &Layers, config: &PartitionConfig, input_info: V
         Some(ws) => {
             let biggest = ws.iter().map(|w| w.capacity).fold(0.0, f64::max);
             let mut c = config.clone();
-            c.workers = Some(ws.len());
-            c.worker_capacity = Some(c.worker_capacity.map_or(biggest, |x| x.min(biggest)).max(c.min_households));
+            c.bounds.workers = Some(ws.len());
+            c.bounds.worker_capacity = Some(c.bounds.worker_capacity.map_or(biggest, |x| x.min(biggest)).max(c.bounds.min_households));
             c
         }
     };
@@ -313,18 +312,18 @@ pub fn partition_layers(layers: &Layers, config: &PartitionConfig, input_info: V
     let label = |b: u32| model.buildings[b as usize].name();
     let cells = build_cells(&mesh, model.buildings.len(), &label);
     warnings.extend(cells.warnings.iter().cloned());
-    let graph = build_unit_graph(&model, &mesh, &cells, config.max_edge_m);
+    let graph = build_unit_graph(&model, &mesh, &cells, config.graph.max_edge_m);
     let positions: Vec<Coord<f64>> = graph.units.iter().map(|u| u.position).collect();
-    let radius = config.network_radius_m.max(config.max_walk_m.unwrap_or(0.0));
+    let radius = config.walking.network_radius_m.max(config.bounds.max_walk_m.unwrap_or(0.0));
     let (metric, unreachable, network_about) =
-        walking_metric(model.network.as_deref(), &positions, config.detour_factor, radius, config.network_max_access_m);
+        walking_metric(model.network.as_deref(), &positions, config.walking.detour_factor, radius, config.walking.network_max_access_m);
     if !unreachable.is_empty() {
         let ids: Vec<String> = unreachable.iter().take(10).map(|&u| model.buildings[graph.units[u as usize].buildings[0] as usize].id.to_string()).collect();
         let more = if unreachable.len() > 10 { format!(" and {} more", unreachable.len() - 10) } else { String::new() };
         warnings.push(format!(
             "{} building(s) lie more than {} m from every walkable line and cannot reach the network ({}{more}); \
              their walks are the straight line times {}",
-            unreachable.len(), config.network_max_access_m, ids.join(", "), config.detour_factor
+            unreachable.len(), config.walking.network_max_access_m, ids.join(", "), config.walking.detour_factor
         ));
     }
 
@@ -349,7 +348,7 @@ pub fn partition_layers(layers: &Layers, config: &PartitionConfig, input_info: V
             (plan, None, Vec::new())
         }
         Some(ids) => {
-            let locked: Vec<bool> = ids.iter().map(|id| config.locked.iter().any(|l| l.same(id))).collect();
+            let locked: Vec<bool> = ids.iter().map(|id| config.redivision.locked.iter().any(|l| l.same(id))).collect();
             let grid_of_unit = graph
                 .units
                 .iter()
@@ -370,9 +369,9 @@ pub fn partition_layers(layers: &Layers, config: &PartitionConfig, input_info: V
                 })
                 .collect();
             let existing = crate::partition::stable::Existing { grid_of_unit, locked: locked.clone() };
-            let stable = crate::partition::stable::redivide(&graph, &metric, config, &existing, config.stability, &unit_name)?;
+            let stable = crate::partition::stable::redivide(&graph, &metric, config, &existing, config.redivision.stability, &unit_name)?;
             if let Some(l) = (0..ids.len()).find(|&l| locked[l] && !stable.home.contains(&Some(l as u32))) {
-                return Err(Error::Config(format!("--locked: grid {} holds no building of its own in the buildings given (its buildings are gone or tied to another grid's)", ids[l])));
+                return Err(Error::LockedGridEmpty { id: ids[l].to_string() });
             }
             (stable.plan, Some(stable.home), stable.notes)
         }
@@ -398,7 +397,7 @@ pub fn partition_layers(layers: &Layers, config: &PartitionConfig, input_info: V
 
     progress.stage("check", "checking invariants");
     progress.checkpoint()?;
-    check_plan(&graph, &plan, config.min_households, config.upper_bound(), config.contiguity)?;
+    check_plan(&graph, &plan, config.bounds.min_households, config.bounds.upper_bound(), config.bounds.contiguity)?;
     let n_b = model.buildings.len();
     let mut building_grid_raw = vec![NONE; n_b];
     for (u, unit) in graph.units.iter().enumerate() {
@@ -489,20 +488,20 @@ pub fn partition_layers(layers: &Layers, config: &PartitionConfig, input_info: V
         .map(|(s, n)| (serde_json::to_value(s).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default(), json!(n)))
         .collect();
     let solution = json!({
-        "mode": if config.exact { "exact" } else { "heuristic" },
-        "contiguity": config.contiguity,
+        "mode": if config.solver.exact { "exact" } else { "heuristic" },
+        "contiguity": config.bounds.contiguity,
         "regions_objective": plan.regions_objective,
         "lower_bound": plan.regions_bound,
         "gap": gap,
         "bound_method": if homes.is_some() {
             "none (a re-division keeps the existing grids; no bound is computed)"
-        } else if config.exact {
+        } else if config.solver.exact {
             "MILP dual bound (HiGHS)"
-        } else if !config.lower_bound {
+        } else if !config.solver.lower_bound {
             "none (--no-lower-bound)"
         } else if plan.effort < 0.5 {
             "skipped at this size for speed (--effort 1 computes it)"
-        } else if config.lp_bound {
+        } else if config.solver.lp_bound {
             "LP relaxation with single-unit contiguity inequalities (areas up to 500 units), else Lagrangian relaxation"
         } else {
             "Lagrangian relaxation of the capacitated p-median model"
@@ -600,7 +599,7 @@ pub fn partition_layers(layers: &Layers, config: &PartitionConfig, input_info: V
         });
     }
     let mut grids: Vec<GridReport> = order.iter().map(|&g| grids_by_index[g].take().expect("each grid once")).collect();
-    let (micro_grids, micro_of_building) = match (config.micro_min, config.micro_max) {
+    let (micro_grids, micro_of_building) = match (config.micro.micro_min, config.micro.micro_max) {
         (Some(lo), Some(hi)) => {
             progress.stage("micro-grids", "dividing grids into micro-grids");
             progress.checkpoint()?;
@@ -676,7 +675,7 @@ pub fn partition_layers(layers: &Layers, config: &PartitionConfig, input_info: V
         Some(ws) => {
             let households: Vec<f64> = grids.iter().map(|g| g.households).collect();
             let centres: Vec<Coord<f64>> = order.iter().map(|&g| anchors[centre_building[g] as usize]).collect();
-            let options = SolverOptions { time_limit_s: config.time_limit_s, mip_gap: 1e-6, threads: config.solver_threads, max_nodes: None };
+            let options = SolverOptions { time_limit_s: config.solver.time_limit_s, mip_gap: 1e-6, threads: config.solver.solver_threads, max_nodes: None };
             let mut s = workers::staff(ws, &households, &centres, &options)?;
             // When the workers capped the number of grids, the shortfall is what the bounds wanted.
             s.additional_workers_needed = s.additional_workers_needed.max(plan.grids_wanted.saturating_sub(ws.len()));
@@ -726,7 +725,7 @@ pub fn partition_layers(layers: &Layers, config: &PartitionConfig, input_info: V
             buildings: ids_of(v.grid),
         })
         .collect();
-    for (g, d) in defects.iter().filter(|(_, d)| config.contiguity || !matches!(d, ShapeDefect::Pieces(_))) {
+    for (g, d) in defects.iter().filter(|(_, d)| config.bounds.contiguity || !matches!(d, ShapeDefect::Pieces(_))) {
         let (kind, message) = match d {
             ShapeDefect::Empty => ("polygon_empty", "the grid has no polygon area".to_string()),
             ShapeDefect::Pieces(k) => ("polygon_pieces", format!("the grid polygon has {k} pieces")),
@@ -788,8 +787,8 @@ pub fn partition_layers(layers: &Layers, config: &PartitionConfig, input_info: V
         split: (!split.report.buildings.is_empty() || !split.report.not_split.is_empty()).then(|| split.summary(|g| json!(grids[g as usize].id))),
         input_buildings: buildings.features.len(),
     });
-    let households_column = config.households.clone();
-    let code_prefix = config.code_prefix.clone();
+    let households_column = config.columns.households.clone();
+    let code_prefix = config.micro.code_prefix.clone();
     Ok(Partitioned { model, building_grid, building_index, households_column, code_prefix, grids, violations, micro_grids, building_micro, split, warnings, summary })
 }
 
@@ -897,7 +896,7 @@ struct SummaryParts<'a> {
 fn summary_json(p: SummaryParts) -> Value {
     let hh: Vec<f64> = p.grids.iter().map(|g| g.households).collect();
     let total: f64 = hh.iter().sum();
-    let (lo, hi) = (p.config.min_households, p.config.upper_bound());
+    let (lo, hi) = (p.config.bounds.min_households, p.config.bounds.upper_bound());
     let min = hh.iter().copied().fold(f64::INFINITY, f64::min);
     let max = hh.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     let in_bounds = hh.iter().filter(|&&h| h >= lo - 1e-9 && h <= hi + 1e-9).count();
@@ -906,7 +905,7 @@ fn summary_json(p: SummaryParts) -> Value {
     let population = p.model.population_column.as_ref().map(|c| {
         json!({"column": c, "total": p.grids.iter().filter_map(|g| g.population).sum::<f64>()})
     });
-    let micro = match (p.config.micro_min, p.config.micro_max) {
+    let micro = match (p.config.micro.micro_min, p.config.micro.micro_max) {
         (Some(mlo), Some(mhi)) => {
             let hh: Vec<f64> = p.micro_grids.iter().map(|m| m.households).collect();
             let violations: Vec<Value> = p
@@ -947,7 +946,7 @@ fn summary_json(p: SummaryParts) -> Value {
         "households_table": p.model.sources.households_table,
         "population_zones": p.model.sources.population_zones,
         "objective": {
-            "description": format!("sum over buildings of ({}) × walk to the grid's centre building", p.config.objective_weight),
+            "description": format!("sum over buildings of ({}) × walk to the grid's centre building", p.config.walking.objective_weight),
             "walk": p.walking.metric,
             "value": p.walking.objective,
             "mean_walk_m": if total > 0.0 { weighted / total } else { 0.0 },

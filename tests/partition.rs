@@ -22,7 +22,7 @@ fn uniform_lattice_is_balanced_and_tiles_the_territory() {
     assert_eq!(c.out_of_band, 0, "{:?}", r.violations);
     assert!(r.violations.is_empty(), "{:?}", r.violations);
     // 20,000 households at 400 per grid.
-    assert_eq!(c.grids, 50);
+    assert_eq!(c.bounds.grids, 50);
     assert!(r.grids.iter().all(|g| g.households >= 300.0 && g.households <= 500.0));
 }
 

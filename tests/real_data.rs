@@ -33,7 +33,7 @@ fn synth_10k_with_territory_and_barriers() {
     let t_text = std::fs::read_to_string(data("synth_10k/territory.geojson")).unwrap();
     let c = check(&r, &b, Some(&territory_polygons(&t_text)), &cfg);
     // Bounds hold except in declared grids, which stay few.
-    assert!(c.out_of_band * 50 < c.grids, "{} of {} grids out of band", c.out_of_band, c.grids);
+    assert!(c.out_of_band * 50 < c.bounds.grids, "{} of {} grids out of band", c.out_of_band, c.bounds.grids);
     for v in &r.violations {
         assert!(!v.message.is_empty());
         assert!(matches!(v.kind.as_str(), "oversize_building" | "isolated_area" | "infeasible_area" | "unbalanced"), "{}", v.kind);
@@ -87,6 +87,6 @@ fn shanghai_bund_with_water_barriers() {
             .fold(0.0, f64::max);
         assert!(max_building > 500.0 || v.message.contains("overlap"), "an oversize grid must hold an oversize building: {}", v.message);
     }
-    assert!(c.grids > 100);
+    assert!(c.bounds.grids > 100);
     assert!(r.warnings.iter().any(|w| w.contains("point feature")), "{:?}", r.warnings);
 }

@@ -19,72 +19,14 @@ pub mod validity;
 use std::time::Instant;
 
 use geo::{Geometry, MultiPolygon};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::error::{Error, Result};
+pub use crate::config::AuditConfig;
+use crate::error::Result;
 use crate::read::Layer;
 
 pub use layer::{load_grids, GridLayer, GridShape};
-
-/// Options of `wangge check` and `wangge repair`. Defaults are given in each doc line.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct AuditConfig {
-    /// Property holding each grid's id. Default: `grid_id` when the layer has it, else the
-    /// feature id, else the row number (from 1).
-    pub id: Option<String>,
-    /// CRS of the layers, overriding what the files say (e.g. `EPSG:4547`). Default: read from
-    /// the files (GeoJSON: lon/lat unless a `crs` member).
-    pub crs: Option<String>,
-    /// Gaps and overlaps smaller than this (m²) are reported as slivers, apart from real ones,
-    /// and do not make the layer unclean. Default 1.
-    pub tolerance_m2: f64,
-    /// Without a territory, gaps open to the outer edge are found up to this width (m): the
-    /// union of the grids is closed by half of it. Default 20.
-    pub edge_gap_width_m: f64,
-    /// Household column of the buildings. Default `households`.
-    pub households: String,
-    /// Id column of the buildings. Default: the feature id, else the row number.
-    pub building_id: Option<String>,
-    /// Lowest households a grid may hold (checked with buildings). Default: not checked.
-    pub min_households: Option<f64>,
-    /// Highest households a grid may hold (checked with buildings). Default: not checked.
-    pub max_households: Option<f64>,
-}
-
-impl Default for AuditConfig {
-    fn default() -> Self {
-        AuditConfig {
-            id: None,
-            crs: None,
-            tolerance_m2: 1.0,
-            edge_gap_width_m: 20.0,
-            households: "households".into(),
-            building_id: None,
-            min_households: None,
-            max_households: None,
-        }
-    }
-}
-
-impl AuditConfig {
-    /// Checks ranges, with a message naming the option.
-    pub fn validate(&self) -> Result<()> {
-        if !(self.tolerance_m2.is_finite() && self.tolerance_m2 >= 0.0) {
-            return Err(Error::Config(format!("--tolerance-m2 must be >= 0, got {}", self.tolerance_m2)));
-        }
-        if !(self.edge_gap_width_m.is_finite() && self.edge_gap_width_m >= 0.0) {
-            return Err(Error::Config(format!("--edge-gap-width-m must be >= 0, got {}", self.edge_gap_width_m)));
-        }
-        if let (Some(a), Some(b)) = (self.min_households, self.max_households) {
-            if a > b {
-                return Err(Error::Config(format!("--min-households ({a}) is above --max-households ({b})")));
-            }
-        }
-        Ok(())
-    }
-}
 
 /// The kinds of problem a grid layer can have.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]

@@ -155,7 +155,7 @@ fn triangulate(vertices: Vec<Point2<f64>>, edges: Vec<[usize; 2]>, refine: bool)
     let mut conflicts = Vec::new();
     let mut cdt: ConstrainedDelaunayTriangulation<Point2<f64>> =
         ConstrainedDelaunayTriangulation::try_bulk_load_cdt(vertices, edges, |e| conflicts.push(e))
-            .map_err(|e| Error::Invariant { stage: "graph", message: format!("triangulation failed: {e:?}") })?;
+            .map_err(|e| Error::Triangulation { message: format!("{e:?}") })?;
     // Crossing constraints (a barrier across a footprint, overlapping footprints): insert them
     // one by one, splitting at the crossings.
     for [a, b] in conflicts {
@@ -270,7 +270,7 @@ pub fn build_mesh(buildings: &[Building], territory: &Territory, barriers: &[Lin
         _ => match quietly(|| triangulate(vertices, edges, false)) {
             Some(r) => (r?, false),
             None => {
-                return Err(Error::Invariant { stage: "graph", message: "the constrained triangulation failed on this input".into() })
+                return Err(Error::Triangulation { message: "the triangulation library stopped on this input, with and without refinement".into() })
             }
         },
     };

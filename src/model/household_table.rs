@@ -10,34 +10,12 @@ use serde_json::Value;
 
 use super::apportion::apportion;
 use super::count_value;
+use crate::config::JoinKey;
 use crate::error::{Error, Result};
 use crate::read::Layer;
 
 /// How many unmatched rows and buildings are listed by key in the report (all are counted).
 pub const LISTED: usize = 1000;
-
-/// `--join-on`: `COLUMN` (same name in both) or `BUILDINGS_COLUMN=TABLE_COLUMN`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JoinKey {
-    /// Key column of the buildings.
-    pub buildings: String,
-    /// Key column of the table.
-    pub table: String,
-}
-
-impl JoinKey {
-    /// Parses `COLUMN` or `BUILDINGS_COLUMN=TABLE_COLUMN`.
-    pub fn parse(text: &str) -> Result<JoinKey> {
-        let (b, t) = match text.split_once('=') {
-            Some((b, t)) => (b.trim(), t.trim()),
-            None => (text.trim(), text.trim()),
-        };
-        if b.is_empty() || t.is_empty() {
-            return Err(Error::Config(format!("--join-on: expected COLUMN or BUILDINGS_COLUMN=TABLE_COLUMN, got '{text}'")));
-        }
-        Ok(JoinKey { buildings: b.to_string(), table: t.to_string() })
-    }
-}
 
 /// A join key as text: strings trimmed, whole numbers without a decimal part (`12`, `12.0` and
 /// `"12"` all match), so a key typed as a number in one file and as text in the other still joins.
@@ -301,7 +279,7 @@ mod tests {
         let t = table(&[("1", Some("10")), ("2.0", Some("5")), ("1", Some("3")), ("9", Some("7")), ("", Some("1"))], true);
         let keys = vec![Some("1".to_string()), Some("2".into()), Some("3".into())];
         let ids = vec!["a".to_string(), "b".into(), "c".into()];
-        let j = join_households(&t, &JoinKey::parse("bid").unwrap(), "households", "population", &keys, &ids, &[1.0, 1.0, 1.0]).unwrap();
+        let j = join_households(&t, &"bid".parse::<JoinKey>().unwrap(), "households", "population", &keys, &ids, &[1.0, 1.0, 1.0]).unwrap();
         assert_eq!(j.households, vec![13.0, 5.0, 0.0]);
         assert_eq!(j.report.matched_rows, 3);
         assert_eq!(j.report.unmatched_rows, 1);
@@ -317,7 +295,7 @@ mod tests {
         let t = table(&[("A", None), ("A", None), ("A", None), ("A", None), ("B", None)], false);
         let keys = vec![Some("A".to_string()), Some("A".into()), Some("B".into())];
         let ids = vec!["a1".to_string(), "a2".into(), "b".into()];
-        let j = join_households(&t, &JoinKey::parse("addr=bid").unwrap(), "households", "population", &keys, &ids, &[300.0, 100.0, 1.0]).unwrap();
+        let j = join_households(&t, &"addr=bid".parse::<JoinKey>().unwrap(), "households", "population", &keys, &ids, &[300.0, 100.0, 1.0]).unwrap();
         assert_eq!(j.households, vec![3.0, 1.0, 1.0]);
         assert_eq!(j.report.keys_on_several_buildings, 1);
         assert!(j.report.households_from.contains("one row per household"));
@@ -326,7 +304,7 @@ mod tests {
     #[test]
     fn bad_counts_name_the_row() {
         let t = table(&[("1", Some("ten"))], true);
-        let e = join_households(&t, &JoinKey::parse("bid").unwrap(), "households", "population", &[Some("1".into())], &["a".into()], &[1.0])
+        let e = join_households(&t, &"bid".parse::<JoinKey>().unwrap(), "households", "population", &[Some("1".into())], &["a".into()], &[1.0])
             .unwrap_err()
             .to_string();
         assert!(e.contains("hh.csv") && e.contains("line 2") && e.contains("ten"), "{e}");
@@ -338,6 +316,6 @@ mod tests {
         assert_eq!(key_text(&Value::from(" 12.00 ")), Some("12".into()));
         assert_eq!(key_text(&Value::from("0012")), Some("0012".into()));
         assert_eq!(key_text(&Value::from("")), None);
-        assert!(JoinKey::parse("=x").is_err());
+        assert!("=x".parse::<JoinKey>().is_err());
     }
 }

@@ -19,7 +19,8 @@ use crate::config::PartitionConfig;
 use crate::crs::PROJ_JOB_LEN;
 use crate::crs::{self, CrsKind, CrsSpec, Projector, WorkFrame};
 use crate::error::{Error, FeatureFault, Result};
-use crate::network::{walkable_lines, NetworkFilter};
+use crate::config::{ObjectiveWeight, OptionName};
+use crate::network::walkable_lines;
 use crate::read::{FeatureId, InputFeature, Layer};
 
 /// A building's footprint in working metres.
@@ -98,7 +99,7 @@ pub struct HouseholdSources<'a> {
 
 /// Columns to read from an existing grid layer: its id column.
 pub fn existing_columns(config: &PartitionConfig) -> Vec<String> {
-    vec![config.existing_id.clone().unwrap_or_else(|| "grid_id".into())]
+    vec![config.redivision.existing_id.clone().unwrap_or_else(|| "grid_id".into())]
 }
 
 /// What the households table and the zones did (None when not given), and which building
@@ -121,24 +122,24 @@ pub struct SourceReports {
 
 /// Columns to read from the buildings layer for `config`.
 pub fn building_columns(config: &PartitionConfig) -> Vec<String> {
-    let mut cols = vec![config.households.clone()];
-    cols.push(config.population.clone().unwrap_or_else(|| "population".into()));
-    if let Some(id) = &config.id {
+    let mut cols = vec![config.columns.households.clone()];
+    cols.push(config.columns.population.clone().unwrap_or_else(|| "population".into()));
+    if let Some(id) = &config.columns.id {
         cols.push(id.clone());
     }
-    if let Some(w) = config.weight_column() {
+    if let Some(w) = config.walking.objective_weight.column() {
         cols.push(w.to_string());
     }
-    if let Some(key) = config.join_on.as_deref().and_then(|j| household_table::JoinKey::parse(j).ok()) {
-        cols.push(key.buildings);
+    if let Some(key) = &config.sources.join_on {
+        cols.push(key.buildings.clone());
     }
-    if let Some(f) = &config.floors {
+    if let Some(f) = &config.columns.floors {
         cols.push(f.clone());
     }
-    if let Some(u) = &config.units {
+    if let Some(u) = &config.columns.units {
         cols.push(u.clone());
     }
-    if let Some(e) = &config.existing_column {
+    if let Some(e) = &config.redivision.existing_column {
         cols.push(e.clone());
     }
     cols
@@ -146,32 +147,36 @@ pub fn building_columns(config: &PartitionConfig) -> Vec<String> {
 
 /// Columns to read from a households table for `config`: key, households, population.
 pub fn table_columns(config: &PartitionConfig) -> Vec<String> {
-    let key = config.join_on.as_deref().and_then(|j| household_table::JoinKey::parse(j).ok()).map(|k| k.table).unwrap_or_default();
-    vec![key, config.households.clone(), config.population.clone().unwrap_or_else(|| "population".into())]
+    let key = config.sources.join_on.as_ref().map(|k| k.table.clone()).unwrap_or_default();
+    vec![key, config.columns.households.clone(), config.columns.population.clone().unwrap_or_else(|| "population".into())]
 }
 
 /// Columns to read from a zones layer for `config`: population, then households when given.
 pub fn zone_columns(config: &PartitionConfig) -> Vec<String> {
-    config.zone_population.iter().chain(config.zone_households.iter()).cloned().collect()
+    config.sources.zone_population.iter().chain(config.sources.zone_households.iter()).cloned().collect()
 }
 
 /// Refuses options of a households table or zones given without the layer, and the reverse.
 fn check_source_options(sources: &HouseholdSources, config: &PartitionConfig) -> Result<()> {
-    let bad = |m: &str| Err(Error::Config(m.into()));
-    match (sources.table.is_some(), config.join_on.is_some()) {
-        (true, false) => return bad("--households-table needs --join-on COLUMN (or BUILDINGS_COLUMN=TABLE_COLUMN)"),
-        (false, true) => return bad("--join-on is only used with --households-table"),
+    let needs = |option: &'static str, needs: String| Err(Error::OptionNeeds { option: OptionName(option), needs });
+    let only_with = |option: &'static str, with: &'static str| Err(Error::OptionOnlyWith { option: OptionName(option), with: OptionName(with).to_string() });
+    match (sources.table.is_some(), config.sources.join_on.is_some()) {
+        (true, false) => return needs("households_table", format!("{} COLUMN (or BUILDINGS_COLUMN=TABLE_COLUMN)", OptionName("join_on"))),
+        (false, true) => return only_with("join_on", "households_table"),
         _ => {}
     }
-    if sources.zones.is_some() && config.zone_population.is_none() {
-        return bad("--population-zones needs --zone-population COLUMN");
+    if sources.zones.is_some() && config.sources.zone_population.is_none() {
+        return needs("population_zones", format!("{} COLUMN", OptionName("zone_population")));
     }
     if sources.zones.is_none() {
-        if config.zone_population.is_some() || config.zone_households.is_some() {
-            return bad("--zone-population and --zone-households are only used with --population-zones");
+        if config.sources.zone_population.is_some() {
+            return only_with("zone_population", "population_zones");
         }
-        if config.persons_per_household.is_some() {
-            return bad("--persons-per-household is only used with --population-zones");
+        if config.sources.zone_households.is_some() {
+            return only_with("zone_households", "population_zones");
+        }
+        if config.sources.persons_per_household.is_some() {
+            return only_with("persons_per_household", "population_zones");
         }
     }
     Ok(())
@@ -193,7 +198,7 @@ pub fn build_model(
         return Err(Error::layer(&buildings.name, "has no features"));
     }
     let mut warnings = Vec::new();
-    let user_crs = config.crs.as_deref().map(CrsSpec::parse);
+    let user_crs = config.columns.crs.as_deref().map(CrsSpec::parse);
     let source = user_crs.clone().or_else(|| buildings.crs.clone()).unwrap_or(CrsSpec::Crs84);
     let kind = crs::classify(&source, &buildings.name)?;
     let bounds = buildings
@@ -203,7 +208,7 @@ pub fn build_model(
     let frame = WorkFrame::new(source.clone(), &kind, bounds, &buildings.name)?;
 
     let households_elsewhere = sources.table.is_some()
-        || (sources.zones.is_some() && (config.zone_households.is_some() || config.persons_per_household.is_some()));
+        || (sources.zones.is_some() && (config.sources.zone_households.is_some() || config.sources.persons_per_household.is_some()));
     let mut values = BuildingValues::extract(buildings, config, households_elsewhere)?;
     let name = buildings.name.as_str();
     let converted: Vec<Result<(Footprint, Option<String>)>> = buildings
@@ -231,14 +236,14 @@ pub fn build_model(
         let floor_area = floor_areas(buildings, &footprints, &values.ids, config, &mut warnings)?;
         let ids: Vec<String> = values.ids.iter().map(|i| i.to_string()).collect();
         if let Some(table) = sources.table {
-            let key = household_table::JoinKey::parse(config.join_on.as_deref().unwrap_or_default())?;
+            let key = config.sources.join_on.clone().ok_or(Error::OptionNeeds { option: OptionName("households_table"), needs: OptionName("join_on").to_string() })?;
             if !buildings.has_column(&key.buildings) {
                 return Err(Error::layer(&buildings.name, format!("has no '{}' column to join the households table on (columns: {})", key.buildings, buildings.columns.join(", "))));
             }
             let idx = buildings.column_index(&key.buildings).expect("join column requested");
             let keys: Vec<Option<String>> = buildings.features.iter().map(|f| f.attributes[idx].as_ref().and_then(household_table::key_text)).collect();
-            let pop_col = config.population.clone().unwrap_or_else(|| "population".into());
-            let joined = household_table::join_households(table, &key, &config.households, &pop_col, &keys, &ids, &floor_area)?;
+            let pop_col = config.columns.population.clone().unwrap_or_else(|| "population".into());
+            let joined = household_table::join_households(table, &key, &config.columns.households, &pop_col, &keys, &ids, &floor_area)?;
             warnings.extend(joined.report.warnings());
             values.households = joined.households;
             if let Some(p) = joined.population {
@@ -254,21 +259,21 @@ pub fn build_model(
             let report = zones::ZoneReport {
                 zones_file: layer.name.clone(),
                 zones: zone_list.len(),
-                population_column: config.zone_population.clone().unwrap_or_default(),
-                households_from: match (&config.zone_households, config.persons_per_household, sources.table.is_some()) {
+                population_column: config.sources.zone_population.clone().unwrap_or_default(),
+                households_from: match (&config.sources.zone_households, config.sources.persons_per_household, sources.table.is_some()) {
                     (_, _, true) => "the households table".into(),
                     (Some(c), _, _) => format!("zone column '{c}', shared by floor area"),
                     (None, Some(p), _) => format!("zone population / {p} persons per household, shared by floor area"),
-                    (None, None, _) => format!("the buildings' '{}' column", config.households),
+                    (None, None, _) => format!("the buildings' '{}' column", config.columns.households),
                 },
-                floors: config.floors.as_ref().map_or_else(|| "1 floor each".into(), |f| format!("column '{f}'")),
+                floors: config.columns.floors.as_ref().map_or_else(|| "1 floor each".into(), |f| format!("column '{f}'")),
                 point_buildings: footprints.iter().filter(|f| matches!(f, Footprint::Point(_))).count(),
                 ..Default::default()
             };
-            let d = zones::distribute(&zone_list, &anchors, &floor_area, &ids, config.persons_per_household, report);
+            let d = zones::distribute(&zone_list, &anchors, &floor_area, &ids, config.sources.persons_per_household, report);
             warnings.extend(d.report.warnings());
             values.population = Some(d.population.into_iter().map(Some).collect());
-            values.population_column = Some(config.population.clone().unwrap_or_else(|| "population".into()));
+            values.population_column = Some(config.columns.population.clone().unwrap_or_else(|| "population".into()));
             reports.population_derived = true;
             if let (Some(hh), false) = (d.households, sources.table.is_some()) {
                 values.households = hh;
@@ -276,7 +281,7 @@ pub fn build_model(
             }
             reports.population_zones = Some(d.report);
         }
-        if reports.households_derived && config.weight_column().is_none() && config.objective_weight != "buildings" {
+        if reports.households_derived && config.walking.objective_weight == ObjectiveWeight::Households {
             values.cost_weight = values.households.clone();
         }
     }
@@ -305,7 +310,7 @@ pub fn build_model(
 
     let territory = match territory {
         Some(layer) => Territory { area: territory_polygons(layer, &frame, &source, user_crs.is_some())?, derived: false },
-        None => Territory { area: derived_territory(&out, config.territory_buffer_m), derived: true },
+        None => Territory { area: derived_territory(&out, config.graph.territory_buffer_m), derived: true },
     };
     if !territory.derived {
         let index = crate::geom::PolygonIndex::new(&territory.area);
@@ -330,7 +335,7 @@ pub fn build_model(
     let network = match network {
         None => None,
         Some(layer) => {
-            let filter = config.network_filter.as_deref().map(NetworkFilter::parse).transpose()?;
+            let filter = config.walking.network_filter.as_ref();
             if let Some(f) = &filter {
                 if !layer.has_column(&f.column) {
                     return Err(Error::layer(&layer.name, format!("has no '{}' column for --network-filter", f.column)));
@@ -340,7 +345,7 @@ pub fn build_model(
             if points > 0 {
                 warnings.push(format!("{}: {points} point feature(s) ignored: the network is made of lines", layer.name));
             }
-            let kept = walkable_lines(layer, l, filter.as_ref());
+            let kept = walkable_lines(layer, l, filter);
             if kept.is_empty() {
                 return Err(Error::layer(&layer.name, "no walkable line is left after the filter"));
             }
@@ -362,7 +367,7 @@ pub fn build_model(
 fn clone_err(e: &Error) -> Error {
     match e {
         Error::Crs { path, crs, message } => Error::Crs { path: path.clone(), crs: crs.clone(), message: message.clone() },
-        other => Error::Config(other.to_string()),
+        other => Error::Invariant { stage: "model", message: other.to_string() },
     }
 }
 
@@ -387,19 +392,19 @@ impl BuildingValues {
                 layer.columns.join(", ")
             }
         };
-        let hh_col = &config.households;
+        let hh_col = &config.columns.households;
         let hh_idx = layer.column_index(hh_col).expect("households column requested");
-        let pop_col = config.population.clone().unwrap_or_else(|| "population".into());
+        let pop_col = config.columns.population.clone().unwrap_or_else(|| "population".into());
         let pop_idx = layer.column_index(&pop_col).expect("population column requested");
-        let use_population = config.population.is_some() || layer.has_column(&pop_col);
-        if config.population.is_some() && !layer.has_column(&pop_col) {
+        let use_population = config.columns.population.is_some() || layer.has_column(&pop_col);
+        if config.columns.population.is_some() && !layer.has_column(&pop_col) {
             return Err(Error::layer(name, format!("has no '{pop_col}' column (columns: {})", available())));
         }
         let mut households = Vec::with_capacity(layer.features.len());
         let mut population = Vec::with_capacity(layer.features.len());
         let mut ids = Vec::with_capacity(layer.features.len());
         let mut first_row: HashMap<FeatureId, usize> = HashMap::with_capacity(layer.features.len());
-        let weight_idx = config.weight_column().map(|c| {
+        let weight_idx = config.walking.objective_weight.column().map(|c| {
             (c.to_string(), layer.column_index(c).expect("weight column requested"))
         });
         if let Some((c, _)) = &weight_idx {
@@ -409,7 +414,7 @@ impl BuildingValues {
         }
         let mut cost_weight = Vec::with_capacity(layer.features.len());
         for f in &layer.features {
-            let id = match &config.id {
+            let id = match &config.columns.id {
                 Some(col) => {
                     let idx = layer.column_index(col).expect("id column requested");
                     match &f.attributes[idx] {
@@ -445,12 +450,12 @@ impl BuildingValues {
             } else {
                 None
             };
-            let weight = match (&weight_idx, config.objective_weight.as_str()) {
+            let weight = match (&weight_idx, &config.walking.objective_weight) {
                 (Some((col, i)), _) => match &f.attributes[*i] {
                     None => return Err(Error::feature(name, &label, FeatureFault::MissingColumn { column: col.clone(), available: available() })),
                     Some(v) => count_value(v, col).map_err(|fault| Error::feature(name, &label, fault))?,
                 },
-                (None, "buildings") => 1.0,
+                (None, ObjectiveWeight::Buildings) => 1.0,
                 (None, _) => hh,
             };
             households.push(hh);
@@ -492,7 +497,7 @@ fn floor_areas(layer: &Layer, footprints: &[Footprint], ids: &[FeatureId], confi
     let mut areas: Vec<f64> = footprints.iter().filter_map(|f| match f { Footprint::Polygons(mp) => Some(mp.unsigned_area()), Footprint::Point(_) => None }).collect();
     areas.sort_by(f64::total_cmp);
     let median = if areas.is_empty() { 1.0 } else { areas[areas.len() / 2] };
-    let floors_idx = match &config.floors {
+    let floors_idx = match &config.columns.floors {
         None => None,
         Some(col) => {
             if !layer.has_column(col) {
@@ -525,7 +530,7 @@ fn floor_areas(layer: &Layer, footprints: &[Footprint], ids: &[FeatureId], confi
         out.push(area * floors);
     }
     if missing > 0 {
-        warnings.push(format!("{missing} building(s) have no '{}' value and count as 1 floor", config.floors.as_deref().unwrap_or_default()));
+        warnings.push(format!("{missing} building(s) have no '{}' value and count as 1 floor", config.columns.floors.as_deref().unwrap_or_default()));
     }
     Ok(out)
 }
@@ -543,18 +548,19 @@ fn existing_division(
     user_crs: bool,
     config: &PartitionConfig,
 ) -> Result<Option<existing::ExistingGrids>> {
-    let mut report = existing::ExistingReport { locked: config.locked.clone(), ..Default::default() };
-    let grid_of_building: Vec<Option<u32>> = match (&config.existing_column, polygons) {
+    let mut report = existing::ExistingReport { locked: config.redivision.locked.clone(), ..Default::default() };
+    let grid_of_building: Vec<Option<u32>> = match (&config.redivision.existing_column, polygons) {
         (None, None) => {
-            if config.stability != 1.0 {
-                return Err(Error::Config("--stability needs an existing division (--existing or --existing-column)".into()));
+            let division = || format!("an existing division ({} or {})", OptionName("existing"), OptionName("existing_column"));
+            if config.redivision.stability != 1.0 {
+                return Err(Error::OptionNeeds { option: OptionName("stability"), needs: division() });
             }
-            if !config.locked.is_empty() {
-                return Err(Error::Config("--locked needs an existing division (--existing or --existing-column)".into()));
+            if !config.redivision.locked.is_empty() {
+                return Err(Error::OptionNeeds { option: OptionName("locked"), needs: division() });
             }
             return Ok(None);
         }
-        (Some(_), Some(_)) => return Err(Error::Config("give the existing division either as --existing polygons or as --existing-column, not both".into())),
+        (Some(_), Some(_)) => return Err(Error::OptionsExclusive { first: OptionName("existing"), second: OptionName("existing_column") }),
         (Some(col), None) => {
             if !layer.has_column(col) {
                 return Err(Error::layer(&layer.name, format!("has no '{col}' column for --existing-column (columns: {})", layer.columns.join(", "))));
@@ -578,10 +584,10 @@ fn existing_division(
             ids_of_building.iter().map(|g| g.as_ref().map(|g| report.ids.binary_search(g).expect("a listed id") as u32)).collect()
         }
         (None, Some(grid_layer)) => {
-            let col = config.existing_id.clone().unwrap_or_else(|| "grid_id".into());
+            let col = config.redivision.existing_id.clone().unwrap_or_else(|| "grid_id".into());
             let idx = grid_layer.column_index(&col).expect("existing id column requested");
             let has_col = grid_layer.has_column(&col);
-            if config.existing_id.is_some() && !has_col {
+            if config.redivision.existing_id.is_some() && !has_col {
                 return Err(Error::layer(&grid_layer.name, format!("has no '{col}' column for --existing-id (columns: {})", grid_layer.columns.join(", "))));
             }
             // One id source for the whole layer: the id column, else feature ids, else row + 1.
@@ -609,10 +615,10 @@ fn existing_division(
             report.ids = ids;
             let grids: Vec<(u32, MultiPolygon<f64>)> = grids.into_iter().map(|(id, mp)| (report.ids.binary_search(&id).expect("a listed id") as u32, mp)).collect();
             // Locked grids keep their polygon: remember it with its vertices as given.
-            let same_crs = !config.locked.is_empty() && layer_crs(grid_layer, buildings_crs, user_crs)? == *buildings_crs;
+            let same_crs = !config.redivision.locked.is_empty() && layer_crs(grid_layer, buildings_crs, user_crs)? == *buildings_crs;
             let proj = if same_crs { Some(layer_projector(grid_layer, frame, buildings_crs, user_crs)?) } else { None };
             for ((feature, _), (grid, working)) in polygon_features.iter().zip(&grids) {
-                if !config.locked.iter().any(|l| l.same(&report.ids[*grid as usize])) {
+                if !config.redivision.locked.iter().any(|l| l.same(&report.ids[*grid as usize])) {
                     continue;
                 }
                 let f = &grid_layer.features[*feature];
@@ -642,21 +648,21 @@ fn existing_division(
     };
     report.grids = report.ids.len();
     report.buildings_without_grid = grid_of_building.iter().filter(|g| g.is_none()).count();
-    if let Some(l) = config.locked.iter().find(|l| !report.ids.iter().any(|i| i.same(l))) {
-        return Err(Error::Config(format!("--locked: grid {l} is not in the existing division (it has {} grids)", report.ids.len())));
+    if let Some(l) = config.redivision.locked.iter().find(|l| !report.ids.iter().any(|i| i.same(l))) {
+        return Err(Error::LockedGridUnknown { id: l.to_string(), grids: report.ids.len() });
     }
     Ok(Some(existing::ExistingGrids { grid_of_building, report }))
 }
 
 /// The zones of `--population-zones` in working metres, with their totals.
 fn read_zones(layer: &Layer, frame: &WorkFrame, buildings_crs: &CrsSpec, user_crs: bool, config: &PartitionConfig) -> Result<Vec<zones::Zone>> {
-    let pop_col = config.zone_population.clone().unwrap_or_default();
+    let pop_col = config.sources.zone_population.clone().unwrap_or_default();
     let polygons = feature_polygons(layer, frame, buildings_crs, user_crs, "zone")?;
     let available = || layer.columns.join(", ");
     if !layer.has_column(&pop_col) {
         return Err(Error::layer(&layer.name, format!("has no '{pop_col}' column for --zone-population (columns: {})", available())));
     }
-    if let Some(c) = &config.zone_households {
+    if let Some(c) = &config.sources.zone_households {
         if !layer.has_column(c) {
             return Err(Error::layer(&layer.name, format!("has no '{c}' column for --zone-households (columns: {})", available())));
         }
@@ -678,7 +684,7 @@ fn read_zones(layer: &Layer, frame: &WorkFrame, buildings_crs: &CrsSpec, user_cr
             }
         };
         let population = value(&pop_col)?;
-        let households = config.zone_households.as_deref().map(value).transpose()?;
+        let households = config.sources.zone_households.as_deref().map(value).transpose()?;
         out.push(zones::Zone { label: f.label(), area, population, households });
     }
     if out.is_empty() {

@@ -198,12 +198,12 @@ impl SplitReport {
 /// Households above which a building is split: the micro maximum with micro-grids, else the
 /// grid maximum in force. And the households a floor band aims at: the middle of those bounds.
 pub fn limits(config: &PartitionConfig) -> (f64, f64) {
-    match (config.micro_min, config.micro_max) {
+    match (config.micro.micro_min, config.micro.micro_max) {
         (Some(lo), Some(hi)) => {
-            let hi = hi.min(config.upper_bound());
+            let hi = hi.min(config.bounds.upper_bound());
             (hi, (0.5 * (lo + hi)).min(hi))
         }
-        _ => (config.upper_bound(), config.target().min(config.upper_bound())),
+        _ => (config.bounds.upper_bound(), config.bounds.target().min(config.bounds.upper_bound())),
     }
 }
 
@@ -266,8 +266,8 @@ pub fn split_oversize(model: &mut Model, layer: &Layer, config: &PartitionConfig
             }
         }
     };
-    let units_col = column(&config.units, "--units")?;
-    let floors_col = column(&config.floors, "--floors")?;
+    let units_col = column(&config.columns.units, "--units")?;
+    let floors_col = column(&config.columns.floors, "--floors")?;
     let value_of = |row: usize, col: &Option<(String, usize)>| -> Option<Value> {
         col.as_ref().and_then(|(_, i)| layer.features.get(row).and_then(|f| f.attributes.get(*i).cloned().flatten()))
     };

@@ -7,7 +7,7 @@
 use rayon::prelude::*;
 
 use super::{partition, Plan, ViolationKind};
-use crate::config::PartitionConfig;
+use crate::config::{Bounds, MicroGrids, PartitionConfig, SolverConfig};
 use crate::distance::Metric;
 use crate::error::{Error, Result};
 use crate::graph::UnitGraph;
@@ -51,19 +51,9 @@ pub struct MicroPlan {
 /// no walking limit, no exact solving or bound, straight walks.
 fn micro_config(config: &PartitionConfig, lo: f64, hi: f64) -> PartitionConfig {
     PartitionConfig {
-        min_households: lo,
-        max_households: hi,
-        target_households: None,
-        grids: None,
-        workers: None,
-        worker_capacity: None,
-        max_walk_m: None,
-        exact: false,
-        polish: false,
-        lp_bound: false,
-        lower_bound: false,
-        micro_min: None,
-        micro_max: None,
+        bounds: Bounds { min_households: lo, max_households: hi, contiguity: config.bounds.contiguity, ..Bounds::default() },
+        solver: SolverConfig { exact: false, polish: false, lp_bound: false, lower_bound: false, ..config.solver.clone() },
+        micro: MicroGrids { micro_min: None, micro_max: None, ..config.micro.clone() },
         ..config.clone()
     }
 }
@@ -72,7 +62,7 @@ fn micro_config(config: &PartitionConfig, lo: f64, hi: f64) -> PartitionConfig {
 pub fn divide_grids(graph: &UnitGraph, plan: &Plan, config: &PartitionConfig, lo: f64, hi: f64, name: &(dyn Fn(u32) -> String + Sync)) -> Result<MicroPlan> {
     let sub_config = micro_config(config, lo, hi);
     sub_config.validate()?;
-    let metric = Metric::Straight { detour: config.detour_factor };
+    let metric = Metric::Straight { detour: config.walking.detour_factor };
     let divided: Vec<Result<Plan>> = plan
         .grids
         .par_iter()

@@ -121,7 +121,7 @@ pub fn partition_with_progress(
     name: &(dyn Fn(u32) -> String + Sync),
     step: &(dyn Fn(Option<usize>) + Sync),
 ) -> Result<Plan> {
-    let (lo, hi) = (config.min_households, config.upper_bound());
+    let (lo, hi) = (config.bounds.min_households, config.bounds.upper_bound());
     let n = graph.len();
     let (_, n_comp) = graph.components();
     let oversize: Vec<bool> = graph.units.iter().map(|u| u.households > hi + Band::EPS).collect();
@@ -181,14 +181,14 @@ pub fn partition_with_progress(
     let n_fixed = grids.len();
     let totals: Vec<f64> = tasks.iter().map(|m| m.iter().map(|&u| graph.units[u as usize].households).sum()).collect();
     let sizes: Vec<usize> = tasks.iter().map(|m| m.len()).collect();
-    let fixed_total = config.grids.map(|k| k.saturating_sub(grids.len()));
-    let mut counts = choose_counts(&totals, &sizes, lo, hi, config.target(), fixed_total);
+    let fixed_total = config.bounds.grids.map(|k| k.saturating_sub(grids.len()));
+    let mut counts = choose_counts(&totals, &sizes, lo, hi, config.bounds.target(), fixed_total);
     // No more grids than workers: share the workers out when the bounds ask for more grids.
     let mut limited_by_workers = false;
     let grids_wanted = counts.iter().map(|c| c.k).sum::<usize>() + grids.len();
-    if let Some(w) = config.workers {
+    if let Some(w) = config.bounds.workers {
         if fixed_total.is_none() && counts.iter().map(|c| c.k).sum::<usize>() + grids.len() > w {
-            counts = choose_counts(&totals, &sizes, lo, hi, config.target(), Some(w.saturating_sub(grids.len())));
+            counts = choose_counts(&totals, &sizes, lo, hi, config.bounds.target(), Some(w.saturating_sub(grids.len())));
             limited_by_workers = true;
         }
     }
@@ -200,7 +200,7 @@ pub fn partition_with_progress(
         .collect();
 
     // Search effort: full up to 20,000 units, less beyond, so large instances stay fast.
-    let effort = config.effort.unwrap_or_else(|| (20_000.0 / graph.len().max(1) as f64).clamp(0.05, 1.0));
+    let effort = config.search.effort.unwrap_or_else(|| (20_000.0 / graph.len().max(1) as f64).clamp(0.05, 1.0));
     step(Some(tasks.len()));
     let solved: Vec<Result<RegionResult>> = tasks
         .par_iter()
@@ -225,7 +225,7 @@ pub fn partition_with_progress(
         }
     }
     let exact_work = solved.iter().fold((0, 0), |acc, r| (acc.0 + r.exact_work.0, acc.1 + r.exact_work.1));
-    let exact_skipped = if config.exact { solved.iter().filter(|r| r.exact.is_none()).count() } else { 0 };
+    let exact_skipped = if config.solver.exact { solved.iter().filter(|r| r.exact.is_none()).count() } else { 0 };
     for (task, result) in tasks.iter().zip(solved) {
         let RegionResult { graph: g, parts, status, .. } = result;
         let base = grids.len();
@@ -286,7 +286,7 @@ pub fn partition_with_progress(
             };
             violations.push(Violation { grid: base + p, kind, message });
         }
-        if let Some(limit) = config.max_walk_m {
+        if let Some(limit) = config.bounds.max_walk_m {
             for (p, u, d) in long_walks(&g, &parts, limit) {
                 violations.push(Violation {
                     grid: base + p,
@@ -405,12 +405,12 @@ pub struct RegionResult {
 /// from the heuristic), else the Lagrangian lower bound.
 fn solve_region(graph: &UnitGraph, metric: &Metric, task: &RegionTask, config: &PartitionConfig, stream: u64, effort: f64) -> Result<RegionResult> {
     let g = LocalGraph::induced(graph, &task.units, metric);
-    let mut rng = Rng::new(config.seed, stream);
+    let mut rng = Rng::new(config.search.seed, stream);
     let band = task.count.band;
-    let rules = Rules { band, contiguity: config.contiguity, max_walk: config.max_walk_m };
+    let rules = Rules { band, contiguity: config.bounds.contiguity, max_walk: config.bounds.max_walk_m };
     // Counts to try: the chosen one, then its neighbours within the feasible range.
     let mut counts = vec![task.count.k];
-    if task.count.feasible && config.grids.is_none() {
+    if task.count.feasible && config.bounds.grids.is_none() {
         let (a, b) = task.range;
         for k in [task.count.k.checked_sub(1), Some(task.count.k + 1)].into_iter().flatten() {
             if k >= a && k <= b {
@@ -434,7 +434,7 @@ fn solve_region(graph: &UnitGraph, metric: &Metric, task: &RegionTask, config: &
         let all: Vec<usize> = if task.count.feasible { (a..=b).collect() } else { vec![task.count.k] };
         let mut proven = task.count.feasible;
         for k in all {
-            match exact::solve(&g, k, band, config.max_walk_m, exact::REGION_BUDGET) {
+            match exact::solve(&g, k, band, config.bounds.max_walk_m, exact::REGION_BUDGET) {
                 exact::Exact::Found(part_of) => {
                     parts = Parts::from_labels(&g, part_of, k);
                     excess = 0.0;
@@ -468,10 +468,10 @@ fn solve_region(graph: &UnitGraph, metric: &Metric, task: &RegionTask, config: &
         status = RegionStatus::Balanced;
     }
     let polish_local = |parts: &mut Parts, rng: &mut Rng| {
-        improve::improve(&g, parts, &rules, config.improve_passes, rng);
-        let passes = ((config.improve_passes as f64 * effort).ceil() as usize).max(1);
+        improve::improve(&g, parts, &rules, config.search.improve_passes, rng);
+        let passes = ((config.search.improve_passes as f64 * effort).ceil() as usize).max(1);
         if recombine::recombine_all(&g, parts, &rules, passes, effort >= 0.5, rng) > 0 {
-            improve::improve(&g, parts, &rules, config.improve_passes, rng);
+            improve::improve(&g, parts, &rules, config.search.improve_passes, rng);
         }
     };
     polish_local(&mut parts, &mut rng);
@@ -489,11 +489,11 @@ fn solve_region(graph: &UnitGraph, metric: &Metric, task: &RegionTask, config: &
             }
         }
     }
-    if let Some(limit) = config.max_walk_m {
+    if let Some(limit) = config.bounds.max_walk_m {
         // The maximum walk may need more grids than the households do: try more, keep the first
         // balanced division that holds it (else the one with the fewest long walks).
         let mut overruns = long_walks(&g, &parts, limit).len();
-        if overruns > 0 && config.grids.is_none() {
+        if overruns > 0 && config.bounds.grids.is_none() {
             let top = task.range.1.min(parts.len() + MAX_WALK_EXTRA_GRIDS);
             for k in parts.len() + 1..=top {
                 let (e, mut p) = attempt(k, &mut rng);
@@ -513,16 +513,16 @@ fn solve_region(graph: &UnitGraph, metric: &Metric, task: &RegionTask, config: &
             }
         }
     }
-    if !config.exact && config.polish && status == RegionStatus::Balanced && g.len() > 2 && g.len() <= POLISH_MAX_UNITS {
+    if !config.solver.exact && config.solver.polish && status == RegionStatus::Balanced && g.len() > 2 && g.len() <= POLISH_MAX_UNITS {
         // Matheuristic: the MILP restricted to nearby centres, warm-started from the heuristic,
         // with a deterministic work limit.
         let options = SolverOptions {
-            time_limit_s: config.time_limit_s,
-            mip_gap: config.mip_gap,
-            threads: config.solver_threads,
+            time_limit_s: config.solver.time_limit_s,
+            mip_gap: config.solver.mip_gap,
+            threads: config.solver.solver_threads,
             max_nodes: Some(POLISH_NODES),
         };
-        let out = milp::solve_model(&g, parts.len(), band, config.contiguity, config.max_walk_m, Some(&parts), milp::Candidates::Nearest(POLISH_CANDIDATES), &options)?;
+        let out = milp::solve_model(&g, parts.len(), band, config.bounds.contiguity, config.bounds.max_walk_m, Some(&parts), milp::Candidates::Nearest(POLISH_CANDIDATES), &options)?;
         if let (Some(part_of), Some(o)) = (&out.part_of, out.objective) {
             if o < parts.cost(&g) - 1e-9 {
                 let k = parts.len();
@@ -535,10 +535,10 @@ fn solve_region(graph: &UnitGraph, metric: &Metric, task: &RegionTask, config: &
     let mut bound = None;
     let mut exact_status = None;
     let mut exact_work = (0, 0);
-    if config.exact && g.len() <= milp::EXACT_REGION_MAX {
-        let options = SolverOptions { time_limit_s: config.time_limit_s, mip_gap: config.mip_gap, threads: config.solver_threads, max_nodes: None };
+    if config.solver.exact && g.len() <= milp::EXACT_REGION_MAX {
+        let options = SolverOptions { time_limit_s: config.solver.time_limit_s, mip_gap: config.solver.mip_gap, threads: config.solver.solver_threads, max_nodes: None };
         let k = parts.len();
-        let out = milp::solve_exact(&g, k, band, config.contiguity, config.max_walk_m, Some(&parts), &options)?;
+        let out = milp::solve_exact(&g, k, band, config.bounds.contiguity, config.bounds.max_walk_m, Some(&parts), &options)?;
         exact_status = Some(out.status);
         exact_work = (out.rounds, out.cuts);
         match (&out.part_of, out.status) {
@@ -555,12 +555,12 @@ fn solve_region(graph: &UnitGraph, metric: &Metric, task: &RegionTask, config: &
             _ => {}
         }
         bound = out.bound;
-    } else if config.lower_bound && effort >= 0.5 {
+    } else if config.solver.lower_bound && effort >= 0.5 {
         let iterations = ((bound::ITERATIONS as f64 * effort) as usize).max(100);
-        let lag = bound::lagrangian_bound(&g, parts.len(), band, config.max_walk_m, &parts, iterations);
-        let lp = if config.lp_bound {
-            let options = SolverOptions { time_limit_s: config.time_limit_s, mip_gap: config.mip_gap, threads: config.solver_threads, max_nodes: None };
-            milp::lp_bound(&g, parts.len(), band, config.contiguity, config.max_walk_m, &options)?
+        let lag = bound::lagrangian_bound(&g, parts.len(), band, config.bounds.max_walk_m, &parts, iterations);
+        let lp = if config.solver.lp_bound {
+            let options = SolverOptions { time_limit_s: config.solver.time_limit_s, mip_gap: config.solver.mip_gap, threads: config.solver.solver_threads, max_nodes: None };
+            milp::lp_bound(&g, parts.len(), band, config.bounds.contiguity, config.bounds.max_walk_m, &options)?
         } else {
             None
         };

@@ -13,7 +13,7 @@ use super::medoid::weighted_medoid;
 use super::region::{Band, LocalGraph, Parts, Rules};
 use super::repair::repair_stable;
 use super::{fmt_count, partition, Grid, Plan, Violation, ViolationKind};
-use crate::config::PartitionConfig;
+use crate::config::{Bounds, MicroGrids, PartitionConfig};
 use crate::distance::Metric;
 use crate::error::Result;
 use crate::graph::{UnitGraph, NONE};
@@ -57,8 +57,8 @@ fn redivide_locally(
     let local_units: Vec<u32> = (0..g.len() as u32).filter(|&u| in_region[parts.part_of[u as usize] as usize]).collect();
     let globals: Vec<u32> = local_units.iter().map(|&u| area[u as usize]).collect();
     let sub = graph.induced(&globals);
-    let sub_config = PartitionConfig { grids: None, workers: None, micro_min: None, micro_max: None, ..config.clone() };
-    let fresh = partition(&sub, &Metric::Straight { detour: config.detour_factor }, &sub_config, &|u| name(globals[u as usize]))?;
+    let sub_config = fresh_config(config);
+    let fresh = partition(&sub, &Metric::Straight { detour: config.walking.detour_factor }, &sub_config, &|u| name(globals[u as usize]))?;
     // Overlaps (households) between fresh grids and old parts.
     let mut overlap: std::collections::BTreeMap<(u32, u32), f64> = std::collections::BTreeMap::new();
     for (i, &u) in local_units.iter().enumerate() {
@@ -180,7 +180,7 @@ pub struct StablePlan {
 /// in their grid against shorter walks (1: only what the bounds require moves).
 pub fn redivide(graph: &UnitGraph, metric: &Metric, config: &PartitionConfig, existing: &Existing, stability: f64, name: &(dyn Fn(u32) -> String + Sync)) -> Result<StablePlan> {
     let n = graph.len();
-    let (lo, hi) = (config.min_households, config.upper_bound());
+    let (lo, hi) = (config.bounds.min_households, config.bounds.upper_bound());
     let band = Band { lo, hi };
     let n_existing = existing.locked.len();
     let mut notes = Vec::new();
@@ -264,10 +264,7 @@ pub fn redivide(graph: &UnitGraph, metric: &Metric, config: &PartitionConfig, ex
         let sub = graph.induced(&units);
         let (_, pieces) = sub.components();
         if pieces > 1 {
-            return Err(crate::error::Error::Config(format!(
-                "--locked: existing grid #{l} (buildings {}, ...) falls in {pieces} pieces in the adjacency graph (cut by a barrier or by a gap over --max-edge-m); a locked grid must stay one connected grid",
-                name(units[0])
-            )));
+            return Err(crate::error::Error::LockedGridInPieces { grid: l, first_building: name(units[0]), pieces });
         }
         let g = LocalGraph::induced(graph, &units, metric);
         let centre = units[weighted_medoid(&g, &(0..units.len() as u32).collect::<Vec<_>>(), None) as usize];
@@ -304,8 +301,8 @@ pub fn redivide(graph: &UnitGraph, metric: &Metric, config: &PartitionConfig, ex
             }
         }
     });
-    let mut rng = Rng::new(config.seed, 0x5AB1E);
-    let rules = Rules { band, contiguity: true, max_walk: config.max_walk_m };
+    let mut rng = Rng::new(config.search.seed, 0x5AB1E);
+    let rules = Rules { band, contiguity: true, max_walk: config.bounds.max_walk_m };
     let (mut split, mut merged, mut local) = (0usize, 0usize, 0usize);
     for area in &areas {
         let total: f64 = area.iter().map(|&u| graph.units[u as usize].households).sum();
@@ -315,7 +312,7 @@ pub fn redivide(graph: &UnitGraph, metric: &Metric, config: &PartitionConfig, ex
         if labels.is_empty() {
             // No existing grid here: a fresh division of the area.
             let sub = graph.induced(area);
-            let fresh = partition(&sub, &Metric::Straight { detour: config.detour_factor }, &PartitionConfig { grids: None, workers: None, micro_min: None, micro_max: None, ..config.clone() }, &|u| name(area[u as usize]))?;
+            let fresh = partition(&sub, &Metric::Straight { detour: config.walking.detour_factor }, &fresh_config(config), &|u| name(area[u as usize]))?;
             let base = grids.len();
             for g in fresh.grids {
                 let units: Vec<u32> = g.units.iter().map(|&u| area[u as usize]).collect();
@@ -368,7 +365,7 @@ pub fn redivide(graph: &UnitGraph, metric: &Metric, config: &PartitionConfig, ex
             let home_part: Vec<u32> = (0..g.len()).map(|u| part_home.iter().position(|&h| h == Some(label[area[u] as usize])).map_or(u32::MAX, |p| p as u32)).collect();
             let mean_walk = parts.cost(&g) / g.cost.iter().sum::<f64>().max(1e-9);
             let penalty = if stability <= 0.0 { 0.0 } else { mean_walk * stability / (1.0 - stability) };
-            improve_near_home(&g, &mut parts, &rules, config.improve_passes, &mut rng, Some(Home { part: &home_part, penalty }));
+            improve_near_home(&g, &mut parts, &rules, config.search.improve_passes, &mut rng, Some(Home { part: &home_part, penalty }));
         }
         let members = parts.all_members();
         for (p, m) in members.into_iter().enumerate() {
@@ -417,8 +414,18 @@ pub fn redivide(graph: &UnitGraph, metric: &Metric, config: &PartitionConfig, ex
         regions_objective,
         exact: Vec::new(),
         exact_skipped: 0,
-        effort: config.effort.unwrap_or(1.0),
+        effort: config.search.effort.unwrap_or(1.0),
         exact_work: (0, 0),
     };
     Ok(StablePlan { plan, home, notes })
+}
+
+/// The configuration of an area divided afresh inside a re-division: no fixed number of grids,
+/// no workers cap, no micro-grids.
+fn fresh_config(config: &PartitionConfig) -> PartitionConfig {
+    PartitionConfig {
+        bounds: Bounds { grids: None, workers: None, ..config.bounds.clone() },
+        micro: MicroGrids { micro_min: None, micro_max: None, ..config.micro.clone() },
+        ..config.clone()
+    }
 }

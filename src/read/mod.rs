@@ -185,33 +185,32 @@ impl Layer {
 /// Keys that outputs add to every building's properties.
 pub const RESERVED_KEYS: &[&str] = &["grid_id"];
 
-/// A vector file format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+/// A vector file format (named on the command line by `--format` / `--output-format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
     /// GeoJSON FeatureCollection (`.geojson`, `.json`).
+    #[value(name = "geojson", alias = "json")]
     GeoJson,
     /// Line-delimited GeoJSON, one feature per line (`.geojsonl`, `.geojsons`, `.ndjson`, `.jsonl`).
+    #[value(name = "geojsonseq", aliases = ["geojsonl", "geojsons", "ndjson", "jsonl"])]
     GeoJsonSeq,
     /// GeoPackage (`.gpkg`).
+    #[value(name = "gpkg", alias = "geopackage")]
     GeoPackage,
     /// ESRI Shapefile (`.shp` with `.dbf`, `.prj`, `.cpg`).
+    #[value(name = "shp", aliases = ["shapefile", "esri shapefile"])]
     Shapefile,
     /// FlatGeobuf (`.fgb`).
+    #[value(name = "fgb", alias = "flatgeobuf")]
     FlatGeobuf,
 }
 
 impl Format {
-    /// The format named by `--format` (`geojson`, `geojsonseq`, `gpkg`, `shp`, `fgb`, ...).
+    /// The format named `text` (`geojson`, `geojsonseq`, `gpkg`, `shp`, `fgb` or an alias such
+    /// as an extension), in any case.
     pub fn parse(text: &str) -> Option<Format> {
-        Some(match text.trim().to_ascii_lowercase().as_str() {
-            "geojson" | "json" => Format::GeoJson,
-            "geojsonseq" | "geojsonl" | "geojsons" | "ndjson" | "jsonl" => Format::GeoJsonSeq,
-            "gpkg" | "geopackage" => Format::GeoPackage,
-            "shp" | "shapefile" | "esri shapefile" => Format::Shapefile,
-            "fgb" | "flatgeobuf" => Format::FlatGeobuf,
-            _ => return None,
-        })
+        <Format as clap::ValueEnum>::from_str(text.trim(), true).ok()
     }
 
     /// The format of a file by its extension.
@@ -221,14 +220,17 @@ impl Format {
     }
 }
 
-/// How to read a layer beyond its path.
-#[derive(Debug, Clone, Default)]
+/// How to read a layer beyond its path (the command line's `--format`, `--layer`, `--encoding`).
+#[derive(Debug, Clone, Default, clap::Args)]
 pub struct ReadOptions {
     /// Format, overriding the extension.
+    #[arg(long, value_enum)]
     pub format: Option<Format>,
-    /// Layer of a multi-layer file (GeoPackage). Default: the first.
+    /// Layer of a GeoPackage. [default: the first feature table]
+    #[arg(long)]
     pub layer: Option<String>,
-    /// Text encoding of Shapefile attributes (overrides .cpg), e.g. `GBK`, `GB18030`.
+    /// Text encoding of Shapefile attributes, overriding the .cpg file (e.g. GBK, GB18030).
+    #[arg(long)]
     pub encoding: Option<String>,
 }
 

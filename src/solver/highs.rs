@@ -26,11 +26,11 @@ pub fn solve(
     }
     let mut model = problem
         .try_into_inner()
-        .map_err(|e| Error::Invariant { stage: "solver", message: format!("HiGHS rejected the model: {e}") })?;
+        .map_err(|e| Error::Solver { message: format!("HiGHS rejected the model: {e}") })?;
     model.make_quiet();
     let set = |model: &mut highs::Model, key: &str, ok: bool| {
         if !ok {
-            return Err(Error::Invariant { stage: "solver", message: format!("HiGHS rejected option {key}") });
+            return Err(Error::Solver { message: format!("HiGHS rejected option {key}") });
         }
         let _ = model;
         Ok(())
@@ -52,7 +52,7 @@ pub fn solve(
     let t0 = Instant::now();
     let solved = model
         .try_solve()
-        .map_err(|e| Error::Invariant { stage: "solver", message: format!("HiGHS failed: {e:?}") })?;
+        .map_err(|e| Error::Solver { message: format!("HiGHS failed while solving: {e:?}") })?;
     let seconds = t0.elapsed().as_secs_f64();
     let has_solution = solved.primal_solution_status() == highs::HighsSolutionStatus::Feasible;
     let status = match solved.status() {

@@ -108,7 +108,7 @@ pub fn check(result: &Partitioned, input: &Layer, territory: Option<&MultiPolygo
     let n = input.features.len();
     assert_eq!(result.building_grid.len(), n, "one grid per building");
     let k = result.grids.len();
-    let hh_col = input.column_index(&config.households).unwrap();
+    let hh_col = input.column_index(&config.columns.households).unwrap();
     let mut sums = vec![0.0; k];
     for (i, f) in input.features.iter().enumerate() {
         let g = result.building_grid[i] as usize;
@@ -123,7 +123,7 @@ pub fn check(result: &Partitioned, input: &Layer, territory: Option<&MultiPolygo
         } else if g > 0 {
             assert!(grid.id > result.grids[g - 1].id, "grid ids are distinct and ascending");
         }
-        if grid.households < config.min_households - 1e-9 || grid.households > config.max_households + 1e-9 {
+        if grid.households < config.bounds.min_households - 1e-9 || grid.households > config.bounds.max_households + 1e-9 {
             out_of_band += 1;
             assert!(result.violations.iter().any(|v| v.grid_id == grid.id), "grid {} holds {} households, undeclared", grid.id, grid.households);
         }
