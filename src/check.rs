@@ -5,11 +5,22 @@
 use geo::{Contains, Coord, Intersects, Point};
 use rayon::prelude::*;
 
+use crate::config::PartitionConfig;
 use crate::error::{Error, Result};
 use crate::graph::{UnitGraph, NONE};
+use crate::model::Model;
 use crate::partition::region::Band;
 use crate::partition::Plan;
-use crate::tessellate::GridShape;
+use crate::tessellate::{GridShape, Tiling};
+
+/// Check stage: the partition invariants of `plan` ([`check_plan`]; a broken one stops the run)
+/// and the defects of its polygons ([`check_shapes`]), as (grid index, defect) pairs.
+pub fn check(graph: &UnitGraph, plan: &Plan, tiling: &Tiling, model: &Model, config: &PartitionConfig) -> Result<Vec<(usize, ShapeDefect)>> {
+    check_plan(graph, plan, config.bounds.min_households, config.bounds.upper_bound(), config.bounds.contiguity)?;
+    let building_grid = plan.grid_of_buildings(graph, model.buildings.len());
+    let anchors: Vec<Coord<f64>> = model.buildings.iter().map(|b| b.anchor).collect();
+    check_shapes(&tiling.shapes, tiling.tiled_area, &building_grid, &anchors)
+}
 
 /// Every unit in exactly one grid, grid lists consistent, every grid connected in the unit
 /// graph (when `contiguity`), and every grid outside [lo, hi] declared as a violation.

@@ -5,8 +5,42 @@ use std::sync::Arc;
 
 use geo::Coord;
 
+use crate::config::PartitionConfig;
 use crate::geom::dist;
+use crate::graph::UnitGraph;
+use crate::model::Model;
 use crate::network::NetworkTable;
+
+/// What the distance stage produces.
+#[derive(Debug, Clone)]
+pub struct Walks {
+    /// How walks between units are measured.
+    pub metric: Metric,
+    /// The network, described for the summary (None without one).
+    pub network: Option<String>,
+    /// Remarks for the user (buildings that cannot reach the network).
+    pub warnings: Vec<String>,
+}
+
+/// Distance stage: the walking metric between the units of `graph`.
+pub fn walks(model: &Model, graph: &UnitGraph, config: &PartitionConfig) -> Walks {
+    let positions: Vec<Coord<f64>> = graph.units.iter().map(|u| u.position).collect();
+    let w = &config.walking;
+    let radius = w.network_radius_m.max(config.bounds.max_walk_m.unwrap_or(0.0));
+    let (metric, unreachable, network) = walking_metric(model.network.as_deref(), &positions, w.detour_factor, radius, w.network_max_access_m);
+    let mut warnings = Vec::new();
+    if !unreachable.is_empty() {
+        let ids = crate::text::first_of(unreachable.iter().map(|&u| &model.buildings[graph.units[u as usize].buildings[0] as usize].id), unreachable.len(), 10, ", ");
+        warnings.push(format!(
+            "{} building(s) lie more than {} m from every walkable line and cannot reach the network ({ids}); \
+             their walks are the straight line times {}",
+            unreachable.len(),
+            w.network_max_access_m,
+            w.detour_factor
+        ));
+    }
+    Walks { metric, network, warnings }
+}
 
 /// How walking distance is measured.
 #[derive(Debug, Clone)]

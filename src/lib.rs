@@ -24,15 +24,19 @@ pub mod progress;
 #[cfg(feature = "python")]
 pub mod python;
 pub mod read;
+pub mod report;
 pub mod rng;
 pub mod solver;
+pub mod text;
 pub mod tessellate;
 pub mod workers;
 pub mod write;
 
 pub use config::PartitionConfig;
 pub use error::{Error, FeatureFault, Result};
-pub use pipeline::{partition_files, partition_layers, Inputs, Partitioned};
+pub use pipeline::{partition_files, partition_layers};
+pub use read::{InputLayers, Inputs};
+pub use report::Partitioned;
 
 /// Version of the wangge library.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

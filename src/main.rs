@@ -261,9 +261,9 @@ fn run_partition(args: PartitionArgs, matches: &ArgMatches) -> Result<ExitCode, 
         read: args.read.clone(),
     };
     let mut progress = Progress::new(!args.quiet);
-    let (result, layer) = partition_files(&inputs, &config, &mut progress)?;
+    let (result, layers) = partition_files(&inputs, &config, &mut progress)?;
     progress.stage("write", "writing outputs");
-    let warnings = write_partition_as(&args.output, args.overwrite, &result, &layer, format)?;
+    let warnings = write_partition_as(&args.output, args.overwrite, &result, &layers.buildings, format)?;
     progress.done();
     if !args.quiet {
         for w in &warnings {
@@ -276,7 +276,7 @@ fn run_partition(args: PartitionArgs, matches: &ArgMatches) -> Result<ExitCode, 
             "wangge: {} → {}: {}",
             args.buildings.display(),
             args.output.display(),
-            s["message"].as_str().unwrap_or("")
+            s.message
         );
         const SHOWN: usize = 20;
         for v in result.violations.iter().take(SHOWN) {

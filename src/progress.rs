@@ -98,6 +98,15 @@ impl Progress {
         }
     }
 
+    /// `Some(total)`: [`Progress::set_steps`]; `None`: [`Progress::step`] (how the partition
+    /// stage reports its regions).
+    pub fn count(&self, steps: Option<usize>) {
+        match steps {
+            Some(total) => self.set_steps(total),
+            None => self.step(),
+        }
+    }
+
     /// A step of the current stage is done (callable from any thread).
     pub fn step(&self) {
         if let Some(bar) = &self.bar {

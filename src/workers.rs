@@ -8,9 +8,10 @@ use geo::Coord;
 use good_lp::{variable, Expression, ProblemVariables};
 use rstar::primitives::GeomWithData;
 use rstar::RTree;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::crs::{CrsSpec, WorkFrame};
+use crate::config::PartitionConfig;
 use crate::error::{Error, FeatureFault, Result};
 use crate::geom::dist;
 use crate::read::{read_layer, FeatureId};
@@ -28,6 +29,29 @@ pub struct Worker {
     pub location: Option<Coord<f64>>,
     /// Kind (e.g. full-time, part-time), when given.
     pub kind: Option<String>,
+}
+
+/// The workers of a run: from a file, or `config.bounds.workers` identical ones of the worker
+/// capacity (else the grid maximum); None without workers.
+pub fn pool(path: Option<&Path>, config: &PartitionConfig, frame: &WorkFrame) -> Result<Option<Vec<Worker>>> {
+    let b = &config.bounds;
+    Ok(match (path, b.workers) {
+        (Some(path), _) => Some(read_workers(path, frame)?),
+        (None, Some(n)) => Some(identical(n, b.worker_capacity.unwrap_or(b.max_households))),
+        (None, None) => None,
+    })
+}
+
+/// The configuration capped by the workers: no more grids than workers, and no grid above the
+/// largest capacity (nor below the minimum).
+pub fn capped(config: &PartitionConfig, workers: Option<&[Worker]>) -> PartitionConfig {
+    let mut c = config.clone();
+    if let Some(ws) = workers {
+        let biggest = ws.iter().map(|w| w.capacity).fold(0.0, f64::max);
+        c.bounds.workers = Some(ws.len());
+        c.bounds.worker_capacity = Some(c.bounds.worker_capacity.map_or(biggest, |x| x.min(biggest)).max(c.bounds.min_households));
+    }
+    c
 }
 
 /// `n` identical workers without location.
@@ -136,7 +160,7 @@ fn read_geojson(path: &Path, name: &str, frame: &WorkFrame) -> Result<Vec<Worker
 }
 
 /// The matching of workers to grids.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Staffing {
     /// Worker index of each grid (None: no worker).
     #[serde(skip)]

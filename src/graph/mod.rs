@@ -12,8 +12,38 @@ use rayon::prelude::*;
 
 pub use self::cells::{build_cells, Cells};
 pub use self::mesh::{build_mesh, footprint_polygons, Mesh, NONE};
+use crate::config::PartitionConfig;
+use crate::error::Result;
 use crate::geom::dist;
-use crate::model::Model;
+use crate::model::{Building, Model};
+
+/// What the graph stage produces: the mesh, the cells of the units and their adjacency graph.
+pub struct Graphed {
+    /// The constrained triangulation of the territory and the footprints.
+    pub mesh: Mesh,
+    /// Units and the cell (triangles) of each.
+    pub cells: Cells,
+    /// The units and their adjacency.
+    pub graph: UnitGraph,
+    /// Remarks for the user (mesh not refined, cells shared out, ...).
+    pub warnings: Vec<String>,
+}
+
+/// Graph stage: the mesh of the territory and the footprints (following the rings of locked
+/// grid polygons, so they can be kept exactly), the cells and the unit graph.
+pub fn build(model: &Model, config: &PartitionConfig) -> Result<Graphed> {
+    let guides = MultiPolygon(model.locked_shapes().iter().flat_map(|l| l.working.0.iter().cloned()).collect());
+    let mesh = build_mesh(&model.buildings, &model.territory, &model.barriers, &guides)?;
+    let mut warnings = Vec::new();
+    if !mesh.refined {
+        warnings.push("the mesh could not be refined: grid boundaries run from building corner to building corner".into());
+    }
+    let label = |b: u32| model.buildings[b as usize].name();
+    let cells = build_cells(&mesh, model.buildings.len(), &label);
+    warnings.extend(cells.warnings.iter().cloned());
+    let graph = build_unit_graph(model, &mesh, &cells, config.graph.max_edge_m);
+    Ok(Graphed { mesh, cells, graph, warnings })
+}
 
 /// A group of buildings that always share a grid (normally one building).
 #[derive(Debug, Clone)]
@@ -44,6 +74,13 @@ pub struct UnitGraph {
 }
 
 impl UnitGraph {
+    /// Names unit `u` in messages: its building's id, or the ids of its overlapping buildings
+    /// (`A+B+C`).
+    pub fn unit_name(&self, u: u32, buildings: &[Building]) -> String {
+        let bs = &self.units[u as usize].buildings;
+        crate::text::first_of(bs.iter().map(|&b| buildings[b as usize].name()), bs.len(), 6, "+")
+    }
+
     /// Neighbours of unit `u`.
     #[inline]
     pub fn neighbours(&self, u: usize) -> &[u32] {

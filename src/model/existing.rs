@@ -7,7 +7,7 @@ use geo::{Area, BooleanOps, BoundingRect, Coord, Intersects, MultiPolygon, Point
 use rayon::prelude::*;
 use rstar::primitives::{GeomWithData, Rectangle};
 use rstar::RTree;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::Footprint;
 use crate::read::FeatureId as GridId;
@@ -22,7 +22,7 @@ pub struct ExistingGrids {
 }
 
 /// How the existing division was read, for summary.json.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ExistingReport {
     /// Where it came from: a buildings column or a polygon layer.
     pub source: String,

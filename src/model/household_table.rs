@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::apportion::apportion;
@@ -44,7 +44,7 @@ pub fn key_text(v: &Value) -> Option<String> {
 }
 
 /// A table row that matched no building.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct UnmatchedRow {
     /// The row (`line N` for a CSV file).
     pub row: String,
@@ -53,7 +53,7 @@ pub struct UnmatchedRow {
 }
 
 /// What the join did, for summary.json.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct JoinReport {
     /// The table file.
     pub table: String,

@@ -21,7 +21,7 @@ use crate::crs::{self, CrsKind, CrsSpec, Projector, WorkFrame};
 use crate::error::{Error, FeatureFault, Result};
 use crate::config::{ObjectiveWeight, OptionName};
 use crate::network::walkable_lines;
-use crate::read::{FeatureId, InputFeature, Layer};
+use crate::read::{FeatureId, InputColumns, InputFeature, InputLayers, Layer};
 
 /// A building's footprint in working metres.
 #[derive(Debug, Clone, PartialEq)]
@@ -86,15 +86,27 @@ pub struct Model {
     pub warnings: Vec<String>,
 }
 
-/// Layers that give households or population apart from the buildings' own columns.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct HouseholdSources<'a> {
-    /// A households table (read with [`table_columns`]), joined on `join_on`.
-    pub table: Option<&'a Layer>,
-    /// Zones with population totals (read with [`zone_columns`]).
-    pub zones: Option<&'a Layer>,
-    /// Existing grid polygons to re-divide from (read with [`existing_columns`]).
-    pub existing: Option<&'a Layer>,
+impl Model {
+    /// The polygons of the locked grids of an existing polygon layer (none otherwise).
+    pub fn locked_shapes(&self) -> &[existing::LockedShape] {
+        self.sources.existing.as_ref().map_or(&[], |e| e.locked_shapes.as_slice())
+    }
+
+    /// The ids of the existing division's grids, when re-dividing.
+    pub fn existing_ids(&self) -> Option<&[FeatureId]> {
+        self.sources.existing.as_ref().map(|e| e.ids.as_slice())
+    }
+}
+
+/// The columns to keep from each input layer for `config`.
+pub fn input_columns(config: &PartitionConfig) -> InputColumns {
+    InputColumns {
+        buildings: building_columns(config),
+        network: config.walking.network_filter.iter().map(|f| f.column.clone()).collect(),
+        households_table: table_columns(config),
+        population_zones: zone_columns(config),
+        existing: existing_columns(config),
+    }
 }
 
 /// Columns to read from an existing grid layer: its id column.
@@ -157,18 +169,18 @@ pub fn zone_columns(config: &PartitionConfig) -> Vec<String> {
 }
 
 /// Refuses options of a households table or zones given without the layer, and the reverse.
-fn check_source_options(sources: &HouseholdSources, config: &PartitionConfig) -> Result<()> {
+fn check_source_options(sources: &InputLayers, config: &PartitionConfig) -> Result<()> {
     let needs = |option: &'static str, needs: String| Err(Error::OptionNeeds { option: OptionName(option), needs });
     let only_with = |option: &'static str, with: &'static str| Err(Error::OptionOnlyWith { option: OptionName(option), with: OptionName(with).to_string() });
-    match (sources.table.is_some(), config.sources.join_on.is_some()) {
+    match (sources.households_table.is_some(), config.sources.join_on.is_some()) {
         (true, false) => return needs("households_table", format!("{} COLUMN (or BUILDINGS_COLUMN=TABLE_COLUMN)", OptionName("join_on"))),
         (false, true) => return only_with("join_on", "households_table"),
         _ => {}
     }
-    if sources.zones.is_some() && config.sources.zone_population.is_none() {
+    if sources.population_zones.is_some() && config.sources.zone_population.is_none() {
         return needs("population_zones", format!("{} COLUMN", OptionName("zone_population")));
     }
-    if sources.zones.is_none() {
+    if sources.population_zones.is_none() {
         if config.sources.zone_population.is_some() {
             return only_with("zone_population", "population_zones");
         }
@@ -182,18 +194,12 @@ fn check_source_options(sources: &HouseholdSources, config: &PartitionConfig) ->
     Ok(())
 }
 
-/// Builds the model from the buildings layer (read with [`building_columns`]), an optional
-/// territory layer and barrier layers.
-pub fn build_model(
-    buildings: &Layer,
-    territory: Option<&Layer>,
-    barriers: &[Layer],
-    network: Option<&Layer>,
-    sources: HouseholdSources,
-    config: &PartitionConfig,
-) -> Result<Model> {
+/// Model stage: the model from the input layers (the buildings read with [`building_columns`],
+/// the others with [`input_columns`]).
+pub fn build_model(layers: &InputLayers, config: &PartitionConfig) -> Result<Model> {
+    let (buildings, territory, barriers, network) = (&layers.buildings, layers.territory.as_ref(), &layers.barriers, layers.network.as_ref());
     config.validate()?;
-    check_source_options(&sources, config)?;
+    check_source_options(layers, config)?;
     if buildings.features.is_empty() {
         return Err(Error::layer(&buildings.name, "has no features"));
     }
@@ -207,8 +213,8 @@ pub fn build_model(
     crs::check_plausible(&kind, &source, bounds, &buildings.name)?;
     let frame = WorkFrame::new(source.clone(), &kind, bounds, &buildings.name)?;
 
-    let households_elsewhere = sources.table.is_some()
-        || (sources.zones.is_some() && (config.sources.zone_households.is_some() || config.sources.persons_per_household.is_some()));
+    let households_elsewhere = layers.households_table.is_some()
+        || (layers.population_zones.is_some() && (config.sources.zone_households.is_some() || config.sources.persons_per_household.is_some()));
     let mut values = BuildingValues::extract(buildings, config, households_elsewhere)?;
     let name = buildings.name.as_str();
     let converted: Vec<Result<(Footprint, Option<String>)>> = buildings
@@ -232,10 +238,10 @@ pub fn build_model(
     }
     let anchors: Vec<Coord<f64>> = footprints.iter().map(anchor_of).collect();
     let mut reports = SourceReports::default();
-    if sources.table.is_some() || sources.zones.is_some() {
+    if layers.households_table.is_some() || layers.population_zones.is_some() {
         let floor_area = floor_areas(buildings, &footprints, &values.ids, config, &mut warnings)?;
         let ids: Vec<String> = values.ids.iter().map(|i| i.to_string()).collect();
-        if let Some(table) = sources.table {
+        if let Some(table) = &layers.households_table {
             let key = config.sources.join_on.clone().ok_or(Error::OptionNeeds { option: OptionName("households_table"), needs: OptionName("join_on").to_string() })?;
             if !buildings.has_column(&key.buildings) {
                 return Err(Error::layer(&buildings.name, format!("has no '{}' column to join the households table on (columns: {})", key.buildings, buildings.columns.join(", "))));
@@ -254,13 +260,13 @@ pub fn build_model(
             reports.households_derived = true;
             reports.households_table = Some(joined.report);
         }
-        if let Some(layer) = sources.zones {
+        if let Some(layer) = &layers.population_zones {
             let zone_list = read_zones(layer, &frame, &source, user_crs.is_some(), config)?;
             let report = zones::ZoneReport {
                 zones_file: layer.name.clone(),
                 zones: zone_list.len(),
                 population_column: config.sources.zone_population.clone().unwrap_or_default(),
-                households_from: match (&config.sources.zone_households, config.sources.persons_per_household, sources.table.is_some()) {
+                households_from: match (&config.sources.zone_households, config.sources.persons_per_household, layers.households_table.is_some()) {
                     (_, _, true) => "the households table".into(),
                     (Some(c), _, _) => format!("zone column '{c}', shared by floor area"),
                     (None, Some(p), _) => format!("zone population / {p} persons per household, shared by floor area"),
@@ -275,7 +281,7 @@ pub fn build_model(
             values.population = Some(d.population.into_iter().map(Some).collect());
             values.population_column = Some(config.columns.population.clone().unwrap_or_else(|| "population".into()));
             reports.population_derived = true;
-            if let (Some(hh), false) = (d.households, sources.table.is_some()) {
+            if let (Some(hh), false) = (d.households, layers.households_table.is_some()) {
                 values.households = hh;
                 reports.households_derived = true;
             }
@@ -285,7 +291,7 @@ pub fn build_model(
             values.cost_weight = values.households.clone();
         }
     }
-    let existing_grid = existing_division(buildings, &footprints, &anchors, &values.ids, sources.existing, &frame, &source, user_crs.is_some(), config)?;
+    let existing_grid = existing_division(buildings, &footprints, &anchors, &values.ids, layers.existing.as_ref(), &frame, &source, user_crs.is_some(), config)?;
     if let Some(e) = &existing_grid {
         warnings.extend((e.report.buildings_without_grid > 0).then(|| format!("{} building(s) are in no existing grid and join a neighbouring grid", e.report.buildings_without_grid)));
         warnings.extend((e.report.ambiguous_buildings > 0).then(|| format!("{} building(s) lie in several existing grids (overlaps) and were given to the one covering most of their footprint", e.report.ambiguous_buildings)));

@@ -21,10 +21,10 @@
 //! are then ordinary buildings for the mesh, the cells, the graph and the tessellation, so each
 //! part's strip lies inside its grid's polygon. A part keeps its input building's row and id.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use geo::{Area, BooleanOps, Coord, MinimumRotatedRect, MultiPolygon, Polygon};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::apportion::apportion;
 use super::{anchor_of, Building, Footprint, Model};
@@ -58,7 +58,7 @@ impl PartOf {
 }
 
 /// `U1-2`, `F1-15`, `U3/F1-15`: a range of units and / or floors.
-fn describe(units: Option<(u32, u32)>, floors: Option<(u32, u32)>) -> String {
+pub(crate) fn describe(units: Option<(u32, u32)>, floors: Option<(u32, u32)>) -> String {
     let range = |prefix: &str, (a, b): (u32, u32)| if a == b { format!("{prefix}{a}") } else { format!("{prefix}{a}-{b}") };
     match (units, floors) {
         (Some(u), Some(f)) => format!("{}/{}", range("U", u), range("F", f)),
@@ -79,25 +79,27 @@ impl Building {
     }
 }
 
-/// How a building was split.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How a building was split (written as `units`, `floors`, `units and floors`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, strum::IntoStaticStr)]
 pub enum SplitRule {
     /// One part per unit.
+    #[serde(rename = "units")]
+    #[strum(serialize = "units")]
     Units,
     /// Bands of contiguous floors.
+    #[serde(rename = "floors")]
+    #[strum(serialize = "floors")]
     Floors,
     /// One part per unit, each unit cut again into bands of floors.
+    #[serde(rename = "units and floors")]
+    #[strum(serialize = "units and floors")]
     UnitsAndFloors,
 }
 
 impl SplitRule {
     /// The rule as written in summary.json.
     pub fn as_str(self) -> &'static str {
-        match self {
-            SplitRule::Units => "units",
-            SplitRule::Floors => "floors",
-            SplitRule::UnitsAndFloors => "units and floors",
-        }
+        self.into()
     }
 }
 
@@ -163,8 +165,8 @@ impl SplitReport {
              else into min(floors, ceil(households / {})) bands of contiguous floors (floors column); households and population \
              are shared by units × floors in whole numbers (largest remainder); each part is a strip of the footprint across its \
              long axis, with the part's share of the area",
-            crate::partition::fmt_count(self.threshold),
-            crate::partition::fmt_count(self.target)
+            crate::text::count(self.threshold),
+            crate::text::count(self.target)
         )
     }
 
@@ -385,7 +387,7 @@ pub fn split_oversize(model: &mut Model, layer: &Layer, config: &PartitionConfig
     model.buildings = out;
     if !report.buildings.is_empty() {
         let parts: usize = report.buildings.iter().map(|b| b.parts).sum();
-        let note = format!("{} building(s) above {} households split into {parts} parts by units or floors (see split_buildings)", report.buildings.len(), crate::partition::fmt_count(threshold));
+        let note = format!("{} building(s) above {} households split into {parts} parts by units or floors (see split_buildings)", report.buildings.len(), crate::text::count(threshold));
         report.warnings.insert(0, note);
     }
     Ok(report)
@@ -515,210 +517,21 @@ pub fn per_row(buildings: &[Building], rows: usize, value: impl Fn(usize) -> u32
         .collect()
 }
 
+/// The first model building (a split building's first part) of each of the `rows` input rows.
+pub fn first_part_of_rows(buildings: &[Building], rows: usize) -> Vec<u32> {
+    let mut out: Vec<u32> = vec![0; rows];
+    for (b, bd) in buildings.iter().enumerate().rev() {
+        out[bd.row] = b as u32;
+    }
+    out
+}
+
 /// Number of distinct input buildings among model buildings `bs` (parts of one count once).
 pub fn count_rows(buildings: &[Building], bs: impl IntoIterator<Item = u32>) -> usize {
     let mut rows: Vec<usize> = bs.into_iter().map(|b| buildings[b as usize].row).collect();
     rows.sort_unstable();
     rows.dedup();
     rows.len()
-}
-
-/// One part of a split building in the outputs.
-#[derive(Debug, Clone)]
-pub struct PartReport {
-    /// Index of the part in the model's buildings.
-    pub building: u32,
-    /// Index of its building in [`SplitReport::buildings`].
-    pub split: u32,
-    /// Zero-based row of its building in the buildings file.
-    pub row: usize,
-    /// Id of its building.
-    pub id: FeatureId,
-    /// Descriptor (`U2`, `F1-15`, `U2/F1-15`).
-    pub label: String,
-    /// Position along the building's long axis (0, 1, ...).
-    pub index: u32,
-    /// Households.
-    pub households: f64,
-    /// Population, when known.
-    pub population: Option<f64>,
-    /// Index of its grid in the run's grids (in id order).
-    pub grid: u32,
-    /// Index of its micro-grid in the run's micro-grids, when micro-grids are on.
-    pub micro: Option<u32>,
-    /// Its strip of the footprint in the input CRS.
-    pub polygon: MultiPolygon<f64>,
-}
-
-/// The split, mapped onto the outputs: parts with their grids, and the split building of each
-/// affected row.
-#[derive(Debug, Clone, Default)]
-pub struct SplitOutcome {
-    /// What the split did.
-    pub report: SplitReport,
-    /// Parts of every split building, building by building, in order along its axis.
-    pub parts: Vec<PartReport>,
-    /// Index into `report.buildings` of each split row.
-    pub split_of_row: HashMap<usize, u32>,
-}
-
-impl SplitOutcome {
-    /// Maps the parts of `model` to their grids (`grid_of_building`: index of the grid, in id
-    /// order, of each model building) and micro-grids, with their strips converted by `convert`
-    /// to the input CRS.
-    pub fn new(
-        report: SplitReport,
-        model: &Model,
-        grid_of_building: &[u32],
-        micro_of_building: Option<&[u32]>,
-        mut convert: impl FnMut(&MultiPolygon<f64>) -> Result<MultiPolygon<f64>>,
-    ) -> Result<SplitOutcome> {
-        let mut parts = Vec::new();
-        for (b, bd) in model.buildings.iter().enumerate() {
-            let (Some(p), Footprint::Polygons(mp)) = (&bd.part, &bd.footprint) else { continue };
-            parts.push(PartReport {
-                building: b as u32,
-                split: p.split,
-                row: bd.row,
-                id: bd.id.clone(),
-                label: p.label(),
-                index: p.index,
-                households: bd.households,
-                population: bd.population,
-                grid: grid_of_building[b],
-                micro: micro_of_building.map(|m| m[b]),
-                polygon: convert(mp)?,
-            });
-        }
-        parts.sort_by_key(|p| (p.split, p.index));
-        let split_of_row = report.buildings.iter().enumerate().map(|(i, s)| (s.row, i as u32)).collect();
-        Ok(SplitOutcome { report, parts, split_of_row })
-    }
-
-    /// The parts of split building `split`, in order along its axis.
-    pub fn parts_of(&self, split: u32) -> &[PartReport] {
-        let start = self.parts.partition_point(|p| p.split < split);
-        let end = self.parts.partition_point(|p| p.split <= split);
-        &self.parts[start..end]
-    }
-
-    /// For split building `split`: its grids (indices, ascending) and, per grid, its parts
-    /// with consecutive ones merged (`U1-2`, `F1-30`).
-    pub fn parts_by_grid(&self, split: u32) -> BTreeMap<u32, Vec<String>> {
-        let mut by_grid: BTreeMap<u32, Vec<&PartReport>> = BTreeMap::new();
-        for p in self.parts_of(split) {
-            by_grid.entry(p.grid).or_default().push(p);
-        }
-        by_grid.into_iter().map(|(g, ps)| (g, merged_labels(&ps))).collect()
-    }
-
-    /// The `split_buildings` section of summary.json; `grid_id` gives a grid's id as JSON.
-    pub fn summary(&self, grid_id: impl Fn(u32) -> Value) -> Value {
-        let buildings: Vec<Value> = self
-            .report
-            .buildings
-            .iter()
-            .enumerate()
-            .map(|(i, s)| {
-                let parts: Vec<Value> = self
-                    .parts_of(i as u32)
-                    .iter()
-                    .map(|p| json!({"part": p.label, "households": p.households, "population": p.population, "grid_id": grid_id(p.grid)}))
-                    .collect();
-                json!({
-                    "id": s.id.to_json(),
-                    "households": s.households,
-                    "population": s.population,
-                    "rule": s.rule.as_str(),
-                    "units": s.units,
-                    "floors": s.floors,
-                    "grid_ids": self.parts_by_grid(i as u32).keys().map(|&g| grid_id(g)).collect::<Vec<_>>(),
-                    "parts": parts,
-                })
-            })
-            .collect();
-        let not_split: Vec<Value> = self.report.not_split.iter().map(|n| json!({"id": n.id.to_json(), "households": n.households, "reason": n.reason})).collect();
-        json!({
-            "count": self.report.buildings.len(),
-            "parts": self.parts.len(),
-            "threshold": self.report.threshold,
-            "rule": self.report.rule_text(),
-            "buildings": buildings,
-            "not_split": not_split,
-        })
-    }
-}
-
-impl crate::pipeline::Partitioned {
-    /// Households of the input building in file row `row` (a split building: all its parts).
-    pub fn row_households(&self, row: usize) -> f64 {
-        match self.split.split_of_row.get(&row) {
-            Some(&s) => self.split.report.buildings[s as usize].households,
-            None => self.model.buildings[self.building_index[row] as usize].households,
-        }
-    }
-
-    /// Population of the input building in file row `row`, when known.
-    pub fn row_population(&self, row: usize) -> Option<f64> {
-        match self.split.split_of_row.get(&row) {
-            Some(&s) => self.split.report.buildings[s as usize].population,
-            None => self.model.buildings[self.building_index[row] as usize].population,
-        }
-    }
-
-    /// Properties a split building in file row `row` gets in the outputs: `grid_ids` (its
-    /// grids, e.g. `12,13`) and `units_by_grid` (its parts per grid, e.g. `12:U1-2;13:U3-4`);
-    /// none for a building left whole.
-    pub fn split_properties(&self, row: usize) -> Vec<(String, Value)> {
-        let Some(&s) = self.split.split_of_row.get(&row) else { return Vec::new() };
-        let by_grid = self.split.parts_by_grid(s);
-        let ids: Vec<String> = by_grid.keys().map(|&g| self.grids[g as usize].id.to_string()).collect();
-        let parts: Vec<String> = by_grid.iter().map(|(&g, labels)| format!("{}:{}", self.grids[g as usize].id, labels.join(","))).collect();
-        vec![("grid_ids".into(), Value::from(ids.join(","))), ("units_by_grid".into(), Value::from(parts.join(";")))]
-    }
-}
-
-/// Labels of parts in axis order, consecutive whole units (`U1`, `U2` → `U1-2`) and consecutive
-/// floor bands of one unit (`F1-15`, `F16-30` → `F1-30`) merged.
-fn merged_labels(parts: &[&PartReport]) -> Vec<String> {
-    // (units, floors) ranges of the parts, built from their descriptors' numbers.
-    type Span = Option<(u32, u32)>;
-    let mut runs: Vec<(Span, Span)> = Vec::new();
-    for p in parts {
-        let (unit, floors) = parse_label(&p.label);
-        let next = (unit.map(|u| (u, u)), floors);
-        if let Some(last) = runs.last_mut() {
-            match (last.0, last.1, next.0, next.1) {
-                (Some((a, z)), None, Some((b, _)), None) if b == z + 1 => {
-                    last.0 = Some((a, b));
-                    continue;
-                }
-                (u0, Some((fa, fz)), u1, Some((fb, fy))) if u0 == u1 && fb == fz + 1 => {
-                    last.1 = Some((fa, fy));
-                    continue;
-                }
-                _ => {}
-            }
-        }
-        runs.push(next);
-    }
-    runs.into_iter().map(|(u, f)| describe(u, f)).collect()
-}
-
-/// The unit and floor band of a descriptor made by [`PartOf::label`].
-fn parse_label(label: &str) -> (Option<u32>, Option<(u32, u32)>) {
-    let mut unit = None;
-    let mut floors = None;
-    for piece in label.split('/') {
-        if let Some(u) = piece.strip_prefix('U') {
-            unit = u.parse().ok();
-        } else if let Some(f) = piece.strip_prefix('F') {
-            let mut it = f.split('-').filter_map(|x| x.parse::<u32>().ok());
-            let a = it.next().unwrap_or(0);
-            floors = Some((a, it.next().unwrap_or(a)));
-        }
-    }
-    (unit, floors)
 }
 
 #[cfg(test)]
@@ -788,27 +601,4 @@ mod tests {
         }
     }
 
-    #[test]
-    fn consecutive_parts_are_merged_in_labels() {
-        let part = |unit: Option<u32>, floors: Option<(u32, u32)>| PartOf { split: 0, index: 0, unit, floors }.label();
-        assert_eq!(part(Some(3), None), "U3");
-        assert_eq!(part(None, Some((1, 15))), "F1-15");
-        assert_eq!(part(Some(2), Some((16, 30))), "U2/F16-30");
-        let mk = |label: &str| PartReport {
-            building: 0,
-            split: 0,
-            row: 0,
-            id: FeatureId::Number(1),
-            label: label.into(),
-            index: 0,
-            households: 0.0,
-            population: None,
-            grid: 0,
-            micro: None,
-            polygon: MultiPolygon(Vec::new()),
-        };
-        let ps = [mk("U1"), mk("U2"), mk("U4"), mk("U5/F1-5"), mk("U5/F6-10"), mk("U6/F1-5")];
-        let refs: Vec<&PartReport> = ps.iter().collect();
-        assert_eq!(merged_labels(&refs), vec!["U1-2", "U4", "U5/F1-10", "U6/F1-5"]);
-    }
 }

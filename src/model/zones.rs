@@ -7,7 +7,7 @@ use geo::{BoundingRect, Coord, Intersects, MultiPolygon, Point};
 use rayon::prelude::*;
 use rstar::primitives::{GeomWithData, Rectangle};
 use rstar::RTree;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::apportion::apportion;
 
@@ -28,7 +28,7 @@ pub struct Zone {
 }
 
 /// A zone that holds no building: its totals could not be placed.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EmptyZone {
     /// The zone.
     pub zone: String,
@@ -39,7 +39,7 @@ pub struct EmptyZone {
 }
 
 /// What the distribution did, for summary.json.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ZoneReport {
     /// The zone file.
     pub zones_file: String,

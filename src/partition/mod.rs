@@ -20,21 +20,24 @@ pub mod repair;
 pub mod stable;
 
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use self::count::{choose_counts, count_range, RegionCount};
 use self::region::{Band, LocalGraph, Parts, Rules};
 use crate::config::PartitionConfig;
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::model::Model;
 use crate::solver::{SolveStatus, SolverOptions};
 use crate::distance::Metric;
 use crate::graph::{UnitGraph, NONE};
 use crate::pieces::pieces;
 use crate::rng::Rng;
 
-/// Why a grid misses the bounds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+/// Why a grid misses a bound or a check. The partition stage finds the first five; the check
+/// stage adds polygon defects and the staffing adds grids left without a worker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, strum::IntoStaticStr, strum::Display)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum ViolationKind {
     /// One building holds more households than the maximum.
     OversizeBuilding,
@@ -46,6 +49,21 @@ pub enum ViolationKind {
     Unbalanced,
     /// Some building of the grid walks farther than the maximum walk to the grid's centre.
     LongWalk,
+    /// The grid's polygon has no area.
+    PolygonEmpty,
+    /// The grid's polygon is in several pieces.
+    PolygonPieces,
+    /// A building lies outside its grid's polygon.
+    BuildingOutsidePolygon,
+    /// No worker is left for the grid.
+    Unstaffed,
+}
+
+impl ViolationKind {
+    /// The kind as written in the outputs (`oversize_building`, ...).
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
 }
 
 /// A grid that misses a bound, and why.
@@ -98,6 +116,47 @@ pub struct Plan {
     pub exact_work: (usize, usize),
     /// Grids the household bounds call for, before any cap by the number of workers.
     pub grids_wanted: usize,
+}
+
+impl Plan {
+    /// The grid (index into `grids`) of each of the `n_buildings` buildings of the units.
+    pub fn grid_of_buildings(&self, graph: &UnitGraph, n_buildings: usize) -> Vec<u32> {
+        let mut out = vec![NONE; n_buildings];
+        for (u, unit) in graph.units.iter().enumerate() {
+            for &b in &unit.buildings {
+                out[b as usize] = self.grid_of_unit[u];
+            }
+        }
+        out
+    }
+}
+
+/// What the partition stage produces.
+#[derive(Debug, Clone)]
+pub struct Division {
+    /// The plan.
+    pub plan: Plan,
+    /// In a re-division, the existing grid (index into the model's existing ids) each grid of
+    /// the plan continues (None: a new grid); None for a fresh division.
+    pub homes: Option<Vec<Option<u32>>>,
+    /// What a re-division did, in words.
+    pub notes: Vec<String>,
+}
+
+/// Partition stage: a fresh division of the unit graph, or, when the model holds an existing
+/// division, a stable re-division of it. `step` reports progress as in
+/// [`partition_with_progress`].
+pub fn divide(graph: &UnitGraph, metric: &Metric, model: &Model, config: &PartitionConfig, step: &(dyn Fn(Option<usize>) + Sync)) -> Result<Division> {
+    let name = |u: u32| graph.unit_name(u, &model.buildings);
+    let Some(ids) = model.existing_ids() else {
+        return Ok(Division { plan: partition_with_progress(graph, metric, config, &name, step)?, homes: None, notes: Vec::new() });
+    };
+    let existing = stable::existing_of_units(graph, model, ids, &config.redivision.locked);
+    let stable = stable::redivide(graph, metric, config, &existing, config.redivision.stability, &name)?;
+    if let Some(l) = (0..ids.len()).find(|&l| existing.locked[l] && !stable.home.contains(&Some(l as u32))) {
+        return Err(Error::LockedGridEmpty { id: ids[l].to_string() });
+    }
+    Ok(Division { plan: stable.plan, homes: Some(stable.home), notes: stable.notes })
 }
 
 /// What a region is and how many grids it gets.
@@ -516,12 +575,7 @@ fn solve_region(graph: &UnitGraph, metric: &Metric, task: &RegionTask, config: &
     if !config.solver.exact && config.solver.polish && status == RegionStatus::Balanced && g.len() > 2 && g.len() <= POLISH_MAX_UNITS {
         // Matheuristic: the MILP restricted to nearby centres, warm-started from the heuristic,
         // with a deterministic work limit.
-        let options = SolverOptions {
-            time_limit_s: config.solver.time_limit_s,
-            mip_gap: config.solver.mip_gap,
-            threads: config.solver.solver_threads,
-            max_nodes: Some(POLISH_NODES),
-        };
+        let options = SolverOptions::of(&config.solver, Some(POLISH_NODES));
         let out = milp::solve_model(&g, parts.len(), band, config.bounds.contiguity, config.bounds.max_walk_m, Some(&parts), milp::Candidates::Nearest(POLISH_CANDIDATES), &options)?;
         if let (Some(part_of), Some(o)) = (&out.part_of, out.objective) {
             if o < parts.cost(&g) - 1e-9 {
@@ -536,7 +590,7 @@ fn solve_region(graph: &UnitGraph, metric: &Metric, task: &RegionTask, config: &
     let mut exact_status = None;
     let mut exact_work = (0, 0);
     if config.solver.exact && g.len() <= milp::EXACT_REGION_MAX {
-        let options = SolverOptions { time_limit_s: config.solver.time_limit_s, mip_gap: config.solver.mip_gap, threads: config.solver.solver_threads, max_nodes: None };
+        let options = SolverOptions::of(&config.solver, None);
         let k = parts.len();
         let out = milp::solve_exact(&g, k, band, config.bounds.contiguity, config.bounds.max_walk_m, Some(&parts), &options)?;
         exact_status = Some(out.status);
@@ -559,7 +613,7 @@ fn solve_region(graph: &UnitGraph, metric: &Metric, task: &RegionTask, config: &
         let iterations = ((bound::ITERATIONS as f64 * effort) as usize).max(100);
         let lag = bound::lagrangian_bound(&g, parts.len(), band, config.bounds.max_walk_m, &parts, iterations);
         let lp = if config.solver.lp_bound {
-            let options = SolverOptions { time_limit_s: config.solver.time_limit_s, mip_gap: config.solver.mip_gap, threads: config.solver.solver_threads, max_nodes: None };
+            let options = SolverOptions::of(&config.solver, None);
             milp::lp_bound(&g, parts.len(), band, config.bounds.contiguity, config.bounds.max_walk_m, &options)?
         } else {
             None

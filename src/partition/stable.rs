@@ -17,6 +17,8 @@ use crate::config::{Bounds, MicroGrids, PartitionConfig};
 use crate::distance::Metric;
 use crate::error::Result;
 use crate::graph::{UnitGraph, NONE};
+use crate::model::Model;
+use crate::read::FeatureId as GridId;
 use crate::rng::Rng;
 
 /// Rounds of the balance repair.
@@ -418,6 +420,32 @@ pub fn redivide(graph: &UnitGraph, metric: &Metric, config: &PartitionConfig, ex
         exact_work: (0, 0),
     };
     Ok(StablePlan { plan, home, notes })
+}
+
+/// The existing division seen from the units: each unit takes the existing grid holding most of
+/// its households (a unit holding a building of a locked grid follows that grid); which grids
+/// are locked.
+pub fn existing_of_units(graph: &UnitGraph, model: &Model, ids: &[GridId], locked_ids: &[GridId]) -> Existing {
+    let locked: Vec<bool> = ids.iter().map(|id| locked_ids.iter().any(|l| l.same(id))).collect();
+    let grid_of_unit = graph
+        .units
+        .iter()
+        .map(|unit| {
+            let mut tally: Vec<(u32, f64)> = Vec::new();
+            for &b in &unit.buildings {
+                let bd = &model.buildings[b as usize];
+                if let Some(g) = bd.existing_grid {
+                    match tally.iter_mut().find(|t| t.0 == g) {
+                        Some(t) => t.1 += bd.households,
+                        None => tally.push((g, bd.households)),
+                    }
+                }
+            }
+            let locked_first = |t: &(u32, f64)| locked[t.0 as usize];
+            tally.iter().max_by(|a, b| locked_first(a).cmp(&locked_first(b)).then(a.1.total_cmp(&b.1)).then(b.0.cmp(&a.0))).map(|t| t.0)
+        })
+        .collect();
+    Existing { grid_of_unit, locked }
 }
 
 /// The configuration of an area divided afresh inside a re-division: no fixed number of grids,

@@ -4,8 +4,11 @@
 pub mod fgb;
 mod geojson;
 pub mod gpkg;
+pub mod inputs;
 pub mod shp;
 pub mod table;
+
+pub use inputs::{read_inputs, InputColumns, InputLayers, Inputs};
 
 use std::ops::Range;
 use std::path::Path;

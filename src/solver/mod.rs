@@ -19,6 +19,13 @@ pub struct SolverOptions {
     pub max_nodes: Option<usize>,
 }
 
+impl SolverOptions {
+    /// The limits of the configuration's solver settings, with a node limit when given.
+    pub fn of(config: &crate::config::SolverConfig, max_nodes: Option<usize>) -> SolverOptions {
+        SolverOptions { time_limit_s: config.time_limit_s, mip_gap: config.mip_gap, threads: config.solver_threads, max_nodes }
+    }
+}
+
 impl Default for SolverOptions {
     fn default() -> Self {
         SolverOptions { time_limit_s: 60.0, mip_gap: 1e-4, threads: 1, max_nodes: None }
@@ -26,7 +33,7 @@ impl Default for SolverOptions {
 }
 
 /// How a solve ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SolveStatus {
     /// Optimal within the MIP gap.

@@ -6,7 +6,65 @@ pub mod locked;
 
 use geo::{Coord, LineString, MultiPolygon, Polygon};
 
+use self::locked::{settle_locked_triangles, settle_micro_triangles, LockedFit};
 use crate::graph::{Cells, Mesh, NONE};
+use crate::model::Model;
+use crate::partition::micro::MicroPlan;
+use crate::partition::Division;
+
+/// What the tessellate stage produces.
+#[derive(Debug)]
+pub struct Tiling {
+    /// Grid of each mesh triangle (`NONE`: claimed by no grid).
+    pub grid_of_triangle: Vec<u32>,
+    /// The polygon of each grid of the plan, in working metres.
+    pub shapes: Vec<GridShape>,
+    /// For each locked shape of the model, the plan grid that keeps it (None: not kept).
+    pub locked_grids: Vec<Option<u32>>,
+    /// How traced rings fit the locked polygons as given.
+    pub fit: LockedFit,
+    /// Area of the triangles that belong to a grid (m²).
+    pub tiled_area: f64,
+    /// Remarks for the user.
+    pub warnings: Vec<String>,
+}
+
+/// Tessellate stage: the polygon of every grid, traced from the triangles of its units' cells;
+/// locked grids of an existing polygon layer keep their polygon and the others are fitted to it.
+pub fn tile(mesh: &Mesh, cells: &Cells, division: &Division, model: &Model) -> Tiling {
+    let locked_shapes = model.locked_shapes();
+    let mut grid_of_triangle = grid_of_triangles(cells, &division.plan.grid_of_unit);
+    let locked_grids: Vec<Option<u32>> =
+        locked_shapes.iter().map(|l| division.homes.as_ref().and_then(|h| h.iter().position(|&x| x == Some(l.grid)).map(|g| g as u32))).collect();
+    let locked_pairs: Vec<(u32, &MultiPolygon<f64>)> = locked_shapes.iter().zip(&locked_grids).filter_map(|(l, g)| g.map(|g| (g, &l.working))).collect();
+    settle_locked_triangles(mesh, &mut grid_of_triangle, &locked_pairs);
+    let fit = LockedFit::new(locked_shapes.iter().zip(&locked_grids).filter(|(_, g)| g.is_some()).map(|(l, _)| (&l.working, l.vertices.as_slice())));
+    let mut shapes = dissolve(mesh, &grid_of_triangle, division.plan.grids.len());
+    for shape in shapes.iter_mut() {
+        fit.clean(&mut shape.polygons);
+    }
+    let mut warnings = Vec::new();
+    if locked_shapes.iter().any(|l| l.vertices.is_empty()) {
+        warnings.push("the --existing layer is not in the buildings' CRS: locked grid polygons are traced again (following the given rings) instead of being copied as given".into());
+    }
+    let tiled_area = (0..mesh.len()).filter(|&t| grid_of_triangle[t] != NONE).map(|t| mesh.area(t)).sum();
+    Tiling { grid_of_triangle, shapes, locked_grids, fit, tiled_area, warnings }
+}
+
+/// The polygons of the micro-grids, from the same triangles as their grids' (so they nest
+/// exactly and together make up each grid).
+pub fn tile_micro(mesh: &Mesh, cells: &Cells, micro: &MicroPlan, tiling: &Tiling) -> Vec<GridShape> {
+    let mut micro_of_triangle = grid_of_triangles(cells, &micro.micro_of_unit);
+    if tiling.locked_grids.iter().any(Option::is_some) {
+        let grid_of_micro: Vec<u32> = micro.micro_grids.iter().map(|m| m.grid).collect();
+        settle_micro_triangles(mesh, &mut micro_of_triangle, &tiling.grid_of_triangle, &grid_of_micro);
+    }
+    let mut shapes = dissolve(mesh, &micro_of_triangle, micro.micro_grids.len());
+    for shape in shapes.iter_mut() {
+        tiling.fit.clean(&mut shape.polygons);
+    }
+    shapes
+}
 
 /// The polygon of one grid.
 #[derive(Debug, Clone)]

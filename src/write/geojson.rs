@@ -9,7 +9,7 @@ use geo::{LineString, MultiPolygon};
 use serde_json::Value;
 
 use super::{grid_properties, OutputFeature, OutputLayer};
-use crate::pipeline::Partitioned;
+use crate::report::Partitioned;
 use crate::read::Layer;
 
 fn header(w: &mut impl Write, name: &str, crs: Option<&Value>) -> std::io::Result<()> {

@@ -24,7 +24,7 @@ use serde_json::{Map, Value};
 
 use crate::crs::CrsSpec;
 use crate::error::{Error, Result};
-use crate::pipeline::Partitioned;
+use crate::report::Partitioned;
 use crate::read::{Format, Layer};
 
 /// One feature of an [`OutputLayer`].
@@ -559,7 +559,7 @@ pub fn micro_grids_layer(result: &Partitioned) -> OutputLayer {
             properties.insert("population".into(), m.population.map_or(Value::Null, Value::from));
             properties.insert("buildings".into(), Value::from(m.buildings));
             properties.insert("area_m2".into(), Value::from(round(m.area_m2, 2)));
-            properties.insert("violations".into(), Value::from(m.violations.clone()));
+            properties.insert("violations".into(), Value::from(m.violations.iter().map(|k| k.as_str()).collect::<Vec<_>>()));
             let geometry = match m.polygon.0.len() {
                 0 => None,
                 1 => Some(Geometry::Polygon(m.polygon.0[0].clone())),

@@ -4,7 +4,7 @@ use geo::Geometry;
 use serde_json::{Map, Value};
 
 use super::{OutputFeature, OutputLayer};
-use crate::pipeline::Partitioned;
+use crate::report::Partitioned;
 
 /// The parts of split buildings as an output layer, in the input CRS: the part's strip of the
 /// footprint, with `part_id` (`BUILDING:PART`, e.g. `T1:U2`), `building_id`, `part` (`U2`,
