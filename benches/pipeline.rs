@@ -7,13 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use wangge::distance::Metric;
-use wangge::graph::{build_cells, build_mesh, build_unit_graph};
-use wangge::model::{build_model, building_columns, Model};
-use wangge::partition::partition;
-use wangge::read::read_layer;
-use wangge::tessellate::{dissolve, grid_of_triangles};
-use wangge::PartitionConfig;
+use wangge::read::{read_inputs, Inputs};
+use wangge::{distance, graph, model, partition, tessellate, PartitionConfig};
 
 /// Generates (once) and returns the directory of a synthetic city of `n` buildings.
 fn city(n: usize) -> PathBuf {
@@ -31,42 +26,26 @@ fn city(n: usize) -> PathBuf {
     dir
 }
 
-fn model(dir: &Path, config: &PartitionConfig) -> Model {
-    let cols = building_columns(config);
-    let refs: Vec<&str> = cols.iter().map(String::as_str).collect();
-    let b = read_layer(&dir.join("buildings.geojson"), &refs).unwrap();
-    let t = read_layer(&dir.join("territory.geojson"), &[]).unwrap();
-    let bar = read_layer(&dir.join("barriers.geojson"), &[]).unwrap();
-    build_model(&b, Some(&t), &[bar], None, Default::default(), config).unwrap()
-}
-
 fn stages(c: &mut Criterion) {
     let config = PartitionConfig::default();
     for n in [10_000usize, 100_000] {
-        let m = model(&city(n), &config);
-        let label = |b: u32| b.to_string();
+        let dir = city(n);
+        let inputs = Inputs {
+            buildings: dir.join("buildings.geojson"),
+            territory: Some(dir.join("territory.geojson")),
+            barriers: vec![dir.join("barriers.geojson")],
+            ..Inputs::default()
+        };
+        let layers = read_inputs(&inputs, &model::input_columns(&config)).unwrap();
+        let m = model::build_model(&layers, &config).unwrap();
         let mut group = c.benchmark_group(format!("{n}_buildings"));
         group.sample_size(10);
-        group.bench_function("graph", |bch| {
-            bch.iter(|| {
-                let mesh = build_mesh(&m.buildings, &m.territory, &m.barriers, &geo::MultiPolygon(Vec::new())).unwrap();
-                let cells = build_cells(&mesh, m.buildings.len(), &label);
-                build_unit_graph(&m, &mesh, &cells, config.graph.max_edge_m)
-            })
-        });
-        let mesh = build_mesh(&m.buildings, &m.territory, &m.barriers, &geo::MultiPolygon(Vec::new())).unwrap();
-        let cells = build_cells(&mesh, m.buildings.len(), &label);
-        let graph = build_unit_graph(&m, &mesh, &cells, config.graph.max_edge_m);
-        let name = |u: u32| u.to_string();
-        let metric = Metric::Straight { detour: config.walking.detour_factor };
-        group.bench_function("partition", |bch| bch.iter(|| partition(&graph, &metric, &config, &name).unwrap()));
-        let plan = partition(&graph, &metric, &config, &name).unwrap();
-        group.bench_function("tessellate", |bch| {
-            bch.iter(|| {
-                let tri = grid_of_triangles(&cells, &plan.grid_of_unit);
-                dissolve(&mesh, &tri, plan.grids.len())
-            })
-        });
+        group.bench_function("graph", |bch| bch.iter(|| graph::build(&m, &config).unwrap()));
+        let graphed = graph::build(&m, &config).unwrap();
+        let walks = distance::walks(&m, &graphed.graph, &config);
+        group.bench_function("partition", |bch| bch.iter(|| partition::divide(&graphed.graph, &walks.metric, &m, &config, &|_| {}).unwrap()));
+        let division = partition::divide(&graphed.graph, &walks.metric, &m, &config, &|_| {}).unwrap();
+        group.bench_function("tessellate", |bch| bch.iter(|| tessellate::tile(&graphed.mesh, &graphed.cells, &division, &m)));
         group.finish();
     }
 }

@@ -316,14 +316,4 @@ mod tests {
         let small = NetworkTable::compute(&net, &attached, 150.0);
         assert_eq!(small.get(0, 1), None, "beyond the radius");
     }
-
-    #[test]
-    fn filters() {
-        let f = NetworkFilter::parse("kind=path, minor_road").unwrap();
-        assert!(f.keeps(Some(&serde_json::json!("path"))));
-        assert!(!f.keeps(Some(&serde_json::json!("major_road"))));
-        let g = NetworkFilter::parse("kind!=rail").unwrap();
-        assert!(g.keeps(Some(&serde_json::json!("path"))) && !g.keeps(Some(&serde_json::json!("rail"))));
-        assert!(NetworkFilter::parse("kind").is_err());
-    }
 }

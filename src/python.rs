@@ -19,26 +19,62 @@ use serde_json::Value;
 use crate::audit::{self, AuditConfig, AuditInputs};
 use crate::crs::CrsSpec;
 use crate::error::Error;
-use crate::pipeline::{partition_layers, Layers};
+use crate::pipeline::partition_layers;
 use crate::progress::{Progress, Watch};
-use crate::read::{FeatureId, InputFeature, Layer};
+use crate::read::{FeatureId, InputFeature, InputLayers, Layer};
 use crate::PartitionConfig;
 
 create_exception!(_wangge, WanggeError, PyException, "Base class of every wangge error.");
 create_exception!(_wangge, InvalidInputError, WanggeError, "A layer, feature or value of the input is unusable.");
+create_exception!(_wangge, ParseError, InvalidInputError, "A file is not valid GeoJSON (or its format's structure).");
+create_exception!(_wangge, InvalidFeatureError, InvalidInputError, "One feature of an input layer is unusable (the message names the layer, the feature and the fault).");
+create_exception!(_wangge, InvalidLayerError, InvalidInputError, "A whole input layer is unusable (wrong structure, empty, a column missing).");
 create_exception!(_wangge, CrsError, InvalidInputError, "A coordinate system is unknown or does not fit the coordinates.");
 create_exception!(_wangge, ConfigError, WanggeError, "An option is out of range or inconsistent.");
+create_exception!(_wangge, OptionOutOfRangeError, ConfigError, "An option's value lies outside its range.");
+create_exception!(_wangge, OptionsInconsistentError, ConfigError, "Two options' values contradict each other.");
+create_exception!(_wangge, OptionNeedsError, ConfigError, "An option needs another option or input that was not given.");
+create_exception!(_wangge, OptionOnlyWithError, ConfigError, "An option was given without the input or option it applies to.");
+create_exception!(_wangge, OptionsExclusiveError, ConfigError, "Two options that exclude each other were both given.");
+create_exception!(_wangge, BadOptionValueError, ConfigError, "An option's text cannot be read.");
+create_exception!(_wangge, MissingArgumentError, ConfigError, "A command was called without an argument it needs.");
+create_exception!(_wangge, ConfigFileError, ConfigError, "A configuration (file or recorded in a summary) is unusable.");
+create_exception!(_wangge, LockedGridUnknownError, ConfigError, "A locked grid id that the existing division does not have.");
+create_exception!(_wangge, LockedGridEmptyError, ConfigError, "A locked grid left without buildings of its own.");
+create_exception!(_wangge, LockedGridInPiecesError, ConfigError, "A locked grid that falls apart in the adjacency graph.");
+create_exception!(_wangge, OutputNotEmptyError, ConfigError, "The output directory holds files and overwriting was not allowed.");
 create_exception!(_wangge, InfeasibleError, WanggeError, "Some grid misses a bound (raised only when asked to be strict).");
 create_exception!(_wangge, IOFailure, WanggeError, "A file could not be read or written.");
+create_exception!(_wangge, ThreadsError, WanggeError, "The worker threads could not be started.");
+create_exception!(_wangge, SolverError, WanggeError, "The MILP/LP solver (HiGHS) refused a model or failed while solving.");
+create_exception!(_wangge, TriangulationError, WanggeError, "The triangulation of the territory failed on degenerate input.");
 create_exception!(_wangge, InternalError, WanggeError, "An internal invariant broke: a bug in wangge.");
 
+/// The Python exception of each error variant (one class per variant; Ctrl-C is
+/// KeyboardInterrupt).
 fn to_py(e: Error) -> PyErr {
     let m = e.to_string();
     match e {
-        Error::Crs { .. } => CrsError::new_err(m),
-        Error::Parse { .. } | Error::InvalidFeature { .. } | Error::InvalidLayer { .. } => InvalidInputError::new_err(m),
-        Error::Config(_) | Error::OutputNotEmpty { .. } => ConfigError::new_err(m),
         Error::Io { .. } => IOFailure::new_err(m),
+        Error::Parse { .. } => ParseError::new_err(m),
+        Error::InvalidFeature { .. } => InvalidFeatureError::new_err(m),
+        Error::InvalidLayer { .. } => InvalidLayerError::new_err(m),
+        Error::Crs { .. } => CrsError::new_err(m),
+        Error::OptionOutOfRange { .. } => OptionOutOfRangeError::new_err(m),
+        Error::OptionsInconsistent { .. } => OptionsInconsistentError::new_err(m),
+        Error::OptionNeeds { .. } => OptionNeedsError::new_err(m),
+        Error::OptionOnlyWith { .. } => OptionOnlyWithError::new_err(m),
+        Error::OptionsExclusive { .. } => OptionsExclusiveError::new_err(m),
+        Error::BadOptionValue { .. } => BadOptionValueError::new_err(m),
+        Error::MissingArgument { .. } => MissingArgumentError::new_err(m),
+        Error::ConfigFile { .. } => ConfigFileError::new_err(m),
+        Error::LockedGridUnknown { .. } => LockedGridUnknownError::new_err(m),
+        Error::LockedGridEmpty { .. } => LockedGridEmptyError::new_err(m),
+        Error::LockedGridInPieces { .. } => LockedGridInPiecesError::new_err(m),
+        Error::OutputNotEmpty { .. } => OutputNotEmptyError::new_err(m),
+        Error::Threads { .. } => ThreadsError::new_err(m),
+        Error::Solver { .. } => SolverError::new_err(m),
+        Error::Triangulation { .. } => TriangulationError::new_err(m),
         Error::Interrupted => PyKeyboardInterrupt::new_err(m),
         Error::Invariant { .. } => InternalError::new_err(m),
     }
@@ -161,45 +197,38 @@ fn partition(
     existing: Option<LayerArg>,
     progress: Option<Bound<'_, PyAny>>,
 ) -> PyResult<PartitionOutput> {
-    let config: PartitionConfig = serde_json::from_str(config_json).map_err(|e| ConfigError::new_err(format!("invalid configuration: {e}")))?;
+    let config = PartitionConfig::from_json(config_json, std::path::Path::new("configuration")).map_err(to_py)?;
     let result = run_watched(py, progress, move |watch| {
         config.validate()?;
-        let b = with_columns(parse_layer(buildings)?, &crate::model::building_columns(&config));
-        let t = territory.map(parse_layer).transpose()?;
-        let bs = barriers.into_iter().map(parse_layer).collect::<Result<Vec<_>, _>>()?;
-        let n = network.map(parse_layer).transpose()?;
-        let wp = workers_path.map(std::path::PathBuf::from);
-        let table_cols = crate::model::table_columns(&config);
-        let table = match (households_table, households_table_path) {
-            (Some(t), _) => Some(with_columns(parse_layer(t)?, &table_cols)),
+        let columns = crate::model::input_columns(&config);
+        let households_table = match (households_table, households_table_path) {
+            (Some(t), _) => Some(with_columns(parse_layer(t)?, &columns.households_table)),
             (None, Some(p)) => {
-                let refs: Vec<&str> = table_cols.iter().map(String::as_str).collect();
+                let refs: Vec<&str> = columns.households_table.iter().map(String::as_str).collect();
                 Some(crate::read::read_attribute_table(std::path::Path::new(&p), &refs, &Default::default())?)
             }
             (None, None) => None,
         };
-        let existing = existing.map(parse_layer).transpose()?.map(|l| with_columns(l, &crate::model::existing_columns(&config)));
-        let zone_cols = crate::model::zone_columns(&config);
-        let zones = match (population_zones, population_zones_path) {
-            (Some(z), _) => Some(with_columns(parse_layer(z)?, &zone_cols)),
+        let population_zones = match (population_zones, population_zones_path) {
+            (Some(z), _) => Some(with_columns(parse_layer(z)?, &columns.population_zones)),
             (None, Some(p)) => {
-                let refs: Vec<&str> = zone_cols.iter().map(String::as_str).collect();
+                let refs: Vec<&str> = columns.population_zones.iter().map(String::as_str).collect();
                 Some(crate::read::read_layer(std::path::Path::new(&p), &refs)?)
             }
             (None, None) => None,
         };
-        let layers = Layers {
-            buildings: &b,
-            territory: t.as_ref(),
-            barriers: &bs,
-            network: n.as_ref(),
-            workers: wp.as_deref(),
-            households_table: table.as_ref(),
-            population_zones: zones.as_ref(),
-            existing: existing.as_ref(),
+        let layers = InputLayers {
+            buildings: with_columns(parse_layer(buildings)?, &columns.buildings),
+            territory: territory.map(parse_layer).transpose()?,
+            barriers: barriers.into_iter().map(parse_layer).collect::<Result<Vec<_>, _>>()?,
+            network: network.map(parse_layer).transpose()?,
+            workers: workers_path.map(std::path::PathBuf::from),
+            households_table,
+            population_zones,
+            existing: existing.map(parse_layer).transpose()?.map(|l| with_columns(l, &columns.existing)),
         };
         let mut progress = Progress::watched(watch);
-        let r = partition_layers(&layers, &config, Value::Null, &mut progress)?;
+        let r = partition_layers(&layers, &config, None, &mut progress)?;
         let props: Vec<Value> = (0..r.grids.len()).map(|i| crate::write::grid_properties(&r, i)).collect();
         let micro_props: Vec<Value> = crate::write::micro_grids_layer(&r).features.into_iter().map(|f| Value::Object(f.properties)).collect();
         Ok((r, props, micro_props))
@@ -220,11 +249,12 @@ fn partition(
         let polys = r.micro_grids.iter().map(|m| to_wkb(py, &Geometry::MultiPolygon(m.polygon.clone()))).collect::<PyResult<Vec<_>>>()?;
         Some((ids, polys, Value::Array(micro_props).to_string()))
     };
-    Ok((labels, polygons, Value::Array(props).to_string(), r.summary.to_string(), households, population, micro))
+    let summary = serde_json::to_string(&r.summary).map_err(|e| InternalError::new_err(format!("summary: {e}")))?;
+    Ok((labels, polygons, Value::Array(props).to_string(), summary, households, population, micro))
 }
 
 fn audit_config(config_json: &str) -> PyResult<AuditConfig> {
-    serde_json::from_str(config_json).map_err(|e| ConfigError::new_err(format!("invalid configuration: {e}")))
+    serde_json::from_str(config_json).map_err(|e| ConfigFileError::new_err(format!("invalid configuration: {e}")))
 }
 
 /// Checks a grid layer. Returns (summary JSON, problem properties as a JSON array, problem
@@ -293,13 +323,16 @@ fn _wangge(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(check, m)?)?;
     m.add_function(wrap_pyfunction!(repair, m)?)?;
     m.add_function(wrap_pyfunction!(defaults, m)?)?;
+    crate::config::use_python_names();
     let py = m.py();
-    m.add("WanggeError", py.get_type::<WanggeError>())?;
-    m.add("InvalidInputError", py.get_type::<InvalidInputError>())?;
-    m.add("CrsError", py.get_type::<CrsError>())?;
-    m.add("ConfigError", py.get_type::<ConfigError>())?;
-    m.add("InfeasibleError", py.get_type::<InfeasibleError>())?;
-    m.add("IOFailure", py.get_type::<IOFailure>())?;
-    m.add("InternalError", py.get_type::<InternalError>())?;
+    macro_rules! add {
+        ($($class:ident),* $(,)?) => { $( m.add(stringify!($class), py.get_type::<$class>())?; )* };
+    }
+    add!(
+        WanggeError, InvalidInputError, ParseError, InvalidFeatureError, InvalidLayerError, CrsError, ConfigError, OptionOutOfRangeError,
+        OptionsInconsistentError, OptionNeedsError, OptionOnlyWithError, OptionsExclusiveError, BadOptionValueError, MissingArgumentError,
+        ConfigFileError, LockedGridUnknownError, LockedGridEmptyError, LockedGridInPiecesError, OutputNotEmptyError, InfeasibleError,
+        IOFailure, ThreadsError, SolverError, TriangulationError, InternalError,
+    );
     Ok(())
 }

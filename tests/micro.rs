@@ -88,8 +88,8 @@ fn micro_bounds_are_checked() {
     let d = tmp("micro-bad");
     let input = write(&d, "b.geojson", lattice(4, 4, 40.0, &mut |_, _| 30.0));
     for (args, needle) in [
-        (vec!["--micro-min", "30"], "go together"),
-        (vec!["--micro-min", "80", "--micro-max", "40"], "min <= max"),
+        (vec!["--micro-min", "30"], "--micro-min needs --micro-max"),
+        (vec!["--micro-min", "80", "--micro-max", "40"], "--micro-min (80) is above --micro-max (40)"),
         (vec!["--micro-min", "30", "--micro-max", "900"], "above the grid maximum"),
     ] {
         let out = d.join("out");

@@ -4,6 +4,7 @@ mod common;
 
 use common::*;
 use geo::{Area, BooleanOps, MultiPolygon};
+use wangge::partition::ViolationKind;
 use wangge::PartitionConfig;
 
 fn config() -> PartitionConfig {
@@ -22,7 +23,7 @@ fn uniform_lattice_is_balanced_and_tiles_the_territory() {
     assert_eq!(c.out_of_band, 0, "{:?}", r.violations);
     assert!(r.violations.is_empty(), "{:?}", r.violations);
     // 20,000 households at 400 per grid.
-    assert_eq!(c.bounds.grids, 50);
+    assert_eq!(c.grids, 50);
     assert!(r.grids.iter().all(|g| g.households >= 300.0 && g.households <= 500.0));
 }
 
@@ -37,9 +38,9 @@ fn lumpy_households_stay_within_bounds() {
     assert_eq!(c.out_of_band, 0, "{:?}", r.violations);
     // The summary agrees with the grids.
     let s = &r.summary;
-    assert_eq!(s["grids"].as_u64().unwrap() as usize, r.grids.len());
-    assert_eq!(s["status"], "ok");
-    assert!(s["objective"]["mean_walk_m"].as_f64().unwrap() > 0.0);
+    assert_eq!(s.grids, r.grids.len());
+    assert_eq!(s.status, wangge::report::summary::Status::Ok);
+    assert!(s.objective.mean_walk_m > 0.0);
 }
 
 #[test]
@@ -76,9 +77,9 @@ fn small_island_behind_a_barrier_is_declared() {
     check(&r, &b, None, &cfg);
     let island = r.grids[r.building_grid[99] as usize].id.clone();
     let v = r.violations.iter().find(|v| v.grid_id == island).expect("island declared");
-    assert_eq!(v.kind, "isolated_area");
+    assert_eq!(v.kind, ViolationKind::IsolatedArea);
     assert!(v.message.contains("99"), "{}", v.message);
-    assert_eq!(r.summary["status"], "infeasible");
+    assert_eq!(r.summary.status, wangge::report::summary::Status::Infeasible);
 }
 
 #[test]
@@ -92,7 +93,7 @@ fn oversize_building_is_its_own_declared_grid() {
     assert_eq!(r.grids[g].households, 800.0);
     assert_eq!(r.grids[g].buildings, 1);
     let v = r.violations.iter().find(|v| v.grid_id == r.grids[g].id).unwrap();
-    assert_eq!(v.kind, "oversize_building");
+    assert_eq!(v.kind, ViolationKind::OversizeBuilding);
     // Every other grid holds its bounds.
     assert_eq!(r.violations.len(), 1, "{:?}", r.violations);
 }
@@ -106,13 +107,14 @@ fn households_fitting_no_whole_number_of_grids_are_declared() {
     let r = run(&b, None, &[], &cfg);
     check(&r, &b, None, &cfg);
     assert_eq!(r.grids.len(), 1);
-    assert_eq!(r.violations[0].kind, "infeasible_area");
+    assert_eq!(r.violations[0].kind, ViolationKind::InfeasibleArea);
     assert!(r.violations[0].message.contains("520"), "{}", r.violations[0].message);
 }
 
 #[test]
 fn fixed_number_of_grids() {
-    let cfg = PartitionConfig { grids: Some(40), ..config() };
+    let mut cfg = config();
+    cfg.bounds.grids = Some(40);
     let text = lattice(20, 20, 40.0, &mut |_, _| 50.0);
     let b = buildings(&text, &cfg);
     let r = run(&b, None, &[], &cfg);
@@ -137,7 +139,8 @@ fn same_seed_same_grids_and_threads_do_not_matter() {
     let polys = |r: &wangge::Partitioned| r.grids.iter().map(|g| format!("{:?}", g.polygon)).collect::<Vec<_>>();
     assert_eq!(polys(&a), polys(&c));
     // Another seed is allowed to differ but must be just as valid.
-    let other = PartitionConfig { seed: 99, ..config() };
+    let mut other = config();
+    other.search.seed = 99;
     let e = run(&b, None, &[], &other);
     check(&e, &b, None, &other);
 }
@@ -176,7 +179,7 @@ fn lon_lat_input_is_worked_in_metres_and_written_back_in_degrees() {
     let b = buildings(&text, &cfg);
     let r = run(&b, None, &[], &cfg);
     check(&r, &b, None, &cfg);
-    assert!(r.summary["crs"]["working"].as_str().unwrap().contains("transverse Mercator"), "{}", r.summary["crs"]);
+    assert!(r.summary.crs.working.contains("transverse Mercator"), "{:?}", r.summary.crs);
     for g in &r.grids {
         let c = geo::Centroid::centroid(&g.polygon).unwrap();
         assert!(c.x() > 121.0 && c.x() < 122.0 && c.y() > 31.0 && c.y() < 32.0, "{c:?}");

@@ -29,11 +29,12 @@ fn synth_10k_with_territory_and_barriers() {
         barriers: vec![data("synth_10k/barriers.geojson")],
         ..Default::default()
     };
-    let (r, b) = partition_files(&inputs, &cfg, &mut Progress::hidden()).unwrap();
+    let (r, layers) = partition_files(&inputs, &cfg, &mut Progress::hidden()).unwrap();
+    let b = layers.buildings;
     let t_text = std::fs::read_to_string(data("synth_10k/territory.geojson")).unwrap();
     let c = check(&r, &b, Some(&territory_polygons(&t_text)), &cfg);
     // Bounds hold except in declared grids, which stay few.
-    assert!(c.out_of_band * 50 < c.bounds.grids, "{} of {} grids out of band", c.out_of_band, c.bounds.grids);
+    assert!(c.out_of_band * 50 < c.grids, "{} of {} grids out of band", c.out_of_band, c.grids);
     for v in &r.violations {
         assert!(!v.message.is_empty());
         assert!(matches!(v.kind.as_str(), "oversize_building" | "isolated_area" | "infeasible_area" | "unbalanced"), "{}", v.kind);
@@ -71,13 +72,14 @@ fn shanghai_bund_with_water_barriers() {
         barriers: vec![data("shanghai_bund/water.geojson")],
         ..Default::default()
     };
-    let (r, b) = partition_files(&inputs, &cfg, &mut Progress::hidden()).unwrap();
+    let (r, layers) = partition_files(&inputs, &cfg, &mut Progress::hidden()).unwrap();
+    let b = layers.buildings;
     let c = check(&r, &b, None, &cfg);
     // Towers above 500 households each form their own, declared, grid.
-    let oversize = r.violations.iter().filter(|v| v.kind == "oversize_building").count();
+    let oversize = r.violations.iter().filter(|v| v.kind == wangge::partition::ViolationKind::OversizeBuilding).count();
     assert!(oversize >= 30, "{oversize}");
     let hh = b.column_index("households").unwrap();
-    for v in r.violations.iter().filter(|v| v.kind == "oversize_building") {
+    for v in r.violations.iter().filter(|v| v.kind == wangge::partition::ViolationKind::OversizeBuilding) {
         let gi = r.grids.iter().position(|g| g.id == v.grid_id).unwrap();
         let g = &r.grids[gi];
         assert!(g.households > 500.0);
@@ -87,6 +89,6 @@ fn shanghai_bund_with_water_barriers() {
             .fold(0.0, f64::max);
         assert!(max_building > 500.0 || v.message.contains("overlap"), "an oversize grid must hold an oversize building: {}", v.message);
     }
-    assert!(c.bounds.grids > 100);
+    assert!(c.grids > 100);
     assert!(r.warnings.iter().any(|w| w.contains("point feature")), "{:?}", r.warnings);
 }

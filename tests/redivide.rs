@@ -55,16 +55,26 @@ fn first_run(d: &std::path::Path) -> (Value, String) {
     (read_json(out.join("buildings.geojson")), out.join("grids.geojson").display().to_string())
 }
 
+/// Re-division from the `existing_grid` column at effort 0, changed further by `f`.
+fn fast_redivision(f: impl FnOnce(&mut PartitionConfig)) -> PartitionConfig {
+    let mut config = PartitionConfig::default();
+    config.redivision.existing_column = Some("existing_grid".into());
+    config.search.effort = Some(0.0);
+    f(&mut config);
+    config
+}
+
 #[test]
 fn an_unchanged_division_is_kept_exactly() {
     let d = tmp("same");
     let (first, grids_path) = first_run(&d);
     let text = changed(&first, 1.0, false);
-    let config = PartitionConfig { existing_column: Some("existing_grid".into()), effort: Some(0.0), ..Default::default() };
+    let config = fast_redivision(|_| {});
     let input = buildings(&text, &config);
     let r = run(&input, None, &[], &config);
-    assert_eq!(r.summary["redivision"]["households_moved"], json!(0.0));
-    assert_eq!(r.summary["redivision"]["grids_unchanged"].as_u64().unwrap() as usize, r.grids.len());
+    let red = r.summary.redivision.as_ref().expect("a re-division summary");
+    assert_eq!(red.households_moved, 0.0);
+    assert_eq!(red.grids_unchanged, r.grids.len());
     for (row, f) in first["features"].as_array().unwrap().iter().enumerate() {
         assert_eq!(json!(r.grids[r.building_grid[row] as usize].id), f["properties"]["grid_id"]);
     }
@@ -86,21 +96,20 @@ fn growth_and_demolition_are_absorbed_with_few_moves_and_locked_grids_kept() {
     // Lock the grid of the building in the middle of the east side, away from both changes.
     let lock_row = (NY / 2) * NX + NX - 2;
     let locked = first["features"][lock_row]["properties"]["grid_id"].as_u64().unwrap();
-    let config = PartitionConfig { existing_column: Some("existing_grid".into()), locked: vec![wangge::read::FeatureId::Number(locked as i64)], effort: Some(0.0), ..Default::default() };
+    let config = fast_redivision(|c| c.redivision.locked = vec![wangge::read::FeatureId::Number(locked as i64)]);
     let input = buildings(&text, &config);
     let r = run(&input, None, &[], &config);
     let checked = check(&r, &input, None, &config);
-    assert_eq!(checked.out_of_band, 0, "{}", r.summary["violations"]);
+    assert_eq!(checked.out_of_band, 0, "{:?}", r.violations);
     assert!(r.violations.is_empty(), "{:?}", r.violations);
     // Locked grid: the same buildings under the same id.
     let before: BTreeSet<String> = first["features"].as_array().unwrap().iter().enumerate().filter(|(_, f)| f["properties"]["grid_id"] == json!(locked)).map(|(k, _)| k.to_string()).collect();
     let after = grid_members(&r, &input);
     assert_eq!(after[&locked.to_string()], before);
     // Few moves: far less than every household, and grids away from both corners untouched.
-    let red = &r.summary["redivision"];
-    let share = red["share_of_households_moved"].as_f64().unwrap();
-    assert!(share < 0.35, "{red}");
-    assert!(red["grids_unchanged"].as_u64().unwrap() > 0, "{red}");
+    let red = r.summary.redivision.as_ref().expect("a re-division summary");
+    assert!(red.share_of_households_moved < 0.35, "{red:?}");
+    assert!(red.grids_unchanged > 0, "{red:?}");
     let mut existing_members: BTreeMap<u64, BTreeSet<String>> = BTreeMap::new();
     for (k, f) in first["features"].as_array().unwrap().iter().enumerate() {
         // Demolished buildings are not moves: grids are compared on the buildings that remain.
@@ -110,12 +119,12 @@ fn growth_and_demolition_are_absorbed_with_few_moves_and_locked_grids_kept() {
         existing_members.entry(f["properties"]["grid_id"].as_u64().unwrap()).or_default().insert(k.to_string());
     }
     let unchanged = existing_members.iter().filter(|(id, m)| after.get(&id.to_string()) == Some(m)).count();
-    assert_eq!(unchanged as u64, red["grids_unchanged"].as_u64().unwrap());
+    assert_eq!(unchanged, red.grids_unchanged);
     // New grids are numbered after the largest existing id.
     let max_existing = *existing_members.keys().max().unwrap();
-    for change in red["changes"].as_array().unwrap() {
-        if change["status"] == "new" {
-            assert!(change["grid_id"].as_u64().unwrap() > max_existing);
+    for change in &red.changes {
+        if change.status == wangge::report::redivision::ChangeStatus::New {
+            assert!(matches!(change.grid_id, wangge::read::FeatureId::Number(n) if n as u64 > max_existing), "{change:?}");
         }
     }
 }
@@ -183,21 +192,19 @@ fn text_ids_are_kept_and_locked_polygons_are_written_as_given() {
     let id_at = |row: usize| format!("G-{:03}", first["features"][row]["properties"]["grid_id"].as_u64().unwrap());
     let locked = [id_at((NY / 2) * NX + NX - 2), id_at(9 * NX + 9)];
     assert_ne!(locked[0], locked[1]);
-    let config = PartitionConfig {
-        locked: locked.iter().map(|l| wangge::read::FeatureId::Text(l.clone())).collect(),
-        effort: Some(0.0),
-        ..Default::default()
-    };
+    let mut config = PartitionConfig::default();
+    config.redivision.locked = locked.iter().map(|l| wangge::read::FeatureId::Text(l.clone())).collect();
+    config.search.effort = Some(0.0);
 
     // Library run: independent checks (tiling, bounds, each building in its grid).
     let input = buildings(&changed_buildings.to_string(), &config);
     let cols = wangge::model::existing_columns(&config);
     let refs: Vec<&str> = cols.iter().map(String::as_str).collect();
     let existing = wangge::read::parse_geojson(existing_text.clone(), "existing.geojson", &refs).unwrap();
-    let layers = wangge::pipeline::Layers { buildings: &input, territory: None, barriers: &[], network: None, workers: None, households_table: None, population_zones: None, existing: Some(&existing) };
-    let r = wangge::partition_layers(&layers, &config, Value::Null, &mut wangge::progress::Progress::hidden()).unwrap();
+    let layers = wangge::InputLayers { existing: Some(existing.clone()), ..wangge::InputLayers::buildings(input.clone()) };
+    let r = wangge::partition_layers(&layers, &config, None, &mut wangge::progress::Progress::hidden()).unwrap();
     let checked = check(&r, &input, None, &config);
-    assert_eq!(checked.out_of_band, 0, "{}", r.summary["violations"]);
+    assert_eq!(checked.out_of_band, 0, "{:?}", r.violations);
     let union = geo::unary_union(r.grids.iter().map(|g| &g.polygon));
     let holes: usize = union.0.iter().map(|p| p.interiors().len()).sum();
     assert_eq!((union.0.len(), holes), (1, 0), "the grids tile one area without holes");

@@ -103,3 +103,53 @@ def test_check_and_repair_dataframes(shanghai):
     assert report["removed"] == 1 and 999 not in fixed.index
     assert fixed.drop(columns="geometry").equals(grids.drop(columns="geometry"))
     assert len(wangge.check(fixed)) == 0
+
+
+def test_parameters_are_the_configuration_with_its_defaults():
+    """One source for every option: the constructor takes exactly the configuration's fields
+    (summary.json's config) with the Rust defaults, plus progress and strict."""
+    import inspect
+
+    defaults = json.loads(wangge._wangge.defaults()[0])
+    params = inspect.signature(wangge.GridPartitioner).parameters
+    names = {n for n, p in params.items() if p.kind is not inspect.Parameter.VAR_KEYWORD} - {"progress", "strict"}
+    assert names == set(defaults)
+    for name, value in defaults.items():
+        given = params[name].default
+        assert (list(given) if isinstance(given, tuple) else given) == value, name
+
+
+def test_a_recorded_configuration_is_passed_back(shanghai):
+    buildings, water = shanghai
+    first = wangge.GridPartitioner(min_households=250, max_households=480, seed=5, effort=0).fit(buildings, barriers=water)
+    again = wangge.GridPartitioner(**first.summary_["config"]).fit(buildings, barriers=water)
+    assert again.summary_["config"] == first.summary_["config"]
+    assert again.labels_.equals(first.labels_)
+
+
+def test_old_keyword_names_still_work_with_a_warning():
+    with pytest.warns(DeprecationWarning, match="max_walk_m"):
+        model = wangge.GridPartitioner(max_walk=800, time_limit=30)
+    assert (model.max_walk_m, model.time_limit_s) == (800, 30)
+    with pytest.warns(DeprecationWarning, match="contiguity"):
+        assert wangge.GridPartitioner(no_contiguity=True).contiguity is False
+    with pytest.raises(TypeError, match="seeds"):
+        wangge.GridPartitioner(seeds=3)
+
+
+def test_each_fault_has_its_class_and_names_python_arguments(shanghai):
+    buildings, _ = shanghai
+    assert len(set(wangge.ERRORS)) == len(wangge.ERRORS)
+    assert all(issubclass(e, wangge.WanggeError) for e in wangge.ERRORS)
+    with pytest.raises(wangge.OptionOutOfRangeError, match=r"detour_factor must be >= 1, got 0.5") as caught:
+        wangge.GridPartitioner(detour_factor=0.5).fit(buildings)
+    assert "--" not in str(caught.value)
+    assert isinstance(caught.value, wangge.ConfigError)
+    with pytest.raises(wangge.OptionsInconsistentError, match=r"min_households \(600\) is above max_households \(500\)"):
+        wangge.GridPartitioner(min_households=600).fit(buildings)
+    with pytest.raises(wangge.InvalidFeatureError):
+        bad = buildings.copy()
+        bad.loc[bad.index[2], "households"] = -1
+        wangge.GridPartitioner().fit(bad)
+    with pytest.raises(TypeError, match="nope"):
+        wangge.GridPartitioner().fit(buildings, nope=1)

@@ -74,7 +74,8 @@ def test_zone_totals_are_kept_and_follow_floor_area(buildings):
 
 
 def test_bad_join_is_a_config_error(buildings):
-    with pytest.raises(wangge.ConfigError, match="join-on"):
+    # Options are named as Python arguments, and each fault has its own class.
+    with pytest.raises(wangge.OptionNeedsError, match="households_table needs join_on"):
         wangge.GridPartitioner(effort=0).fit(buildings, households_table=pd.DataFrame({"code": ["B0000"]}))
     with pytest.raises(wangge.InvalidInputError, match="nope"):
         wangge.GridPartitioner(effort=0).fit(buildings, households_table=pd.DataFrame({"code": ["B0000"]}), join_on="code=nope")

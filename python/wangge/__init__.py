@@ -18,6 +18,7 @@ import json
 import os
 import sys
 import tempfile
+import warnings
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import geopandas as gpd
@@ -25,30 +26,44 @@ import pandas as pd
 import shapely
 
 from . import _wangge
-from ._wangge import (
+from ._wangge import (  # every Rust error variant is an exception class (see ERRORS)
+    BadOptionValueError,
     ConfigError,
+    ConfigFileError,
     CrsError,
     InfeasibleError,
     InternalError,
+    InvalidFeatureError,
     InvalidInputError,
+    InvalidLayerError,
     IOFailure,
+    LockedGridEmptyError,
+    LockedGridInPiecesError,
+    LockedGridUnknownError,
+    MissingArgumentError,
+    OptionNeedsError,
+    OptionOnlyWithError,
+    OptionOutOfRangeError,
+    OptionsExclusiveError,
+    OptionsInconsistentError,
+    OutputNotEmptyError,
+    ParseError,
+    SolverError,
+    ThreadsError,
+    TriangulationError,
     WanggeError,
 )
 
 __version__: str = _wangge.__version__
-__all__ = [
-    "GridPartitioner",
-    "check",
-    "repair",
-    "WanggeError",
-    "InvalidInputError",
-    "CrsError",
-    "ConfigError",
-    "InfeasibleError",
-    "IOFailure",
-    "InternalError",
-    "__version__",
-]
+#: Every exception class of wangge, most general first.
+ERRORS = (
+    WanggeError, InvalidInputError, ParseError, InvalidFeatureError, InvalidLayerError, CrsError, ConfigError,
+    OptionOutOfRangeError, OptionsInconsistentError, OptionNeedsError, OptionOnlyWithError, OptionsExclusiveError,
+    BadOptionValueError, MissingArgumentError, ConfigFileError, LockedGridUnknownError, LockedGridEmptyError,
+    LockedGridInPiecesError, OutputNotEmptyError, InfeasibleError, IOFailure, ThreadsError, SolverError,
+    TriangulationError, InternalError,
+)
+__all__ = ["GridPartitioner", "check", "repair", "ERRORS", "__version__"] + [e.__name__ for e in ERRORS]
 
 _PARTITION_DEFAULTS, _AUDIT_DEFAULTS = (json.loads(t) for t in _wangge.defaults())
 
@@ -125,32 +140,42 @@ def _printer() -> Callable[[str, int, int], None]:
         return show
 
 
+_D = _PARTITION_DEFAULTS
+#: Old keyword names of GridPartitioner, still accepted with a DeprecationWarning.
+_RENAMED = {"max_walk": "max_walk_m", "time_limit": "time_limit_s"}
+
+
 class GridPartitioner:
     """Divides buildings into grids within household bounds, connected, compact, whose polygons
-    tile the territory (see the README for every option; names and defaults match the CLI).
+    tile the territory.
+
+    Every parameter is a field of the configuration, with the name and the default it has in
+    summary.json's ``config`` (and, spelt with dashes, on the command line; see ``wangge
+    partition --help`` and the README): a recorded configuration is passed back with
+    ``GridPartitioner(**summary["config"])``. The main ones:
 
     Parameters
     ----------
     min_households, max_households : bounds of a grid (300, 500).
     target_households : households per grid aimed at (default: middle of the bounds).
     grids : fixed number of grids (default: chosen from the bounds).
+    households, population, id, floors, units, crs : columns of the buildings and their CRS.
     seed : every random choice; the same seed gives the same grids (0).
     detour_factor : straight line × this estimates a walk without a network (1.3).
     objective_weight : ``"households"``, ``"buildings"`` or a column name.
-    max_walk : every building within this walk (m) of its grid's centre (hard).
+    max_walk_m : every building within this walk (m) of its grid's centre (hard).
+    contiguity : grids connected (True); False is the capacitated p-median problem.
     network_filter : e.g. ``"kind=path,minor_road"``; network_radius_m : 1500.
-    exact : solve each area with the exact MILP; lp_bound, polish : see the README.
-    no_contiguity : allow grids in pieces (capacitated p-median).
+    exact, polish, lp_bound, lower_bound : exact MILP, MILP polishing, LP bound, the bound.
     effort : 0 (fastest) to 1 (default 1 up to 20,000 buildings).
-    time_limit, mip_gap, solver_threads : HiGHS settings (60 s, 1e-4, 1).
-    worker_capacity : households one worker serves (with ``workers=N`` in ``fit``).
-    max_edge_m, territory_buffer_m, improve_passes, crs : as on the CLI.
+    time_limit_s, mip_gap, solver_threads : HiGHS settings (60 s, 1e-4, 1).
+    workers, worker_capacity : a number of identical workers and the households each serves
+        (``fit(workers=...)`` also takes a file or a DataFrame).
+    join_on, zone_population, zone_households, persons_per_household : households and
+        population from a table or zones (given to ``fit``).
+    existing_column, existing_id, stability, locked : re-division from an existing division.
     micro_min, micro_max : divide every grid into connected micro-grids of these bounds.
     code_prefix : grid codes = prefix + 3-digit grid number (micro-grids add 2 digits).
-    stability : with ``existing``/``existing_column`` in ``fit``: 1 moves only what the bounds
-        require, towards 0 moves that shorten walks are allowed.
-    locked : existing grid ids (numbers or text) kept exactly: same buildings, same id, and
-        with existing polygons the same polygon.
     progress : show progress (tqdm when installed).
     strict : raise :class:`InfeasibleError` when some grid misses a bound.
 
@@ -172,129 +197,94 @@ class GridPartitioner:
 
     def __init__(
         self,
-        min_households: float = _PARTITION_DEFAULTS["min_households"],
-        max_households: float = _PARTITION_DEFAULTS["max_households"],
-        target_households: Optional[float] = None,
-        grids: Optional[int] = None,
+        min_households: float = _D["min_households"],
+        max_households: float = _D["max_households"],
+        target_households: Optional[float] = _D["target_households"],
+        grids: Optional[int] = _D["grids"],
         *,
-        seed: int = _PARTITION_DEFAULTS["seed"],
-        detour_factor: float = _PARTITION_DEFAULTS["detour_factor"],
-        objective_weight: str = _PARTITION_DEFAULTS["objective_weight"],
-        max_walk: Optional[float] = None,
-        network_filter: Optional[str] = None,
-        network_radius_m: float = _PARTITION_DEFAULTS["network_radius_m"],
-        exact: bool = False,
-        lp_bound: bool = False,
-        polish: bool = False,
-        no_contiguity: bool = False,
-        effort: Optional[float] = None,
-        time_limit: float = _PARTITION_DEFAULTS["time_limit_s"],
-        mip_gap: float = _PARTITION_DEFAULTS["mip_gap"],
-        solver_threads: int = _PARTITION_DEFAULTS["solver_threads"],
-        worker_capacity: Optional[float] = None,
-        max_edge_m: float = _PARTITION_DEFAULTS["max_edge_m"],
-        territory_buffer_m: float = _PARTITION_DEFAULTS["territory_buffer_m"],
-        improve_passes: int = _PARTITION_DEFAULTS["improve_passes"],
-        crs: Optional[str] = None,
-        micro_min: Optional[float] = None,
-        micro_max: Optional[float] = None,
-        code_prefix: Optional[str] = None,
-        stability: float = 1.0,
+        households: str = _D["households"],
+        population: Optional[str] = _D["population"],
+        id: Optional[str] = _D["id"],
+        crs: Optional[str] = _D["crs"],
+        floors: Optional[str] = _D["floors"],
+        units: Optional[str] = _D["units"],
+        max_walk_m: Optional[float] = _D["max_walk_m"],
+        contiguity: bool = _D["contiguity"],
+        workers: Optional[int] = _D["workers"],
+        worker_capacity: Optional[float] = _D["worker_capacity"],
+        detour_factor: float = _D["detour_factor"],
+        objective_weight: str = _D["objective_weight"],
+        network_filter: Optional[str] = _D["network_filter"],
+        network_radius_m: float = _D["network_radius_m"],
+        network_max_access_m: float = _D["network_max_access_m"],
+        max_edge_m: float = _D["max_edge_m"],
+        territory_buffer_m: float = _D["territory_buffer_m"],
+        seed: int = _D["seed"],
+        improve_passes: int = _D["improve_passes"],
+        effort: Optional[float] = _D["effort"],
+        exact: bool = _D["exact"],
+        polish: bool = _D["polish"],
+        lp_bound: bool = _D["lp_bound"],
+        lower_bound: bool = _D["lower_bound"],
+        time_limit_s: float = _D["time_limit_s"],
+        mip_gap: float = _D["mip_gap"],
+        solver_threads: int = _D["solver_threads"],
+        join_on: Optional[str] = _D["join_on"],
+        zone_population: Optional[str] = _D["zone_population"],
+        zone_households: Optional[str] = _D["zone_households"],
+        persons_per_household: Optional[float] = _D["persons_per_household"],
+        existing_column: Optional[str] = _D["existing_column"],
+        existing_id: Optional[str] = _D["existing_id"],
+        stability: float = _D["stability"],
         locked: Sequence[Union[int, str]] = (),
+        micro_min: Optional[float] = _D["micro_min"],
+        micro_max: Optional[float] = _D["micro_max"],
+        code_prefix: Optional[str] = _D["code_prefix"],
         progress: bool = False,
         strict: bool = False,
+        **renamed: Any,
     ) -> None:
-        self.min_households = min_households
-        self.max_households = max_households
-        self.target_households = target_households
-        self.grids = grids
-        self.seed = seed
-        self.detour_factor = detour_factor
-        self.objective_weight = objective_weight
-        self.max_walk = max_walk
-        self.network_filter = network_filter
-        self.network_radius_m = network_radius_m
-        self.exact = exact
-        self.lp_bound = lp_bound
-        self.polish = polish
-        self.no_contiguity = no_contiguity
-        self.effort = effort
-        self.time_limit = time_limit
-        self.mip_gap = mip_gap
-        self.solver_threads = solver_threads
-        self.worker_capacity = worker_capacity
-        self.max_edge_m = max_edge_m
-        self.territory_buffer_m = territory_buffer_m
-        self.improve_passes = improve_passes
-        self.crs = crs
-        self.micro_min = micro_min
-        self.micro_max = micro_max
-        self.code_prefix = code_prefix
-        self.stability = stability
-        self.locked = locked
-        self.progress = progress
-        self.strict = strict
+        params = dict(locals())
+        for name in ("self", "renamed", "__class__"):
+            params.pop(name, None)
+        for old, value in renamed.items():
+            if old == "no_contiguity":
+                warnings.warn("no_contiguity is now contiguity=False", DeprecationWarning, stacklevel=2)
+                params["contiguity"] = not value
+            elif old in _RENAMED:
+                warnings.warn(f"{old} is now {_RENAMED[old]}", DeprecationWarning, stacklevel=2)
+                params[_RENAMED[old]] = value
+            else:
+                raise TypeError(f"GridPartitioner() got an unexpected keyword argument {old!r}")
+        for name, value in params.items():
+            setattr(self, name, value)
 
-    def _config(self, households: str, population: Optional[str], id: Optional[str], workers: Optional[int], sources: Dict[str, Any]) -> Dict[str, Any]:
-        return {
-            **sources,
-            "households": households,
-            "population": population,
-            "id": id,
-            "crs": self.crs,
-            "min_households": float(self.min_households),
-            "max_households": float(self.max_households),
-            "target_households": self.target_households,
-            "grids": self.grids,
-            "max_edge_m": float(self.max_edge_m),
-            "territory_buffer_m": float(self.territory_buffer_m),
-            "seed": int(self.seed),
-            "improve_passes": int(self.improve_passes),
-            "detour_factor": float(self.detour_factor),
-            "objective_weight": self.objective_weight,
-            "max_walk_m": self.max_walk,
-            "network_filter": self.network_filter,
-            "network_radius_m": float(self.network_radius_m),
-            "contiguity": not self.no_contiguity,
-            "exact": bool(self.exact),
-            "lp_bound": bool(self.lp_bound),
-            "polish": bool(self.polish),
-            "effort": self.effort,
-            "time_limit_s": float(self.time_limit),
-            "mip_gap": float(self.mip_gap),
-            "solver_threads": int(self.solver_threads),
-            "workers": workers,
-            "worker_capacity": self.worker_capacity,
-            "micro_min": self.micro_min,
-            "micro_max": self.micro_max,
-            "code_prefix": self.code_prefix,
-            "stability": float(self.stability),
-            "locked": [x if isinstance(x, str) else int(x) for x in self.locked],
-        }
+    def _config(self, overrides: Dict[str, Any]) -> Dict[str, Any]:
+        """The configuration (summary.json's ``config``) of this model, with ``overrides``."""
+        config = {name: getattr(self, name) for name in _PARTITION_DEFAULTS}
+        unknown = set(overrides) - set(config)
+        if unknown:
+            raise TypeError(f"fit() got unexpected keyword argument(s) {', '.join(sorted(unknown))}")
+        config.update(overrides)
+        config["locked"] = [x if isinstance(x, str) else int(x) for x in config["locked"]]
+        return config
 
     def fit(
         self,
         buildings: gpd.GeoDataFrame,
-        households: str = "households",
-        population: Optional[str] = None,
         barriers: Union[None, Frame, Sequence[Frame]] = None,
         territory: Optional[Frame] = None,
         network: Optional[gpd.GeoDataFrame] = None,
         workers: Union[None, int, str, os.PathLike, pd.DataFrame] = None,
-        id: Optional[str] = None,
         households_table: Union[None, str, os.PathLike, pd.DataFrame] = None,
-        join_on: Optional[str] = None,
         population_zones: Union[None, str, os.PathLike, gpd.GeoDataFrame] = None,
-        zone_population: Optional[str] = None,
-        zone_households: Optional[str] = None,
-        floors: Optional[str] = None,
-        persons_per_household: Optional[float] = None,
-        units: Optional[str] = None,
         existing: Union[None, str, os.PathLike, gpd.GeoDataFrame] = None,
-        existing_column: Optional[str] = None,
-        existing_id: Optional[str] = None,
+        **options: Any,
     ) -> "GridPartitioner":
         """Partitions ``buildings`` (polygons or points with a household column) and returns self.
+
+        ``options``: configuration fields for this fit only (the constructor's parameters, e.g.
+        ``households="hh"``, ``join_on="code"``, ``units="units"``).
 
         ``workers``: a number (with ``worker_capacity``), a CSV/GeoJSON path, or a DataFrame with
         columns ``id``, ``capacity`` and optionally ``kind``, ``x``, ``y`` (buildings' CRS).
@@ -317,13 +307,19 @@ class GridPartitioner:
         current grid id) keep grid ids and move few households (``stability``, ``locked``); what
         changed is in ``summary_["redivision"]``.
         """
+        config = self._config(options)
+        households, population, id = config["households"], config["population"], config["id"]
+        join_on, floors, units = config["join_on"], config["floors"], config["units"]
+        existing_column, existing_id = config["existing_column"], config["existing_id"]
+        zone_population, zone_households = config["zone_population"], config["zone_households"]
+        persons_per_household = config["persons_per_household"]
         buildings = _as_frame(buildings, "buildings")
         if population is None and "population" in buildings.columns:
-            population = "population"
+            population = config["population"] = "population"
         external_households = households_table is not None or (population_zones is not None and (zone_households is not None or persons_per_household is not None))
         columns: List[str] = [] if external_households and households not in buildings.columns else [households]
         join_buildings = None if join_on is None else join_on.split("=")[0].strip()
-        for extra in (population, id, None if self.objective_weight in ("households", "buildings") else self.objective_weight, join_buildings, floors, units):
+        for extra in (population, id, None if config["objective_weight"] in ("households", "buildings") else config["objective_weight"], join_buildings, floors, units):
             if extra is not None and extra not in columns:
                 columns.append(extra)
         if existing_column is not None and existing_column not in columns:
@@ -335,7 +331,6 @@ class GridPartitioner:
             has_id = id_col in grid_frame.columns
             # Without an id column the grids are numbered by row from 1, as on the CLI.
             existing_arg = _layer(grid_frame, "existing", [id_col] if has_id else [], with_ids=False)
-        sources = {"existing_column": existing_column, "existing_id": existing_id, "join_on": join_on, "zone_population": zone_population, "zone_households": zone_households, "floors": floors, "units": units, "persons_per_household": persons_per_household}
         table_columns = [join_on.split("=")[-1].strip() if join_on else "", households, population or "population"]
         table_arg = table_path = zones_arg = zones_path = None
         if isinstance(households_table, (str, os.PathLike)):
@@ -347,13 +342,12 @@ class GridPartitioner:
         elif population_zones is not None:
             zone_columns = [c for c in (zone_population, zone_households) if c is not None and c in population_zones.columns]
             zones_arg = _layer(population_zones, "population_zones", zone_columns)
-        worker_count: Optional[int] = None
         workers_path: Optional[str] = None
         tmp: Optional[str] = None
         if isinstance(workers, bool):
             raise ConfigError("workers must be a number, a path or a DataFrame")
         if isinstance(workers, int):
-            worker_count = workers
+            config["workers"] = workers
         elif isinstance(workers, (str, os.PathLike)):
             workers_path = os.fspath(workers)
         elif isinstance(workers, pd.DataFrame):
@@ -363,11 +357,10 @@ class GridPartitioner:
             workers_path = tmp
         elif workers is not None:
             raise ConfigError(f"workers must be a number, a path or a DataFrame, not {type(workers).__name__}")
-        config = self._config(households, population, id, worker_count, sources)
         barrier_list = [] if barriers is None else ([barriers] if isinstance(barriers, (gpd.GeoDataFrame, gpd.GeoSeries)) else list(barriers))
         net_cols: List[str] = []
-        if network is not None and self.network_filter:
-            col = self.network_filter.replace("!=", "=").split("=")[0].strip()
+        if network is not None and config["network_filter"]:
+            col = config["network_filter"].replace("!=", "=").split("=")[0].strip()
             net_cols = [col]
         try:
             labels, polygons, props, summary, building_households, building_population, micro = _wangge.partition(

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use super::layer::{projector_for, GridLayer};
 use super::{AuditConfig, Problem, ProblemKind};
 use crate::error::{Error, FeatureFault, Result};
-use crate::partition::fmt_count;
+use crate::text;
 use crate::read::Layer;
 
 /// Columns to read from a buildings layer.
@@ -155,7 +155,7 @@ pub fn check_buildings(layer: &Layer, grids: &GridLayer, config: &AuditConfig) -
                 problems.push(problem(
                     ProblemKind::UnservedBuilding,
                     p.shares.iter().map(|s| s.0).collect(),
-                    format!("building {} ({} households) lies in no grid{partly}", b.id, fmt_count(b.households)),
+                    format!("building {} ({} households) lies in no grid{partly}", b.id, text::count(b.households)),
                 ));
             }
             1 => {}
@@ -167,7 +167,7 @@ pub fn check_buildings(layer: &Layer, grids: &GridLayer, config: &AuditConfig) -
                     format!(
                         "building {} ({} households) is claimed by grids {}",
                         b.id,
-                        fmt_count(b.households),
+                        text::count(b.households),
                         p.hosts.iter().map(|&g| name(g)).collect::<Vec<_>>().join(", ")
                     ),
                 ));
@@ -189,12 +189,12 @@ pub fn check_buildings(layer: &Layer, grids: &GridLayer, config: &AuditConfig) -
         let hi = config.max_households.unwrap_or(f64::INFINITY);
         for (g, grid) in grids.grids.iter().enumerate() {
             if load[g] < lo - 1e-9 || load[g] > hi + 1e-9 {
-                let bound = if load[g] < lo { format!("fewer than the minimum {}", fmt_count(lo)) } else { format!("more than the maximum {}", fmt_count(hi)) };
+                let bound = if load[g] < lo { format!("fewer than the minimum {}", text::count(lo)) } else { format!("more than the maximum {}", text::count(hi)) };
                 problems.push(Problem {
                     kind: ProblemKind::HouseholdsOutOfBounds,
                     grid_ids: vec![grid.id.clone()],
                     area_m2: grid.shape.unsigned_area(),
-                    message: format!("grid {} holds {} households in {} buildings, {bound}", grid.id, fmt_count(load[g]), count[g]),
+                    message: format!("grid {} holds {} households in {} buildings, {bound}", grid.id, text::count(load[g]), count[g]),
                     building_id: None,
                     geometry: Some(grid.shape.clone().into()),
                 });

@@ -142,7 +142,7 @@ pub fn repair(grids: Layer, inputs: AuditInputs, config: &AuditConfig) -> Result
                     let (ci, cj) = (cost(i, j), cost(j, i));
                     if (ci - cj).abs() > 1e-9 {
                         let (w, o) = if ci < cj { (i, j) } else { (j, i) };
-                        Some((w, o, format!("keeps household bounds better ({} households in the overlap)", crate::partition::fmt_count(hx))))
+                        Some((w, o, format!("keeps household bounds better ({} households in the overlap)", crate::text::count(hx))))
                     } else {
                         None
                     }

@@ -9,8 +9,17 @@ use rstar::primitives::{GeomWithData, Rectangle};
 use rstar::RTree;
 use serde::{Deserialize, Serialize};
 
+use std::collections::HashMap;
+
+use serde_json::Value;
+
+use super::footprint::{collect_parts, to_work};
+use super::layers::Frames;
 use super::Footprint;
+use crate::config::{OptionName, PartitionConfig};
+use crate::error::{Error, FeatureFault, Result};
 use crate::read::FeatureId as GridId;
+use crate::read::Layer;
 
 /// Each building's existing grid (file order) and how it was found.
 #[derive(Debug, Clone)]
@@ -138,4 +147,156 @@ pub fn assign_to_polygons(grids: &[(u32, MultiPolygon<f64>)], anchors: &[Coord<f
         .collect();
     let ambiguous = found.iter().filter(|x| x.1).count();
     (found.into_iter().map(|x| x.0).collect(), ambiguous)
+}
+
+impl ExistingReport {
+    /// Remarks for the user: buildings in no grid, buildings in several.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.buildings_without_grid > 0 {
+            out.push(format!("{} building(s) are in no existing grid and join a neighbouring grid", self.buildings_without_grid));
+        }
+        if self.ambiguous_buildings > 0 {
+            out.push(format!("{} building(s) lie in several existing grids (overlaps) and were given to the one covering most of their footprint", self.ambiguous_buildings));
+        }
+        out
+    }
+}
+
+/// The buildings as the existing division sees them (file order).
+pub(super) struct Placed<'a> {
+    /// The buildings layer.
+    pub layer: &'a Layer,
+    /// Their footprints (working metres).
+    pub footprints: &'a [Footprint],
+    /// Their anchors (working metres).
+    pub anchors: &'a [Coord<f64>],
+    /// Their ids.
+    pub ids: &'a [GridId],
+}
+
+/// Each building's existing grid: from the existing grid column of the buildings or from the
+/// existing polygon layer; None without an existing division.
+pub(super) fn existing_division(buildings: &Placed, polygons: Option<&Layer>, frames: &Frames, config: &PartitionConfig) -> Result<Option<ExistingGrids>> {
+    let r = &config.redivision;
+    let mut report = ExistingReport { locked: r.locked.clone(), ..Default::default() };
+    let grid_of_building = match (&r.existing_column, polygons) {
+        (None, None) => {
+            let division = || format!("an existing division ({} or {})", OptionName("existing"), OptionName("existing_column"));
+            if r.stability != 1.0 {
+                return Err(Error::OptionNeeds { option: OptionName("stability"), needs: division() });
+            }
+            if !r.locked.is_empty() {
+                return Err(Error::OptionNeeds { option: OptionName("locked"), needs: division() });
+            }
+            return Ok(None);
+        }
+        (Some(_), Some(_)) => return Err(Error::OptionsExclusive { first: OptionName("existing"), second: OptionName("existing_column") }),
+        (Some(col), None) => from_column(buildings, col, &mut report)?,
+        (None, Some(grid_layer)) => from_polygons(buildings, grid_layer, frames, config, &mut report)?,
+    };
+    report.grids = report.ids.len();
+    report.buildings_without_grid = grid_of_building.iter().filter(|g| g.is_none()).count();
+    if let Some(l) = r.locked.iter().find(|l| !report.ids.iter().any(|i| i.same(l))) {
+        return Err(Error::LockedGridUnknown { id: l.to_string(), grids: report.ids.len() });
+    }
+    Ok(Some(ExistingGrids { grid_of_building, report }))
+}
+
+/// The existing grid of each building from its column `col`.
+fn from_column(buildings: &Placed, col: &str, report: &mut ExistingReport) -> Result<Vec<Option<u32>>> {
+    let layer = buildings.layer;
+    let Some(idx) = layer.column_index(col).filter(|_| layer.has_column(col)) else {
+        return Err(Error::layer(&layer.name, format!("has no '{col}' column for {} (columns: {})", OptionName("existing_column"), layer.columns.join(", "))));
+    };
+    report.source = format!("column '{col}' of the buildings");
+    let ids_of_building = layer
+        .features
+        .iter()
+        .zip(buildings.ids)
+        .map(|(f, id)| match &f.attributes[idx] {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
+            Some(v) => GridId::grid_id(v).map(Some).map_err(|m| Error::feature(&layer.name, id.to_string(), FeatureFault::BadId { message: format!("'{col}': {m}") })),
+        })
+        .collect::<Result<Vec<Option<GridId>>>>()?;
+    let mut distinct: Vec<GridId> = ids_of_building.iter().flatten().cloned().collect();
+    distinct.sort();
+    distinct.dedup();
+    report.ids = distinct;
+    Ok(ids_of_building.iter().map(|g| g.as_ref().and_then(|g| report.ids.binary_search(g).ok()).map(|i| i as u32)).collect())
+}
+
+/// The existing grid of each building from the grid polygons of `grid_layer` (ids: the
+/// `existing_id` column, else `grid_id`, else the feature ids, else the row number from 1);
+/// locked grids' polygons are kept with their vertices as given.
+fn from_polygons(buildings: &Placed, grid_layer: &Layer, frames: &Frames, config: &PartitionConfig, report: &mut ExistingReport) -> Result<Vec<Option<u32>>> {
+    let col = config.redivision.existing_id.clone().unwrap_or_else(|| "grid_id".into());
+    let has_col = grid_layer.has_column(&col);
+    if config.redivision.existing_id.is_some() && !has_col {
+        return Err(Error::layer(&grid_layer.name, format!("has no '{col}' column for {} (columns: {})", OptionName("existing_id"), grid_layer.columns.join(", "))));
+    }
+    let idx = grid_layer.column_index(&col);
+    // One id source for the whole layer: the id column, else feature ids, else row + 1.
+    let use_feature_ids = !has_col && grid_layer.features.iter().all(|f| f.id.is_some());
+    let mut grids = Vec::new();
+    let mut seen: HashMap<String, String> = HashMap::new();
+    let polygon_features = frames.feature_polygons(grid_layer, "existing grid")?;
+    for (i, mp) in polygon_features.iter().cloned() {
+        let f = &grid_layer.features[i];
+        let value = match (idx.filter(|_| has_col), &f.id) {
+            (Some(idx), _) => f.attributes[idx].clone().ok_or_else(|| {
+                Error::feature(&grid_layer.name, f.label(), FeatureFault::MissingColumn { column: col.clone(), available: grid_layer.columns.join(", ") })
+            })?,
+            (None, Some(id)) if use_feature_ids => id.to_json(),
+            _ => Value::from(f.row as u64 + 1),
+        };
+        let id = GridId::grid_id(&value).map_err(|m| Error::feature(&grid_layer.name, f.label(), FeatureFault::BadId { message: m }))?;
+        if let Some(first) = seen.insert(id.to_string(), f.label()) {
+            return Err(Error::feature(&grid_layer.name, f.label(), FeatureFault::BadId { message: format!("grid id {id} is also the id of feature {first}") }));
+        }
+        grids.push((id, mp));
+    }
+    let mut ids: Vec<GridId> = grids.iter().map(|g| g.0.clone()).collect();
+    ids.sort();
+    report.ids = ids;
+    let grids: Vec<(u32, MultiPolygon<f64>)> = grids.into_iter().filter_map(|(id, mp)| report.ids.binary_search(&id).ok().map(|i| (i as u32, mp))).collect();
+    report.locked_shapes = locked_shapes(grid_layer, &polygon_features, &grids, frames, config, &report.ids)?;
+    report.source = format!(
+        "grid polygons of {} (id: {})",
+        grid_layer.name,
+        if has_col { format!("column '{col}'") } else if use_feature_ids { "feature id".into() } else { "row number from 1".into() }
+    );
+    let (assigned, ambiguous) = assign_to_polygons(&grids, buildings.anchors, buildings.footprints);
+    report.ambiguous_buildings = ambiguous;
+    Ok(assigned)
+}
+
+/// The polygons of the locked grids, with each vertex in working metres and as given when the
+/// layer is in the buildings' CRS (then they are written back unchanged).
+fn locked_shapes(grid_layer: &Layer, features: &[(usize, MultiPolygon<f64>)], grids: &[(u32, MultiPolygon<f64>)], frames: &Frames, config: &PartitionConfig, ids: &[GridId]) -> Result<Vec<LockedShape>> {
+    let locked = &config.redivision.locked;
+    let same_crs = !locked.is_empty() && frames.layer_crs(grid_layer)? == frames.buildings_crs;
+    let proj = if same_crs { Some(frames.projector(grid_layer)?) } else { None };
+    let mut out = Vec::new();
+    for ((feature, _), (grid, working)) in features.iter().zip(grids) {
+        if !locked.iter().any(|l| l.same(&ids[*grid as usize])) {
+            continue;
+        }
+        let f = &grid_layer.features[*feature];
+        let err = |fault| Error::feature(&grid_layer.name, f.label(), fault);
+        let mut vertices = Vec::new();
+        if let Some(proj) = &proj {
+            let mut rings = Vec::new();
+            let mut points = Vec::new();
+            if let Some(g) = &f.geometry {
+                collect_parts(g, &mut rings, &mut points).ok();
+            }
+            for c in rings.iter().flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors())).flat_map(|r| r.0.iter()) {
+                vertices.push((to_work(*c, proj, &err)?, *c));
+            }
+        }
+        out.push(LockedShape { grid: *grid, feature: *feature, working: working.clone(), vertices });
+    }
+    Ok(out)
 }

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::apportion::apportion;
-use super::count_value;
+use super::values::count_value;
 use crate::config::JoinKey;
 use crate::error::{Error, Result};
 use crate::read::Layer;

@@ -537,6 +537,7 @@ pub fn count_rows(buildings: &[Building], bs: impl IntoIterator<Item = u32>) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
     use geo::{Rect, Relate};
 
     fn slab() -> MultiPolygon<f64> {

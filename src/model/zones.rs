@@ -10,6 +10,11 @@ use rstar::RTree;
 use serde::{Deserialize, Serialize};
 
 use super::apportion::apportion;
+use super::layers::Frames;
+use super::values::count_value;
+use crate::config::{OptionName, PartitionConfig};
+use crate::error::{Error, FeatureFault, Result};
+use crate::read::Layer;
 
 /// How many buildings outside every zone are listed by id in the report (all are counted).
 pub const LISTED: usize = 1000;
@@ -180,6 +185,45 @@ impl ZoneReport {
         }
         out
     }
+}
+
+/// The zones of `--population-zones` in working metres, with their totals.
+pub(super) fn read_zones(layer: &Layer, frames: &Frames, config: &PartitionConfig) -> Result<Vec<Zone>> {
+    let pop_col = config.sources.zone_population.clone().unwrap_or_default();
+    let polygons = frames.feature_polygons(layer, "zone")?;
+    let available = || layer.columns.join(", ");
+    if !layer.has_column(&pop_col) {
+        return Err(Error::layer(&layer.name, format!("has no '{pop_col}' column for {} (columns: {})", OptionName("zone_population"), available())));
+    }
+    if let Some(c) = &config.sources.zone_households {
+        if !layer.has_column(c) {
+            return Err(Error::layer(&layer.name, format!("has no '{c}' column for {} (columns: {})", OptionName("zone_households"), available())));
+        }
+    }
+    // Zones without a polygon are kept (empty) so their totals are reported as not placed.
+    let mut by_feature: Vec<Option<MultiPolygon<f64>>> = vec![None; layer.features.len()];
+    for (i, area) in polygons {
+        by_feature[i] = Some(area);
+    }
+    let mut out = Vec::with_capacity(by_feature.len());
+    for (i, area) in by_feature.into_iter().enumerate() {
+        let area = area.unwrap_or_else(|| MultiPolygon(Vec::new()));
+        let f = &layer.features[i];
+        let value = |col: &str| -> Result<f64> {
+            let idx = layer.column_index(col).expect("zone column requested");
+            match &f.attributes[idx] {
+                None => Err(Error::feature(&layer.name, f.label(), FeatureFault::MissingColumn { column: col.into(), available: available() })),
+                Some(v) => count_value(v, col).map_err(|fault| Error::feature(&layer.name, f.label(), fault)),
+            }
+        };
+        let population = value(&pop_col)?;
+        let households = config.sources.zone_households.as_deref().map(value).transpose()?;
+        out.push(Zone { label: f.label(), area, population, households });
+    }
+    if out.is_empty() {
+        return Err(Error::layer(&layer.name, "has no zone polygon"));
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

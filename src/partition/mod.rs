@@ -32,6 +32,7 @@ use crate::distance::Metric;
 use crate::graph::{UnitGraph, NONE};
 use crate::pieces::pieces;
 use crate::rng::Rng;
+use crate::text;
 
 /// Why a grid misses a bound or a check. The partition stage finds the first five; the check
 /// stage adds polygon defects and the staffing adds grids left without a worker.
@@ -309,7 +310,7 @@ pub fn partition_with_progress(
                         "an area of {} buildings and {} households (cut off from the rest, starting at building {}) \
                          fits no whole number of grids of {lo}–{hi} households; it was divided into {} grids of about {:.0}, \
                          this one holds {}",
-                        task.units.len(), fmt_count(total), name(task.units[0]), task.count.k, total / task.count.k as f64, fmt_count(load)
+                        task.units.len(), text::count(total), name(task.units[0]), task.count.k, total / task.count.k as f64, text::count(load)
                     ),
                 )
             } else if !task.count.feasible {
@@ -318,10 +319,10 @@ pub fn partition_with_progress(
                     format!(
                         "{} gives this area of {} households {} grids (about {:.0} each), outside {lo}–{hi}; this one holds {}",
                         if limited_by_workers { "the number of workers" } else { "the fixed number of grids" },
-                        fmt_count(total),
+                        text::count(total),
                         task.count.k,
                         total / task.count.k as f64,
-                        fmt_count(load)
+                        text::count(load)
                     ),
                 )
             } else if status == RegionStatus::ProvenInfeasible {
@@ -330,7 +331,7 @@ pub fn partition_with_progress(
                     format!(
                         "holds {} households, outside {lo}–{hi}: an exact search proved that this area of {} buildings and {} \
                          households (starting at building {}) has no division into connected grids within the bounds",
-                        fmt_count(load), task.units.len(), fmt_count(total), name(task.units[0])
+                        text::count(load), task.units.len(), text::count(total), name(task.units[0])
                     ),
                 )
             } else {
@@ -339,7 +340,7 @@ pub fn partition_with_progress(
                     format!(
                         "holds {} households, outside {lo}–{hi}: no connected division of this area of {} households into {} grids \
                          within the bounds was found (buildings are too lumpy or too weakly connected)",
-                        fmt_count(load), fmt_count(total), task.count.k
+                        text::count(load), text::count(total), task.count.k
                     ),
                 )
             };
@@ -356,7 +357,7 @@ pub fn partition_with_progress(
                         name(g.global[u]),
                         d,
                         name(g.global[parts.centre[p] as usize]),
-                        fmt_count(limit)
+                        text::count(limit)
                     ),
                 });
             }
@@ -384,7 +385,7 @@ pub fn partition_with_progress(
                     } else {
                         format!("building {} alone holds", name(grid.units[0]))
                     },
-                    fmt_count(graph.units[grid.units[0] as usize].households)
+                    text::count(graph.units[grid.units[0] as usize].households)
                 ),
             });
         } else if grid.households < lo - Band::EPS {
@@ -397,7 +398,7 @@ pub fn partition_with_progress(
                     "buildings {}{more} ({} households) are cut off from the rest by barriers or distance and hold fewer \
                      than the minimum {lo}: they form a grid of their own",
                     first.join(", "),
-                    fmt_count(grid.households)
+                    text::count(grid.households)
                 ),
             });
         }
@@ -419,14 +420,6 @@ pub fn partition_with_progress(
     })
 }
 
-/// A count for messages: integers without decimals.
-pub fn fmt_count(x: f64) -> String {
-    if (x - x.round()).abs() < 1e-9 {
-        format!("{}", x.round() as i64)
-    } else {
-        format!("{x:.2}")
-    }
-}
 
 /// How a region's division relates to its bounds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -12,7 +12,8 @@ use super::improve::{improve_near_home, Home};
 use super::medoid::weighted_medoid;
 use super::region::{Band, LocalGraph, Parts, Rules};
 use super::repair::repair_stable;
-use super::{fmt_count, partition, Grid, Plan, Violation, ViolationKind};
+use super::{partition, Grid, Plan, Violation, ViolationKind};
+use crate::text;
 use crate::config::{Bounds, MicroGrids, PartitionConfig};
 use crate::distance::Metric;
 use crate::error::Result;
@@ -276,7 +277,7 @@ pub fn redivide(graph: &UnitGraph, metric: &Metric, config: &PartitionConfig, ex
             violations.push(Violation {
                 grid: gi,
                 kind: ViolationKind::Unbalanced,
-                message: format!("locked grid holds {} households, outside {lo}–{hi}; it was kept as it is", fmt_count(grids[gi].households)),
+                message: format!("locked grid holds {} households, outside {lo}–{hi}; it was kept as it is", text::count(grids[gi].households)),
             });
         }
     }
@@ -290,7 +291,7 @@ pub fn redivide(graph: &UnitGraph, metric: &Metric, config: &PartitionConfig, ex
             violations.push(Violation {
                 grid: gi,
                 kind: ViolationKind::OversizeBuilding,
-                message: format!("building {} alone holds {} households, more than the maximum {hi}: it forms its own grid", name(u as u32), fmt_count(graph.units[u].households)),
+                message: format!("building {} alone holds {} households, more than the maximum {hi}: it forms its own grid", name(u as u32), text::count(graph.units[u].households)),
             });
         }
     }
@@ -323,7 +324,7 @@ pub fn redivide(graph: &UnitGraph, metric: &Metric, config: &PartitionConfig, ex
             for v in fresh.violations {
                 violations.push(Violation { grid: base + v.grid, ..v });
             }
-            notes.push(format!("an area of {} households outside every existing grid was divided afresh", fmt_count(total)));
+            notes.push(format!("an area of {} households outside every existing grid was divided afresh", text::count(total)));
             continue;
         }
         let g = LocalGraph::induced(graph, area, metric);
@@ -384,8 +385,8 @@ pub fn redivide(graph: &UnitGraph, metric: &Metric, config: &PartitionConfig, ex
                     kind: ViolationKind::Unbalanced,
                     message: format!(
                         "holds {} households, outside {lo}–{hi}: moving buildings between neighbouring grids of this area of {} households could not bring it within the bounds",
-                        fmt_count(parts.load[p]),
-                        fmt_count(total)
+                        text::count(parts.load[p]),
+                        text::count(total)
                     ),
                 });
             }

@@ -9,7 +9,6 @@ use rstar::primitives::{GeomWithData, Rectangle};
 use serde_json::{json, Value};
 use wangge::progress::Progress;
 use wangge::read::{parse_geojson, Layer};
-use wangge::pipeline::Layers;
 use wangge::{partition_layers, PartitionConfig, Partitioned};
 
 /// Easting / northing origin of synthetic layers (EPSG:4547 metres).
@@ -88,8 +87,8 @@ pub fn layer(text: &str, name: &str) -> Layer {
 
 /// Runs the pipeline on layers.
 pub fn run(b: &Layer, territory: Option<&Layer>, barriers: &[Layer], config: &PartitionConfig) -> Partitioned {
-    let layers = Layers { buildings: b, territory, barriers, network: None, workers: None, households_table: None, population_zones: None, existing: None };
-    partition_layers(&layers, config, Value::Null, &mut Progress::hidden()).expect("partition runs")
+    let layers = wangge::InputLayers { territory: territory.cloned(), barriers: barriers.to_vec(), ..wangge::InputLayers::buildings(b.clone()) };
+    partition_layers(&layers, config, None, &mut Progress::hidden()).expect("partition runs")
 }
 
 /// Figures of an independent check.
