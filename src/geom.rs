@@ -1,10 +1,34 @@
 //! Small geometric tools shared by the stages, each backed by an R-tree (`rstar`).
 
 use geo::{Coord, MultiPolygon, Rect};
-use rstar::primitives::{GeomWithData, Line};
+use rstar::primitives::{GeomWithData, Line, Rectangle};
 use rstar::{RTree, AABB};
 
 type Segment = GeomWithData<Line<[f64; 2]>, ()>;
+
+/// Items found by their bounding boxes: an R-tree of boxes, each carrying the position of its
+/// item in the list it was built from.
+pub struct BoxIndex {
+    tree: RTree<GeomWithData<Rectangle<[f64; 2]>, usize>>,
+}
+
+impl BoxIndex {
+    /// Indexes the boxes of a list of items (an item without a box is left out).
+    pub fn new(boxes: impl IntoIterator<Item = Option<Rect<f64>>>) -> BoxIndex {
+        let items = boxes.into_iter().enumerate().filter_map(|(i, r)| r.map(|r| GeomWithData::new(Rectangle::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y]), i)));
+        BoxIndex { tree: RTree::bulk_load(items.collect()) }
+    }
+
+    /// The items whose box contains `c`.
+    pub fn at(&self, c: Coord<f64>) -> impl Iterator<Item = usize> + '_ {
+        self.tree.locate_all_at_point(&[c.x, c.y]).map(|g| g.data)
+    }
+
+    /// The items whose box intersects `r`.
+    pub fn intersecting(&self, r: Rect<f64>) -> impl Iterator<Item = usize> + '_ {
+        self.tree.locate_in_envelope_intersecting(&AABB::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y])).map(|g| g.data)
+    }
+}
 
 /// Point-in-polygon tests against a (possibly large) multipolygon, by counting crossings of a
 /// ray with the ring segments found through an R-tree.

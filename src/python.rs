@@ -22,7 +22,7 @@ use crate::error::Error;
 use crate::pipeline::partition_layers;
 use crate::progress::{Progress, Watch};
 use crate::read::{FeatureId, InputFeature, InputLayers, Layer};
-use crate::PartitionConfig;
+use crate::config::PartitionConfig;
 
 create_exception!(_wangge, WanggeError, PyException, "Base class of every wangge error.");
 create_exception!(_wangge, InvalidInputError, WanggeError, "A layer, feature or value of the input is unusable.");

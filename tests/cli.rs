@@ -173,3 +173,45 @@ fn missing_file_is_an_io_error() {
     assert_eq!(o.status.code(), Some(5));
     assert!(stderr(&o).contains("nothing.geojson"));
 }
+
+#[test]
+fn a_summary_passed_back_as_config_repeats_the_run_and_flags_override_it() {
+    let d = tmp("config-back");
+    let text = lattice(14, 12, 40.0, &mut |i, j| 20.0 + ((i * 7 + j * 3) % 9) as f64 * 8.0);
+    let input = write(&d, "b.geojson", &text);
+    let (first, again, other) = (d.join("first"), d.join("again"), d.join("other"));
+    let o = wangge(&["partition", &input, "-o", first.to_str().unwrap(), "-q", "--min-households", "200", "--max-households", "380", "--seed", "4", "--effort", "0", "--micro-min", "30", "--micro-max", "120"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let summary = first.join("summary.json");
+    let o = wangge(&["partition", &input, "-o", again.to_str().unwrap(), "-q", "--config", summary.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    for f in ["buildings.geojson", "grids.geojson", "micro_grids.geojson"] {
+        assert_eq!(std::fs::read(first.join(f)).unwrap(), std::fs::read(again.join(f)).unwrap(), "{f} differs");
+    }
+    let (a, b) = (read_json(&summary), read_json(again.join("summary.json")));
+    assert_eq!(a["config"], b["config"]);
+    // A flag given on the command line wins over the file; the rest of the file still holds.
+    let o = wangge(&["partition", &input, "-o", other.to_str().unwrap(), "-q", "--config", summary.to_str().unwrap(), "--max-households", "400"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let c = read_json(other.join("summary.json"));
+    assert_eq!((c["config"]["max_households"].as_f64(), c["config"]["min_households"].as_f64(), c["config"]["seed"].as_u64()), (Some(400.0), Some(200.0), Some(4)));
+    // An unknown field is refused, naming the file.
+    let bad = write(&d, "bad.json", r#"{"min_households": 200, "max_housholds": 400}"#);
+    let o = wangge(&["partition", &input, "-o", d.join("bad").to_str().unwrap(), "-q", "--config", &bad]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("bad.json") && stderr(&o).contains("max_housholds"), "{}", stderr(&o));
+}
+
+#[test]
+fn the_typed_summary_reads_back_as_written() {
+    let d = tmp("summary-typed");
+    let input = write(&d, "b.geojson", &lattice(10, 10, 40.0, &mut |_, _| 45.0));
+    let out = d.join("out");
+    let o = wangge(&["partition", &input, "-o", out.to_str().unwrap(), "-q", "--workers", "12", "--worker-capacity", "480"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = std::fs::read_to_string(out.join("summary.json")).unwrap();
+    let typed: wangge::report::Summary = serde_json::from_str(&text).expect("summary.json reads as a Summary");
+    assert_eq!(serde_json::to_value(&typed).unwrap(), serde_json::from_str::<Value>(&text).unwrap());
+    assert_eq!(typed.grids, typed.households.grids_in_bounds);
+    assert_eq!(typed.workers.as_ref().map(|w| w.available), Some(12));
+}

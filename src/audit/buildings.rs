@@ -5,12 +5,11 @@
 use geo::{Area, BooleanOps, BoundingRect, Contains, Coord, CoordinatePosition, Geometry, InteriorPoint, MultiPolygon, Point, Polygon};
 use geo::coordinate_position::CoordPos;
 use rayon::prelude::*;
-use rstar::primitives::{GeomWithData, Rectangle};
-use rstar::{RTree, AABB};
 use serde_json::{json, Value};
 
 use super::layer::{projector_for, GridLayer};
 use super::{AuditConfig, Problem, ProblemKind};
+use crate::geom::BoxIndex;
 use crate::error::{Error, FeatureFault, Result};
 use crate::text;
 use crate::read::Layer;
@@ -49,15 +48,8 @@ fn read_buildings(layer: &Layer, grids: &GridLayer, config: &AuditConfig) -> Res
         let households = match hh_col.and_then(|c| f.attributes[c].as_ref()) {
             None if bounds_asked => return Err(err(FeatureFault::MissingColumn { column: config.households.clone(), available: layer.columns.join(", ") })),
             None | Some(Value::Null) if !bounds_asked => 0.0,
-            Some(Value::Number(n)) => {
-                let v = n.as_f64().unwrap_or(f64::NAN);
-                if !(v.is_finite() && v >= 0.0) {
-                    return Err(err(FeatureFault::NegativeOrNonFinite { column: config.households.clone(), value: v }));
-                }
-                v
-            }
-            Some(Value::Null) | None => return Err(err(FeatureFault::NullValue { column: config.households.clone() })),
-            Some(v) => return Err(err(FeatureFault::NonNumeric { column: config.households.clone(), value: v.to_string() })),
+            None => return Err(err(FeatureFault::NullValue { column: config.households.clone() })),
+            Some(v) => crate::model::count_value(v, &config.households).map_err(err)?,
         };
         let geometry = f.geometry.as_ref().ok_or_else(|| err(FeatureFault::EmptyGeometry))?;
         let to_work = |c: Coord<f64>| proj.to_work(c);
@@ -92,10 +84,8 @@ struct Placement {
     shares: Vec<(usize, f64)>,
 }
 
-fn place(b: &Building, grids: &GridLayer, tree: &RTree<GeomWithData<Rectangle<[f64; 2]>, usize>>) -> Placement {
-    let r = b.footprint.bounding_rect().expect("a footprint has a box");
-    let env = AABB::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y]);
-    let mut cands: Vec<usize> = tree.locate_in_envelope_intersecting(&env).map(|c| c.data).collect();
+fn place(b: &Building, grids: &GridLayer, index: &BoxIndex) -> Placement {
+    let mut cands: Vec<usize> = b.footprint.bounding_rect().map(|r| index.intersecting(r).collect()).unwrap_or_default();
     cands.sort_unstable();
     let hosts: Vec<usize> = cands.iter().copied().filter(|&g| grids.grids[g].shape.contains(&Point(b.point))).collect();
     let mut shares = Vec::new();
@@ -124,15 +114,8 @@ fn place(b: &Building, grids: &GridLayer, tree: &RTree<GeomWithData<Rectangle<[f
 /// Building problems and household bounds; returns the problems and figures for the summary.
 pub fn check_buildings(layer: &Layer, grids: &GridLayer, config: &AuditConfig) -> Result<(Vec<Problem>, Value)> {
     let buildings = read_buildings(layer, grids, config)?;
-    let tree = RTree::bulk_load(
-        grids
-            .grids
-            .iter()
-            .enumerate()
-            .filter_map(|(i, g)| g.bbox.map(|r| GeomWithData::new(Rectangle::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y]), i)))
-            .collect(),
-    );
-    let placements: Vec<Placement> = buildings.par_iter().map(|b| place(b, grids, &tree)).collect();
+    let index = BoxIndex::new(grids.grids.iter().map(|g| g.bbox));
+    let placements: Vec<Placement> = buildings.par_iter().map(|b| place(b, grids, &index)).collect();
     let name = |g: usize| grids.grids[g].id.to_string();
     let mut problems = Vec::new();
     let mut load = vec![0.0; grids.grids.len()];

@@ -7,13 +7,11 @@
 use geo::algorithm::buffer::{BufferStyle, LineJoin};
 use geo::{Area, BooleanOps, Buffer, Contains, InteriorPoint, Intersects, MultiPolygon, Polygon};
 use rayon::prelude::*;
-use rstar::primitives::{GeomWithData, Rectangle};
-use rstar::{RTree, AABB};
 
 use super::layer::GridShape;
 use super::shared::{segments, shared_length, significant, SAME_LINE_M};
 use super::{AuditConfig, Problem, ProblemKind};
-use crate::geom::SegmentIndex;
+use crate::geom::{BoxIndex, SegmentIndex};
 
 /// One connected piece of uncovered ground.
 #[derive(Debug, Clone)]
@@ -57,23 +55,18 @@ pub fn gap_pieces(grids: &[GridShape], territory: Option<&MultiPolygon<f64>>, ed
                 .collect()
         }
     };
-    let boxes: Vec<GeomWithData<Rectangle<[f64; 2]>, usize>> = grids
-        .iter()
-        .enumerate()
-        .filter_map(|(i, g)| g.bbox.map(|r| GeomWithData::new(Rectangle::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y]), i)))
-        .collect();
-    let tree = RTree::bulk_load(boxes);
+    let index = BoxIndex::new(grids.iter().map(|g| g.bbox));
     let mut pieces: Vec<GapPiece> = raw
         .into_par_iter()
         .map(|(shape, open_to_edge)| {
             let r = geo::BoundingRect::bounding_rect(&shape).expect("a piece has a box");
-            let env = AABB::from_corners([r.min().x - SAME_LINE_M, r.min().y - SAME_LINE_M], [r.max().x + SAME_LINE_M, r.max().y + SAME_LINE_M]);
-            let mut borders: Vec<(usize, f64)> = tree
-                .locate_in_envelope_intersecting(&env)
-                .filter_map(|c| {
-                    let index = SegmentIndex::new(segments(&grids[c.data].shape));
-                    let l = shared_length(&shape, &index);
-                    (l > 0.0).then_some((c.data, l))
+            let grown = geo::Rect::new(geo::Coord { x: r.min().x - SAME_LINE_M, y: r.min().y - SAME_LINE_M }, geo::Coord { x: r.max().x + SAME_LINE_M, y: r.max().y + SAME_LINE_M });
+            let mut borders: Vec<(usize, f64)> = index
+                .intersecting(grown)
+                .filter_map(|g| {
+                    let segments = SegmentIndex::new(segments(&grids[g].shape));
+                    let l = shared_length(&shape, &segments);
+                    (l > 0.0).then_some((g, l))
                 })
                 .collect();
             borders.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));

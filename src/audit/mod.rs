@@ -29,8 +29,9 @@ use crate::read::Layer;
 pub use layer::{load_grids, GridLayer, GridShape};
 
 /// The kinds of problem a grid layer can have.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, strum::IntoStaticStr)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum ProblemKind {
     /// A geometry that is empty, not a polygon, unclosed, self-intersecting or otherwise invalid.
     InvalidGeometry,
@@ -61,20 +62,9 @@ impl ProblemKind {
         matches!(self, ProblemKind::OverlapSliver | ProblemKind::GapSliver)
     }
 
-    /// The kind as written in the outputs.
+    /// The kind as written in the outputs (`invalid_geometry`, `overlap`, ...).
     pub fn as_str(self) -> &'static str {
-        match self {
-            ProblemKind::InvalidGeometry => "invalid_geometry",
-            ProblemKind::Overlap => "overlap",
-            ProblemKind::OverlapSliver => "overlap_sliver",
-            ProblemKind::Gap => "gap",
-            ProblemKind::GapSliver => "gap_sliver",
-            ProblemKind::Multipart => "multipart",
-            ProblemKind::UnservedBuilding => "unserved_building",
-            ProblemKind::MultiClaimedBuilding => "multi_claimed_building",
-            ProblemKind::SplitBuilding => "split_building",
-            ProblemKind::HouseholdsOutOfBounds => "households_out_of_bounds",
-        }
+        self.into()
     }
 }
 
@@ -208,4 +198,17 @@ fn summary(grids: &GridLayer, problems: &[Problem], config: &AuditConfig, inputs
             format!("{} grids: {} problems found (see issues)", grids.grids.len(), problems.iter().filter(|p| !p.kind.is_sliver()).count())
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ProblemKind;
+
+    #[test]
+    fn kind_names_are_the_serialized_ones() {
+        for k in [ProblemKind::InvalidGeometry, ProblemKind::OverlapSliver, ProblemKind::MultiClaimedBuilding, ProblemKind::HouseholdsOutOfBounds] {
+            assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
+        }
+        assert_eq!(ProblemKind::HouseholdsOutOfBounds.as_str(), "households_out_of_bounds");
+    }
 }

@@ -71,12 +71,6 @@ pub fn write_check(dir: &Path, overwrite: bool, audit: &Audit) -> Result<()> {
     out.commit()
 }
 
-/// Writes `dir/grids.geojson` (every kept feature, untouched ones exactly as written) and
-/// `dir/repair.json`.
-pub fn write_repair(dir: &Path, overwrite: bool, repaired: &Repaired) -> Result<()> {
-    write_repair_as(dir, overwrite, repaired, Format::GeoJson).map(|_| ())
-}
-
 /// The repaired grids as an output layer: every kept feature with its id and properties, the
 /// changed ones with their new geometry, in the input CRS.
 pub fn repaired_layer(repaired: &Repaired) -> Result<OutputLayer> {

@@ -3,29 +3,21 @@
 
 use geo::{Area, BooleanOps, MultiPolygon};
 use rayon::prelude::*;
-use rstar::primitives::{GeomWithData, Rectangle};
-use rstar::{RTree, AABB};
 
 use super::layer::GridShape;
 use super::shared::significant;
 use super::{Problem, ProblemKind};
+use crate::geom::BoxIndex;
 
 /// Pairs `(i, j)`, `i < j`, of grids whose shapes overlap, with the overlap (noise removed).
 pub fn overlapping_pairs(grids: &[GridShape]) -> Vec<(usize, usize, MultiPolygon<f64>)> {
-    let boxes: Vec<GeomWithData<Rectangle<[f64; 2]>, usize>> = grids
-        .iter()
-        .enumerate()
-        .filter_map(|(i, g)| g.bbox.map(|r| GeomWithData::new(Rectangle::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y]), i)))
-        .collect();
-    let tree = RTree::bulk_load(boxes.clone());
+    let index = BoxIndex::new(grids.iter().map(|g| g.bbox));
+    let boxes: Vec<(usize, geo::Rect<f64>)> = grids.iter().enumerate().filter_map(|(i, g)| g.bbox.map(|r| (i, r))).collect();
     let mut found: Vec<(usize, usize, MultiPolygon<f64>)> = boxes
         .par_iter()
-        .flat_map_iter(|b| {
-            let i = b.data;
-            let env = AABB::from_corners(b.geom().lower(), b.geom().upper());
+        .flat_map_iter(|&(i, r)| {
             let mut out = Vec::new();
-            for o in tree.locate_in_envelope_intersecting(&env) {
-                let j = o.data;
+            for j in index.intersecting(r) {
                 if j <= i {
                     continue;
                 }

@@ -6,11 +6,10 @@
 use geo::algorithm::line_intersection::{line_intersection, LineIntersection};
 use geo::orient::{Direction, Orient};
 use geo::{Area, Coord, Geometry, Line, LineString, MakeValid, MultiPolygon, Point, Polygon, Validation};
-use rstar::primitives::{GeomWithData, Rectangle};
-use rstar::{RTree, AABB};
 use serde_json::Value;
 
 use super::{Problem, ProblemKind};
+use crate::geom::BoxIndex;
 use crate::crs::Projector;
 
 /// A geometry checked: its valid shape (working metres, exteriors counter-clockwise), whether
@@ -197,14 +196,11 @@ pub fn crossing(p: &Polygon<f64>) -> Option<Coord<f64>> {
             }
         }
     }
-    let tree: RTree<GeomWithData<Rectangle<[f64; 2]>, usize>> = RTree::bulk_load(
-        segs.iter().enumerate().map(|(i, s)| GeomWithData::new(Rectangle::from_corners([s.3.start.x, s.3.start.y], [s.3.end.x, s.3.end.y]), i)).collect(),
-    );
+    let boxes: Vec<geo::Rect<f64>> = segs.iter().map(|s| geo::Rect::new(s.3.start, s.3.end)).collect();
+    let index = BoxIndex::new(boxes.iter().map(|&r| Some(r)));
     let mut touching = None;
     for (i, a) in segs.iter().enumerate() {
-        let env = AABB::from_corners([a.3.start.x.min(a.3.end.x), a.3.start.y.min(a.3.end.y)], [a.3.start.x.max(a.3.end.x), a.3.start.y.max(a.3.end.y)]);
-        for c in tree.locate_in_envelope_intersecting(&env) {
-            let j = c.data;
+        for j in index.intersecting(boxes[i]) {
             if j <= i {
                 continue;
             }

@@ -225,7 +225,7 @@ pub struct Search {
     #[arg(long, default_value_t = Search::default().improve_passes)]
     pub improve_passes: usize,
     /// Search effort from 0 (fastest) to 1 (restarts, recombination of neighbouring grids, the
-    /// lower bound). [default: 1 up to 20,000 buildings, then 20,000/n (>= 0.05)]
+    /// lower bound). [default: 1 up to 20,000 buildings, then 20,000/n (≥ 0.05)]
     #[arg(long)]
     pub effort: Option<f64>,
 }

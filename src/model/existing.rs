@@ -5,8 +5,6 @@
 
 use geo::{Area, BooleanOps, BoundingRect, Coord, Intersects, MultiPolygon, Point};
 use rayon::prelude::*;
-use rstar::primitives::{GeomWithData, Rectangle};
-use rstar::RTree;
 use serde::{Deserialize, Serialize};
 
 use std::collections::HashMap;
@@ -116,17 +114,12 @@ pub fn new_grid_ids(existing: &[GridId], count: usize) -> Vec<GridId> {
 /// contains its anchor; see the module doc for overlaps and gaps. Grids are given by index
 /// (ties go to the lower index).
 pub fn assign_to_polygons(grids: &[(u32, MultiPolygon<f64>)], anchors: &[Coord<f64>], footprints: &[Footprint]) -> (Vec<Option<u32>>, usize) {
-    let boxes: Vec<GeomWithData<Rectangle<[f64; 2]>, usize>> = grids
-        .iter()
-        .enumerate()
-        .filter_map(|(i, (_, p))| p.bounding_rect().map(|r| GeomWithData::new(Rectangle::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y]), i)))
-        .collect();
-    let tree = RTree::bulk_load(boxes);
+    let index = crate::geom::BoxIndex::new(grids.iter().map(|(_, p)| p.bounding_rect()));
     let found: Vec<(Option<u32>, bool)> = anchors
         .par_iter()
         .zip(footprints)
         .map(|(a, f)| {
-            let mut hits: Vec<usize> = tree.locate_all_at_point(&[a.x, a.y]).map(|g| g.data).filter(|&i| grids[i].1.intersects(&Point(*a))).collect();
+            let mut hits: Vec<usize> = index.at(*a).filter(|&i| grids[i].1.intersects(&Point(*a))).collect();
             hits.sort_by_key(|&i| (grids[i].0, i));
             match hits.len() {
                 0 => (None, false),

@@ -211,10 +211,7 @@ impl JoinReport {
     /// One-line warnings for unmatched rows and buildings without a row.
     pub fn warnings(&self) -> Vec<String> {
         let mut out = Vec::new();
-        let list = |items: Vec<String>, total: usize| {
-            let more = if total > 10 { format!(" and {} more", total - 10) } else { String::new() };
-            format!("{}{more}", items.into_iter().take(10).collect::<Vec<_>>().join(", "))
-        };
+        let list = |items: Vec<String>, total: usize| crate::text::first_of(items, total, 10, ", ");
         if self.unmatched_rows > 0 {
             out.push(format!(
                 "{}: {} row(s) ({} households) match no building on '{}' = '{}': {} (see households_table.unmatched in summary.json)",

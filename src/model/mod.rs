@@ -15,7 +15,7 @@ pub mod zones;
 
 pub use footprint::{anchor_of, buildings_bounds, canonical_order};
 pub use layers::{derived_territory, Frames};
-pub use values::count_value;
+pub use values::{count_value, number_value};
 
 use geo::{Coord, LineString, MultiPolygon};
 

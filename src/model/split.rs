@@ -153,11 +153,6 @@ pub struct SplitReport {
 }
 
 impl SplitReport {
-    /// Model buildings beyond the input features: parts minus the buildings they replace.
-    pub fn extra_parts(&self) -> usize {
-        self.buildings.iter().map(|b| b.parts - 1).sum()
-    }
-
     /// The rule, in words, for summary.json.
     pub fn rule_text(&self) -> String {
         format!(
@@ -215,9 +210,7 @@ fn part_count(v: Option<&Value>, column: &str, max: u32) -> std::result::Result<
     let x = match v {
         None | Some(Value::Null) => return Ok(None),
         Some(Value::String(s)) if s.trim().is_empty() => return Ok(None),
-        Some(Value::Number(n)) => n.as_f64().unwrap_or(f64::NAN),
-        Some(Value::String(s)) => s.trim().parse::<f64>().map_err(|_| FeatureFault::NonNumeric { column: column.into(), value: v.map(Value::to_string).unwrap_or_default() })?,
-        Some(other) => return Err(FeatureFault::NonNumeric { column: column.into(), value: other.to_string() }),
+        Some(v) => super::values::number_value(v, column)?,
     };
     let text = v.map(Value::to_string).unwrap_or_default();
     if !x.is_finite() || x.fract() != 0.0 || x < 1.0 {

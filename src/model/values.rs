@@ -135,17 +135,20 @@ impl BuildingValues {
     }
 }
 
+/// The number in an attribute value of `column`: a JSON number, or text holding one (spaces
+/// around it are ignored); null and other values are refused.
+pub fn number_value(v: &Value, column: &str) -> std::result::Result<f64, FeatureFault> {
+    match v {
+        Value::Number(n) => Ok(n.as_f64().unwrap_or(f64::NAN)),
+        Value::String(s) => s.trim().parse::<f64>().map_err(|_| FeatureFault::NonNumeric { column: column.into(), value: v.to_string() }),
+        Value::Null => Err(FeatureFault::NullValue { column: column.into() }),
+        other => Err(FeatureFault::NonNumeric { column: column.into(), value: other.to_string() }),
+    }
+}
+
 /// A count (households, population): a number, or text holding one; finite and >= 0.
 pub fn count_value(v: &Value, column: &str) -> std::result::Result<f64, FeatureFault> {
-    let x = match v {
-        Value::Number(n) => n.as_f64().unwrap_or(f64::NAN),
-        Value::String(s) => s.trim().parse::<f64>().map_err(|_| FeatureFault::NonNumeric {
-            column: column.into(),
-            value: v.to_string(),
-        })?,
-        Value::Null => return Err(FeatureFault::NullValue { column: column.into() }),
-        other => return Err(FeatureFault::NonNumeric { column: column.into(), value: other.to_string() }),
-    };
+    let x = number_value(v, column)?;
     if !x.is_finite() || x < 0.0 {
         return Err(FeatureFault::NegativeOrNonFinite { column: column.into(), value: x });
     }

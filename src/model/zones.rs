@@ -5,8 +5,6 @@
 
 use geo::{BoundingRect, Coord, Intersects, MultiPolygon, Point};
 use rayon::prelude::*;
-use rstar::primitives::{GeomWithData, Rectangle};
-use rstar::RTree;
 use serde::{Deserialize, Serialize};
 
 use super::apportion::apportion;
@@ -94,19 +92,13 @@ fn zone_households(z: &Zone, persons_per_household: Option<f64>) -> Option<f64> 
 /// Shares each zone's totals among the buildings whose `anchors` lie in it, by `floor_area`.
 /// `report` comes in with the descriptive fields filled; counts are filled here.
 pub fn distribute(zones: &[Zone], anchors: &[Coord<f64>], floor_area: &[f64], building_ids: &[String], persons_per_household: Option<f64>, mut report: ZoneReport) -> ZoneDistribution {
-    let boxes: Vec<GeomWithData<Rectangle<[f64; 2]>, usize>> = zones
-        .iter()
-        .enumerate()
-        .filter_map(|(i, z)| z.area.bounding_rect().map(|r| GeomWithData::new(Rectangle::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y]), i)))
-        .collect();
-    let tree = RTree::bulk_load(boxes);
+    let index = crate::geom::BoxIndex::new(zones.iter().map(|z| z.area.bounding_rect()));
     // Zone of each building: the first zone (file order) containing its anchor; and how many.
     let found: Vec<(Option<usize>, usize)> = anchors
         .par_iter()
         .map(|a| {
-            let mut hits: Vec<usize> = tree
-                .locate_all_at_point(&[a.x, a.y])
-                .map(|g| g.data)
+            let mut hits: Vec<usize> = index
+                .at(*a)
                 .filter(|&z| zones[z].area.intersects(&Point(*a)))
                 .collect();
             hits.sort_unstable();
@@ -159,22 +151,19 @@ impl ZoneReport {
         let mut out = Vec::new();
         if !self.empty_zones.is_empty() {
             let lost: f64 = self.empty_zones.iter().map(|z| z.population).sum();
-            let names: Vec<&str> = self.empty_zones.iter().take(10).map(|z| z.zone.as_str()).collect();
-            let more = if self.empty_zones.len() > 10 { format!(" and {} more", self.empty_zones.len() - 10) } else { String::new() };
             out.push(format!(
-                "{}: {} zone(s) hold no building, so their population of {lost} is not placed: {}{more}",
+                "{}: {} zone(s) hold no building, so their population of {lost} is not placed: {}",
                 self.zones_file,
                 self.empty_zones.len(),
-                names.join(", ")
+                crate::text::first_of(self.empty_zones.iter().map(|z| &z.zone), self.empty_zones.len(), 10, ", ")
             ));
         }
         if self.buildings_outside > 0 {
-            let more = if self.buildings_outside > 10 { format!(" and {} more", self.buildings_outside - 10) } else { String::new() };
             out.push(format!(
-                "{} building(s) lie outside every zone of {} and get no population: {}{more}",
+                "{} building(s) lie outside every zone of {} and get no population: {}",
                 self.buildings_outside,
                 self.zones_file,
-                self.buildings_outside_ids.iter().take(10).cloned().collect::<Vec<_>>().join(", ")
+                crate::text::first_of(&self.buildings_outside_ids, self.buildings_outside, 10, ", ")
             ));
         }
         if self.buildings_in_several_zones > 0 {

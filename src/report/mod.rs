@@ -328,3 +328,16 @@ impl Partitioned {
         vec![("grid_ids".into(), Value::from(ids.join(","))), ("units_by_grid".into(), Value::from(parts.join(";")))]
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::partition::ViolationKind;
+
+    #[test]
+    fn violation_kind_names_are_the_serialized_ones() {
+        for k in [ViolationKind::OversizeBuilding, ViolationKind::LongWalk, ViolationKind::BuildingOutsidePolygon, ViolationKind::Unstaffed] {
+            assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
+            assert_eq!(k.to_string(), k.as_str());
+        }
+    }
+}

@@ -435,11 +435,6 @@ fn relocate(e: Error, staging: &Path, dir: &Path) -> Error {
     }
 }
 
-/// Writes the three output files of a partition run as GeoJSON.
-pub fn write_partition(dir: &Path, overwrite: bool, result: &Partitioned, buildings: &Layer) -> Result<()> {
-    write_partition_as(dir, overwrite, result, buildings, Format::GeoJson).map(|_| ())
-}
-
 /// Writes `buildings.<ext>` and `grids.<ext>` in `format` (and `micro_grids.<ext>`,
 /// `building_parts.<ext>` when there are any), and summary.json. Returns the
 /// warnings to show (renamed columns, truncated text).
