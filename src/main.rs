@@ -24,7 +24,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Divide buildings into grids within household bounds and tile the territory with them.
-    Partition(PartitionArgs),
+    Partition(Box<PartitionArgs>),
     /// Audit a grid layer: overlaps, gaps, slivers, invalid geometries, grids in pieces and, with
     /// buildings, unserved, doubly claimed and split buildings and grids outside the bounds.
     /// Exit code 0 when clean (slivers tolerated), 1 when problems were found.
@@ -293,7 +293,7 @@ fn main() -> ExitCode {
     let matches = Cli::command().get_matches();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let outcome = match cli.command {
-        Command::Partition(args) => run_partition(args, matches.subcommand_matches("partition").expect("the partition subcommand")),
+        Command::Partition(args) => run_partition(*args, matches.subcommand_matches("partition").expect("the partition subcommand")),
         Command::Check(args) => run_check(args),
         Command::Repair(args) => run_repair(args),
         Command::Info(args) => run_info(args),

@@ -10,23 +10,7 @@ use rayon::prelude::*;
 use rstar::primitives::{GeomWithData, Line};
 use rstar::{PointDistance, RTree};
 
-use crate::config::FeatureFilter;
 use crate::geom::{dist, OrdF64};
-use crate::read::Layer;
-
-/// The walkable lines of a layer (already in working metres) after the filter.
-pub fn walkable_lines(layer: &Layer, lines: Vec<(usize, LineString<f64>)>, filter: Option<&FeatureFilter>) -> Vec<LineString<f64>> {
-    let idx = filter.and_then(|f| layer.column_index(&f.column));
-    lines
-        .into_iter()
-        .filter(|(row, _)| match (filter, idx) {
-            (Some(f), Some(i)) => f.keeps(layer.features[*row].attributes[i].as_ref()),
-            (Some(f), None) => f.keeps(None),
-            (None, _) => true,
-        })
-        .map(|(_, l)| l)
-        .collect()
-}
 
 /// A walking graph: nodes, edges with their lengths, and an R-tree of the edges.
 pub struct RoadNetwork {

@@ -151,7 +151,7 @@ fn round3(x: f64) -> f64 {
 /// Orders problems by kind, grid ids, building id, then position, so outputs are stable.
 pub fn sort_problems(problems: &mut [Problem]) {
     let key = |p: &Problem| {
-        let pos = p.geometry.as_ref().and_then(|g| geo::BoundingRect::bounding_rect(g)).map(|r| (r.min().x, r.min().y)).unwrap_or((0.0, 0.0));
+        let pos = p.geometry.as_ref().and_then(geo::BoundingRect::bounding_rect).map(|r| (r.min().x, r.min().y)).unwrap_or((0.0, 0.0));
         (p.kind, p.grid_ids.iter().map(id_key).collect::<Vec<_>>(), p.building_id.as_ref().map(id_key), pos)
     };
     problems.sort_by(|a, b| {

@@ -216,10 +216,8 @@ pub fn crossing(p: &Polygon<f64>) -> Option<Coord<f64>> {
                         touching = Some(intersection);
                     }
                 }
-                Some(LineIntersection::Collinear { intersection }) if !adjacent || intersection.start != intersection.end => {
-                    if touching.is_none() {
-                        touching = Some(intersection.start);
-                    }
+                Some(LineIntersection::Collinear { intersection }) if (!adjacent || intersection.start != intersection.end) && touching.is_none() => {
+                    touching = Some(intersection.start);
                 }
                 _ => {}
             }

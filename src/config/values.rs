@@ -93,7 +93,7 @@ impl FeatureFilter {
             Some(Value::Null) | None => String::new(),
             Some(v) => v.to_string(),
         };
-        self.values.iter().any(|v| *v == text) != self.exclude
+        self.values.contains(&text) != self.exclude
     }
 }
 

@@ -11,6 +11,9 @@ use crate::crs::{self, CrsKind, CrsSpec, Projector, WorkFrame};
 use crate::error::{Error, FeatureFault, Result};
 use crate::read::Layer;
 
+/// A line of a layer in working metres, with its feature's row.
+pub type RowLine = (usize, LineString<f64>);
+
 /// The working frame of a run and the CRS layers are read in.
 #[derive(Debug, Clone)]
 pub struct Frames {
@@ -102,7 +105,7 @@ impl Frames {
 
     /// The lines of a layer (polygons give their rings) in working metres, each with its feature's
     /// row, and the number of point features skipped.
-    pub fn layer_lines(&self, layer: &Layer) -> Result<(Vec<(usize, LineString<f64>)>, usize)> {
+    pub fn layer_lines(&self, layer: &Layer) -> Result<(Vec<RowLine>, usize)> {
         let proj = self.projector(layer)?;
         let mut out = Vec::new();
         let mut points = 0;
@@ -193,7 +196,7 @@ pub fn network_lines(layer: Option<&Layer>, frames: &Frames, config: &PartitionC
 
 /// The lines of a layer (already in working metres, with their feature's row) that the filter
 /// keeps.
-fn walkable_lines(layer: &Layer, lines: Vec<(usize, LineString<f64>)>, filter: Option<&FeatureFilter>) -> Vec<LineString<f64>> {
+fn walkable_lines(layer: &Layer, lines: Vec<RowLine>, filter: Option<&FeatureFilter>) -> Vec<LineString<f64>> {
     let idx = filter.and_then(|f| layer.column_index(&f.column));
     lines
         .into_iter()

@@ -113,8 +113,8 @@ impl Sub {
                 c.pos.push(self.pos[u]);
             }
         }
-        for u in 0..self.len() {
-            if keep[u] == side {
+        for (u, &k) in keep.iter().enumerate().take(self.len()) {
+            if k == side {
                 for &v in self.nb(u) {
                     if map[v as usize] != u32::MAX {
                         c.tgt.push(map[v as usize]);
@@ -289,8 +289,8 @@ fn network_walk(sub: &Sub, net: &NetworkScore, side: &[bool], s: bool) -> f64 {
 fn inertia(sub: &Sub, side: &[bool], s: bool) -> f64 {
     let (mut sw, mut sx, mut sy, mut sq) = (0.0, 0.0, 0.0, 0.0);
     let o = sub.pos[0];
-    for u in 0..sub.len() {
-        if side[u] == s {
+    for (u, &su) in side.iter().enumerate().take(sub.len()) {
+        if su == s {
             let w = sub.w[u] + 1e-3;
             let p = Coord { x: sub.pos[u].x - o.x, y: sub.pos[u].y - o.y };
             sw += w;

@@ -41,8 +41,8 @@ pub fn lagrangian_bound(g: &LocalGraph, k: usize, band: Band, max_walk: Option<f
             l.clear();
         }
         // Negative reduced costs r_ij = c_i d_ij − λ_i, found by radius queries.
-        for i in 0..n {
-            let (c, l) = (g.cost[i], lambda[i]);
+        for (i, &l) in lambda.iter().enumerate().take(n) {
+            let c = g.cost[i];
             if c <= 0.0 || l <= 0.0 {
                 continue;
             }

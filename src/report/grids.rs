@@ -58,9 +58,9 @@ pub fn grid_reports(input: &GridInputs, back: &mut BackProjection) -> Result<Vec
     let (model, plan, numbering, members) = (input.model, input.plan, input.numbering, input.members);
     let mut given = given_geometries(input);
     let mut by_index: Vec<Option<GridReport>> = Vec::with_capacity(plan.grids.len());
-    for g in 0..plan.grids.len() {
+    for (g, given) in given.iter_mut().enumerate() {
         let shape = &input.tiling.shapes[g];
-        let (polygon, area_m2, given_geometry) = match given[g].take() {
+        let (polygon, area_m2, given_geometry) = match given.take() {
             Some((gg, area)) => {
                 let polygon = match &gg.geometry {
                     geo::Geometry::Polygon(p) => MultiPolygon(vec![p.clone()]),
