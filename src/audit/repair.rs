@@ -9,7 +9,7 @@ use geo::{Area, BooleanOps, BoundingRect, Contains, Coord, MultiPolygon, Point, 
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use super::gaps::gap_pieces;
+use super::gaps::{gap_pieces, GapPiece};
 use super::layer::{load_grids, GridLayer};
 use super::overlaps::overlapping_pairs;
 use super::shared::{segments, shared_length, significant};
@@ -83,11 +83,11 @@ fn shared_with(piece: &MultiPolygon<f64>, shape: &MultiPolygon<f64>) -> f64 {
 /// Repairs a grid layer (see the module documentation).
 pub fn repair(grids: Layer, inputs: AuditInputs, config: &AuditConfig) -> Result<Repaired> {
     config.validate()?;
-    let (mut layer, found) = load_grids(grids, config)?;
+    let (layer, found) = load_grids(grids, config)?;
     let territory = inputs.territory.map(|t| super::layer::territory_shape(t, &layer.frame, config)).transpose()?;
     let n = layer.grids.len();
-    let mut changed: Vec<bool> = layer.grids.iter().map(|g| g.made_valid).collect();
-    let mut removed = vec![false; n];
+    let changed: Vec<bool> = layer.grids.iter().map(|g| g.made_valid).collect();
+    let removed = vec![false; n];
     let mut moves = Vec::new();
     for p in &found {
         moves.push(Move { kind: "made_valid", area_m2: 0.0, from: p.grid_ids.clone(), to: None, reason: p.message.clone() });
@@ -100,177 +100,241 @@ pub fn repair(grids: Layer, inputs: AuditInputs, config: &AuditConfig) -> Result
         }),
         _ => None,
     };
-    let mut load: Vec<f64> = match &loads {
+    let load: Vec<f64> = match &loads {
         Some(l) => layer.grids.iter().map(|g| l.within(&g.shape)).collect(),
         None => vec![0.0; n],
     };
+    let mut work = Work { layer, changed, removed, moves, loads, load, unresolved: Vec::new() };
+    work.resolve_overlaps();
+    work.fill_gaps(territory.as_ref(), config.edge_gap_width_m);
+    work.move_detached_pieces();
+    Ok(work.finish())
+}
 
-    // Overlaps, pair by pair on the current shapes.
-    for (i, j, _) in overlapping_pairs(&layer.grids) {
-        if removed[i] || removed[j] {
-            continue;
+/// A repair under way.
+struct Work {
+    /// The grids with their current shapes.
+    layer: GridLayer,
+    /// True for grids whose geometry changed.
+    changed: Vec<bool>,
+    /// True for grids removed (exact duplicates).
+    removed: Vec<bool>,
+    /// What moved where, so far.
+    moves: Vec<Move>,
+    /// Household bookkeeping when buildings and bounds are given.
+    loads: Option<Loads>,
+    /// Households of each grid (zero without `loads`).
+    load: Vec<f64>,
+    /// What could not be resolved, so far.
+    unresolved: Vec<String>,
+}
+
+impl Work {
+    /// Resolves the overlaps pair by pair on the current shapes (an exact duplicate is removed), then updates the bounding boxes.
+    fn resolve_overlaps(&mut self) {
+        for (i, j, _) in overlapping_pairs(&self.layer.grids) {
+            if self.removed[i] || self.removed[j] {
+                continue;
+            }
+            let grids = &self.layer.grids;
+            let x = significant(grids[i].shape.intersection(&grids[j].shape));
+            if x.0.is_empty() {
+                continue;
+            }
+            let area = x.unsigned_area();
+            let rest_i = significant(grids[i].shape.difference(&x));
+            let rest_j = significant(grids[j].shape.difference(&x));
+            if rest_i.0.is_empty() && rest_j.0.is_empty() {
+                self.removed[j] = true;
+                self.moves.push(Move {
+                    kind: "removed",
+                    area_m2: area,
+                    from: vec![grids[j].id.clone()],
+                    to: Some(grids[i].id.clone()),
+                    reason: format!("grid {} duplicates grid {} (the first in the file is kept)", grids[j].id, grids[i].id),
+                });
+                continue;
+            }
+            let (winner, loser, reason) = self.overlap_winner(i, j, &x, &rest_i, &rest_j);
+            if let Some(l) = &self.loads {
+                self.load[loser] -= l.within(&x);
+            }
+            self.layer.grids[loser].shape = if loser == i { rest_i } else { rest_j };
+            self.changed[loser] = true;
+            self.moves.push(Move { kind: "overlap", area_m2: area, from: vec![self.layer.grids[loser].id.clone()], to: Some(self.layer.grids[winner].id.clone()), reason });
         }
-        let x = significant(layer.grids[i].shape.intersection(&layer.grids[j].shape));
-        if x.0.is_empty() {
-            continue;
+        for (g, r) in self.removed.iter().enumerate() {
+            if *r {
+                self.layer.grids[g].shape = MultiPolygon(vec![]);
+                self.layer.grids[g].bbox = None;
+            }
         }
-        let area = x.unsigned_area();
-        let rest_i = significant(layer.grids[i].shape.difference(&x));
-        let rest_j = significant(layer.grids[j].shape.difference(&x));
-        let (winner, loser, reason) = if rest_i.0.is_empty() && rest_j.0.is_empty() {
-            removed[j] = true;
-            moves.push(Move {
-                kind: "removed",
-                area_m2: area,
-                from: vec![layer.grids[j].id.clone()],
-                to: Some(layer.grids[i].id.clone()),
-                reason: format!("grid {} duplicates grid {} (the first in the file is kept)", layer.grids[j].id, layer.grids[i].id),
-            });
-            continue;
-        } else if rest_j.0.is_empty() {
-            (j, i, format!("grid {} lies inside grid {}: cut out of it", layer.grids[j].id, layer.grids[i].id))
+        for g in self.layer.grids.iter_mut() {
+            g.bbox = g.shape.bounding_rect();
+        }
+    }
+
+    /// (winner, loser, why) for the overlap `x` of grids `i` and `j`, whose rests `rest_i` and `rest_j` are not both empty.
+    fn overlap_winner(&self, i: usize, j: usize, x: &MultiPolygon<f64>, rest_i: &MultiPolygon<f64>, rest_j: &MultiPolygon<f64>) -> (usize, usize, String) {
+        // A grid lying inside the other is cut out of it; else the grid keeping household bounds
+        // better wins, else the one whose rest shares the longer boundary with the overlap.
+        let grids = &self.layer.grids;
+        if rest_j.0.is_empty() {
+            (j, i, format!("grid {} lies inside grid {}: cut out of it", grids[j].id, grids[i].id))
         } else if rest_i.0.is_empty() {
-            (i, j, format!("grid {} lies inside grid {}: cut out of it", layer.grids[i].id, layer.grids[j].id))
+            (i, j, format!("grid {} lies inside grid {}: cut out of it", grids[i].id, grids[j].id))
         } else {
-            let (li, lj) = (shared_with(&x, &rest_i), shared_with(&x, &rest_j));
+            let (li, lj) = (shared_with(x, rest_i), shared_with(x, rest_j));
             let by_length = if li >= lj { (i, j) } else { (j, i) };
-            let chosen = match &loads {
-                Some(l) => {
-                    let hx = l.within(&x);
-                    // The loser loses the households of the overlap.
-                    let cost = |w: usize, o: usize| l.excess(load[w]) + l.excess(load[o] - hx);
-                    let (ci, cj) = (cost(i, j), cost(j, i));
-                    if (ci - cj).abs() > 1e-9 {
-                        let (w, o) = if ci < cj { (i, j) } else { (j, i) };
-                        Some((w, o, format!("keeps household bounds better ({} households in the overlap)", crate::text::count(hx))))
-                    } else {
-                        None
-                    }
-                }
-                None => None,
-            };
-            match chosen {
+            match self.overlap_by_households(i, j, x) {
                 Some(c) => c,
                 None => (by_length.0, by_length.1, format!("longest shared boundary ({:.1} m against {:.1} m)", li.max(lj), li.min(lj))),
             }
-        };
-        if let Some(l) = &loads {
-            load[loser] -= l.within(&x);
         }
-        layer.grids[loser].shape = if loser == i { rest_i } else { rest_j };
-        changed[loser] = true;
-        moves.push(Move { kind: "overlap", area_m2: area, from: vec![layer.grids[loser].id.clone()], to: Some(layer.grids[winner].id.clone()), reason });
-    }
-    for (g, r) in removed.iter().enumerate() {
-        if *r {
-            layer.grids[g].shape = MultiPolygon(vec![]);
-            layer.grids[g].bbox = None;
-        }
-    }
-    for g in layer.grids.iter_mut() {
-        g.bbox = g.shape.bounding_rect();
     }
 
-    // Gaps, each to one bordering grid.
-    let pieces = gap_pieces(&layer.grids, territory.as_ref(), config.edge_gap_width_m);
-    let mut gained: Vec<Vec<Polygon<f64>>> = vec![Vec::new(); n];
-    let mut unresolved = Vec::new();
-    for piece in pieces {
-        let area = piece.shape.unsigned_area();
-        if piece.borders.is_empty() {
-            unresolved.push(format!("a gap of {area:.1} m² borders no grid and was left as it is"));
-            continue;
+    /// (winner, loser, why) when household bounds tell grids `i` and `j` apart for their overlap `x`.
+    fn overlap_by_households(&self, i: usize, j: usize, x: &MultiPolygon<f64>) -> Option<(usize, usize, String)> {
+        let l = self.loads.as_ref()?;
+        let load = &self.load;
+        let hx = l.within(x);
+        // The loser loses the households of the overlap.
+        let cost = |w: usize, o: usize| l.excess(load[w]) + l.excess(load[o] - hx);
+        let (ci, cj) = (cost(i, j), cost(j, i));
+        if (ci - cj).abs() > 1e-9 {
+            let (w, o) = if ci < cj { (i, j) } else { (j, i) };
+            Some((w, o, format!("keeps household bounds better ({} households in the overlap)", crate::text::count(hx))))
+        } else {
+            None
         }
-        let (w, reason) = match &loads {
+    }
+
+    /// Gives each gap to one bordering grid ([`Work::gap_winner`]); a gap no grid borders is left as it is.
+    fn fill_gaps(&mut self, territory: Option<&MultiPolygon<f64>>, edge_gap_width_m: f64) {
+        let n = self.layer.grids.len();
+        let pieces = gap_pieces(&self.layer.grids, territory, edge_gap_width_m);
+        let mut gained: Vec<Vec<Polygon<f64>>> = vec![Vec::new(); n];
+        for piece in pieces {
+            let area = piece.shape.unsigned_area();
+            if piece.borders.is_empty() {
+                self.unresolved.push(format!("a gap of {area:.1} m² borders no grid and was left as it is"));
+                continue;
+            }
+            let (w, reason) = self.gap_winner(&piece);
+            self.moves.push(Move { kind: "gap", area_m2: area, from: vec![], to: Some(self.layer.grids[w].id.clone()), reason });
+            gained[w].push(piece.shape);
+        }
+        for (g, extra) in gained.into_iter().enumerate() {
+            if extra.is_empty() {
+                continue;
+            }
+            let mut all = self.layer.grids[g].shape.0.clone();
+            all.extend(extra);
+            self.layer.grids[g].shape = geo::unary_union(all.iter());
+            self.layer.grids[g].bbox = self.layer.grids[g].shape.bounding_rect();
+            self.changed[g] = true;
+        }
+    }
+
+    /// The grid a gap goes to, and why: the bordering grid whose household bounds suffer least, then the longest shared boundary.
+    fn gap_winner(&mut self, piece: &GapPiece) -> (usize, String) {
+        match &self.loads {
             Some(l) if piece.borders.len() > 1 => {
+                let load = &self.load;
                 let hx = l.within(&MultiPolygon(vec![piece.shape.clone()]));
                 let best = piece
                     .borders
                     .iter()
                     .min_by(|a, b| (l.excess(load[a.0] + hx) - l.excess(load[a.0])).total_cmp(&(l.excess(load[b.0] + hx) - l.excess(load[b.0]))).then(b.1.total_cmp(&a.1)))
                     .expect("borders");
-                load[best.0] += hx;
+                self.load[best.0] += hx;
                 (best.0, format!("keeps household bounds, then longest shared boundary ({:.1} m)", best.1))
             }
             _ => (piece.borders[0].0, format!("longest shared boundary ({:.1} m)", piece.borders[0].1)),
-        };
-        moves.push(Move { kind: "gap", area_m2: area, from: vec![], to: Some(layer.grids[w].id.clone()), reason });
-        gained[w].push(piece.shape);
+        }
     }
-    for (g, extra) in gained.into_iter().enumerate() {
-        if extra.is_empty() {
-            continue;
-        }
-        let mut all = layer.grids[g].shape.0.clone();
-        all.extend(extra);
-        layer.grids[g].shape = geo::unary_union(all.iter());
-        layer.grids[g].bbox = layer.grids[g].shape.bounding_rect();
-        changed[g] = true;
-    }
-    // Detached pieces of a grid go to the neighbour sharing the longest boundary with them.
-    for g in 0..n {
-        if removed[g] || layer.grids[g].shape.0.len() < 2 {
-            continue;
-        }
-        let parts = super::gaps::parts(&layer.grids[g].shape);
-        if parts.len() < 2 {
-            continue;
-        }
-        let mut kept = parts[0].clone();
-        for piece in &parts[1..] {
-            let area = piece.unsigned_area();
-            let best = (0..n)
-                .filter(|&o| o != g && !removed[o])
-                .filter(|&o| layer.grids[o].bbox.zip(piece.bounding_rect()).is_some_and(|(a, b)| geo::Intersects::intersects(&a, &b)))
-                .map(|o| (o, shared_with(piece, &layer.grids[o].shape)))
-                .filter(|(_, l)| *l > 0.0)
-                .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)));
-            match best {
-                Some((o, l)) => {
-                    let mut all = layer.grids[o].shape.0.clone();
-                    all.extend(piece.0.iter().cloned());
-                    layer.grids[o].shape = geo::unary_union(all.iter());
-                    layer.grids[o].bbox = layer.grids[o].shape.bounding_rect();
-                    changed[o] = true;
-                    changed[g] = true;
-                    if let Some(ld) = &loads {
-                        let h = ld.within(piece);
-                        load[o] += h;
-                        load[g] -= h;
+
+    /// Detached pieces of a grid go to the neighbour sharing the longest boundary with them; a piece bordering none stays.
+    fn move_detached_pieces(&mut self) {
+        let n = self.layer.grids.len();
+        for g in 0..n {
+            if self.removed[g] || self.layer.grids[g].shape.0.len() < 2 {
+                continue;
+            }
+            let parts = super::gaps::parts(&self.layer.grids[g].shape);
+            if parts.len() < 2 {
+                continue;
+            }
+            let mut kept = parts[0].clone();
+            for piece in &parts[1..] {
+                let area = piece.unsigned_area();
+                match self.detached_piece_host(g, piece) {
+                    Some((o, l)) => self.give_detached_piece(g, o, l, piece, area),
+                    None => {
+                        kept.0.extend(piece.0.iter().cloned());
+                        self.unresolved.push(format!("grid {} keeps a detached piece of {area:.1} m² that borders no other grid", self.layer.grids[g].id));
                     }
-                    moves.push(Move {
-                        kind: "detached_piece",
-                        area_m2: area,
-                        from: vec![layer.grids[g].id.clone()],
-                        to: Some(layer.grids[o].id.clone()),
-                        reason: format!("a detached piece of grid {} goes to the grid around it (shared boundary {l:.1} m)", layer.grids[g].id),
-                    });
-                }
-                None => {
-                    kept.0.extend(piece.0.iter().cloned());
-                    unresolved.push(format!("grid {} keeps a detached piece of {area:.1} m² that borders no other grid", layer.grids[g].id));
                 }
             }
-        }
-        if changed[g] {
-            layer.grids[g].shape = kept;
-            layer.grids[g].bbox = layer.grids[g].shape.bounding_rect();
+            if self.changed[g] {
+                self.layer.grids[g].shape = kept;
+                self.layer.grids[g].bbox = self.layer.grids[g].shape.bounding_rect();
+            }
         }
     }
-    let moved = |k: &str| moves.iter().filter(|m| m.kind == k).count();
-    let report = json!({
-        "wangge_version": crate::VERSION,
-        "layer": layer.name,
-        "grids_in": n,
-        "grids_out": n - removed.iter().filter(|r| **r).count(),
-        "grids_changed": changed.iter().zip(&removed).filter(|(c, r)| **c && !**r).count(),
-        "made_valid": moved("made_valid"),
-        "overlaps_resolved": moved("overlap"),
-        "gaps_filled": moved("gap"),
-        "removed": moved("removed"),
-        "detached_pieces_moved": moved("detached_piece"),
-        "unresolved": unresolved,
-        "moves": moves,
-    });
-    Ok(Repaired { grids: layer, changed, removed, moves, unresolved, report })
+
+    /// The grid other than `g` sharing the longest boundary with `piece`, and that length.
+    fn detached_piece_host(&self, g: usize, piece: &MultiPolygon<f64>) -> Option<(usize, f64)> {
+        let grids = &self.layer.grids;
+        (0..grids.len())
+            .filter(|&o| o != g && !self.removed[o])
+            .filter(|&o| grids[o].bbox.zip(piece.bounding_rect()).is_some_and(|(a, b)| geo::Intersects::intersects(&a, &b)))
+            .map(|o| (o, shared_with(piece, &grids[o].shape)))
+            .filter(|(_, l)| *l > 0.0)
+            .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)))
+    }
+
+    /// Moves the detached `piece` (of `area` m²) of grid `g` to grid `o`, which shares `l` m of boundary with it.
+    fn give_detached_piece(&mut self, g: usize, o: usize, l: f64, piece: &MultiPolygon<f64>, area: f64) {
+        let mut all = self.layer.grids[o].shape.0.clone();
+        all.extend(piece.0.iter().cloned());
+        self.layer.grids[o].shape = geo::unary_union(all.iter());
+        self.layer.grids[o].bbox = self.layer.grids[o].shape.bounding_rect();
+        self.changed[o] = true;
+        self.changed[g] = true;
+        if let Some(ld) = &self.loads {
+            let h = ld.within(piece);
+            self.load[o] += h;
+            self.load[g] -= h;
+        }
+        self.moves.push(Move {
+            kind: "detached_piece",
+            area_m2: area,
+            from: vec![self.layer.grids[g].id.clone()],
+            to: Some(self.layer.grids[o].id.clone()),
+            reason: format!("a detached piece of grid {} goes to the grid around it (shared boundary {l:.1} m)", self.layer.grids[g].id),
+        });
+    }
+
+    /// The repaired layer, with its report (repair.json).
+    fn finish(self) -> Repaired {
+        let Work { layer, changed, removed, moves, unresolved, .. } = self;
+        let n = layer.grids.len();
+        let moved = |k: &str| moves.iter().filter(|m| m.kind == k).count();
+        let report = json!({
+            "wangge_version": crate::VERSION,
+            "layer": layer.name,
+            "grids_in": n,
+            "grids_out": n - removed.iter().filter(|r| **r).count(),
+            "grids_changed": changed.iter().zip(&removed).filter(|(c, r)| **c && !**r).count(),
+            "made_valid": moved("made_valid"),
+            "overlaps_resolved": moved("overlap"),
+            "gaps_filled": moved("gap"),
+            "removed": moved("removed"),
+            "detached_pieces_moved": moved("detached_piece"),
+            "unresolved": unresolved,
+            "moves": moves,
+        });
+        Repaired { grids: layer, changed, removed, moves, unresolved, report }
+    }
 }

@@ -178,6 +178,30 @@ fn triangulate(vertices: Vec<Point2<f64>>, edges: Vec<[usize; 2]>, refine: bool)
 /// outside them; other vertices within [`SNAP_M`] of a guide vertex are moved onto it.
 pub fn build_mesh(buildings: &[Building], territory: &Territory, barriers: &[LineString<f64>], guides: &MultiPolygon<f64>) -> Result<Mesh> {
     let footprints: Vec<Vec<Polygon<f64>>> = buildings.iter().map(footprint_polygons).collect();
+    let mut cons = guide_constraints(guides);
+    add_territory_edges(&mut cons, territory, guides);
+    add_footprint_rings(&mut cons, &footprints);
+    let barrier_segments = add_barriers(&mut cons, barriers, barrier_clip(territory, &footprints));
+    cons.edges.sort_unstable();
+    cons.edges.dedup();
+
+    let vertices = std::mem::take(&mut cons.vertices);
+    let edges = std::mem::take(&mut cons.edges);
+    let (cdt, refined) = triangulate_or_unrefined(vertices, edges)?;
+    if cdt.num_inner_faces() == 0 {
+        return Err(Error::layer("buildings", "all buildings and the territory lie on one line: nothing to divide"));
+    }
+
+    let hull = Hull::of(&cdt);
+    let regions = hull.regions();
+    let mut labels = classify_regions(&hull, &regions, &footprints, territory, guides);
+    tie_displaced_anchors(&cdt, buildings, &mut labels);
+    let barrier_bits = hull.barrier_bits(barrier_segments);
+    Ok(keep_domain(hull, labels, barrier_bits, refined))
+}
+
+/// Constraints holding the guides' rings, with the guide vertices as the snap targets.
+fn guide_constraints(guides: &MultiPolygon<f64>) -> Constraints {
     let mut cons = Constraints::default();
     for p in &guides.0 {
         cons.ring(p.exterior());
@@ -186,6 +210,11 @@ pub fn build_mesh(buildings: &[Building], territory: &Territory, barriers: &[Lin
         }
     }
     cons.snap = RTree::bulk_load(cons.vertices.iter().enumerate().map(|(i, v)| GeomWithData::new([v.x, v.y], i)).collect());
+    cons
+}
+
+/// Adds the territory's edges, leaving out the parts that run along a guide ring (`cons` must hold the guides only).
+fn add_territory_edges(cons: &mut Constraints, territory: &Territory, guides: &MultiPolygon<f64>) {
     // Territory edges running along a guide ring (within SNAP_M) are left out: the guide
     // already bounds the domain there, and two nearly equal edges would leave slivers.
     let guide_edges = SegmentIndex::new(
@@ -196,24 +225,7 @@ pub fn build_mesh(buildings: &[Building], territory: &Territory, barriers: &[Lin
     for p in &territory.area.0 {
         for ring in std::iter::once(p.exterior()).chain(p.interiors()) {
             for w in ring.0.windows(2) {
-                // Split the edge at the guide vertices on it, so that the parts along a guide
-                // can be told from the rest.
-                let (a, b) = (w[0], w[1]);
-                let (dx, dy) = (b.x - a.x, b.y - a.y);
-                let len2 = dx * dx + dy * dy;
-                let mut stops: Vec<(f64, Coord<f64>)> = vec![(0.0, a), (1.0, b)];
-                if len2 > 0.0 && !guides.0.is_empty() {
-                    let env = rstar::AABB::from_corners([a.x.min(b.x) - SNAP_M, a.y.min(b.y) - SNAP_M], [a.x.max(b.x) + SNAP_M, a.y.max(b.y) + SNAP_M]);
-                    for v in cons.snap.locate_in_envelope(&env) {
-                        let c = guide_vertices[v.data];
-                        let t = ((c.x - a.x) * dx + (c.y - a.y) * dy) / len2;
-                        let foot = Coord { x: a.x + t * dx, y: a.y + t * dy };
-                        if t > 0.0 && t < 1.0 && crate::geom::dist(foot, c) <= SNAP_M {
-                            stops.push((t, c));
-                        }
-                    }
-                    stops.sort_by(|x, y| x.0.total_cmp(&y.0));
-                }
+                let stops = guide_stops(&cons.snap, &guide_vertices, w[0], w[1], !guides.0.is_empty());
                 for s in stops.windows(2) {
                     let (p0, p1) = (s[0].1, s[1].1);
                     let mid = Coord { x: 0.5 * (p0.x + p1.x), y: 0.5 * (p0.y + p1.y) };
@@ -224,7 +236,33 @@ pub fn build_mesh(buildings: &[Building], territory: &Territory, barriers: &[Lin
             }
         }
     }
-    for polys in &footprints {
+}
+
+/// Where edge `a`–`b` is split: its ends and the guide vertices on it (when `has_guides`), as (position along it, point) in order.
+fn guide_stops(snap: &RTree<GeomWithData<[f64; 2], usize>>, guide_vertices: &[Coord<f64>], a: Coord<f64>, b: Coord<f64>, has_guides: bool) -> Vec<(f64, Coord<f64>)> {
+    // Split the edge at the guide vertices on it, so that the parts along a guide
+    // can be told from the rest.
+    let (dx, dy) = (b.x - a.x, b.y - a.y);
+    let len2 = dx * dx + dy * dy;
+    let mut stops: Vec<(f64, Coord<f64>)> = vec![(0.0, a), (1.0, b)];
+    if len2 > 0.0 && has_guides {
+        let env = rstar::AABB::from_corners([a.x.min(b.x) - SNAP_M, a.y.min(b.y) - SNAP_M], [a.x.max(b.x) + SNAP_M, a.y.max(b.y) + SNAP_M]);
+        for v in snap.locate_in_envelope(&env) {
+            let c = guide_vertices[v.data];
+            let t = ((c.x - a.x) * dx + (c.y - a.y) * dy) / len2;
+            let foot = Coord { x: a.x + t * dx, y: a.y + t * dy };
+            if t > 0.0 && t < 1.0 && crate::geom::dist(foot, c) <= SNAP_M {
+                stops.push((t, c));
+            }
+        }
+        stops.sort_by(|x, y| x.0.total_cmp(&y.0));
+    }
+    stops
+}
+
+/// Adds every ring of every footprint.
+fn add_footprint_rings(cons: &mut Constraints, footprints: &[Vec<Polygon<f64>>]) {
+    for polys in footprints {
         for p in polys {
             cons.ring(p.exterior());
             for h in p.interiors() {
@@ -232,9 +270,13 @@ pub fn build_mesh(buildings: &[Building], territory: &Territory, barriers: &[Lin
             }
         }
     }
-    // Barriers only matter inside the domain: clip them to its bounding box (plus a margin).
+}
+
+/// The rectangle barriers are clipped to: the bounding box of the territory and the footprints, plus a margin.
+fn barrier_clip(territory: &Territory, footprints: &[Vec<Polygon<f64>>]) -> Rect<f64> {
+    // Barriers only matter inside the domain.
     let mut bbox = territory.area.bounding_rect().unwrap_or(Rect::new(Coord::zero(), Coord::zero()));
-    for polys in &footprints {
+    for polys in footprints {
         for p in polys {
             if let Some(r) = p.bounding_rect() {
                 bbox = Rect::new(
@@ -245,10 +287,14 @@ pub fn build_mesh(buildings: &[Building], territory: &Territory, barriers: &[Lin
         }
     }
     let margin = 1.0 + 0.01 * bbox.width().max(bbox.height());
-    let clip = Rect::new(
+    Rect::new(
         Coord { x: bbox.min().x - margin, y: bbox.min().y - margin },
         Coord { x: bbox.max().x + margin, y: bbox.max().y + margin },
-    );
+    )
+}
+
+/// Adds the barrier segments clipped to `clip`, and returns them.
+fn add_barriers(cons: &mut Constraints, barriers: &[LineString<f64>], clip: Rect<f64>) -> Vec<(Coord<f64>, Coord<f64>)> {
     let mut barrier_segments = Vec::new();
     for l in barriers {
         for w in l.0.windows(2) {
@@ -258,119 +304,202 @@ pub fn build_mesh(buildings: &[Building], territory: &Territory, barriers: &[Lin
             }
         }
     }
-    cons.edges.sort_unstable();
-    cons.edges.dedup();
+    barrier_segments
+}
 
-    let vertices = std::mem::take(&mut cons.vertices);
-    let edges = std::mem::take(&mut cons.edges);
+/// [`triangulate`] with refinement (and true), or without it (and false) should the library fail on the refinement.
+fn triangulate_or_unrefined(vertices: Vec<Point2<f64>>, edges: Vec<[usize; 2]>) -> Result<(ConstrainedDelaunayTriangulation<Point2<f64>>, bool)> {
     // Refinement is a refinement only: should the triangulation library fail on it (it has been
     // seen to on rare degenerate input), triangulate again without it.
-    let (cdt, refined) = match quietly(|| triangulate(vertices.clone(), edges.clone(), true)) {
-        Some(Ok(cdt)) => (cdt, true),
+    match quietly(|| triangulate(vertices.clone(), edges.clone(), true)) {
+        Some(Ok(cdt)) => Ok((cdt, true)),
         _ => match quietly(|| triangulate(vertices, edges, false)) {
-            Some(r) => (r?, false),
-            None => {
-                return Err(Error::Triangulation { message: "the triangulation library stopped on this input, with and without refinement".into() })
-            }
+            Some(r) => Ok((r?, false)),
+            None => Err(Error::Triangulation { message: "the triangulation library stopped on this input, with and without refinement".into() }),
         },
-    };
-    if cdt.num_inner_faces() == 0 {
-        return Err(Error::layer("buildings", "all buildings and the territory lie on one line: nothing to divide"));
     }
+}
 
-    // Extract every triangle of the convex hull.
-    let n_faces = cdt.num_all_faces() - 1; // inner faces are 1..=n
-    let mut all_tri = vec![[0u32; 3]; n_faces];
-    let mut all_nb = vec![[NONE; 3]; n_faces];
-    let mut all_constraint = vec![0u8; n_faces];
-    for face in cdt.inner_faces() {
-        let t = face.fix().index() - 1;
-        let edges = face.adjacent_edges();
-        for (i, e) in edges.iter().enumerate() {
-            all_tri[t][i] = e.from().fix().index() as u32;
-            if let Some(nb) = e.rev().face().as_inner() {
-                all_nb[t][i] = (nb.fix().index() - 1) as u32;
-            }
-            if e.as_undirected().is_constraint_edge() {
-                all_constraint[t] |= 1 << i;
-            }
-        }
-    }
-    let points: Vec<Coord<f64>> = cdt.vertices().map(|v| Coord { x: v.position().x, y: v.position().y }).collect();
+/// Every triangle of the convex hull (inner face `f` of the triangulation is triangle `f - 1`).
+struct Hull {
+    /// Vertex positions.
+    points: Vec<Coord<f64>>,
+    /// Vertex indices of each triangle.
+    tri: Vec<[u32; 3]>,
+    /// Triangle across edge `i`, [`NONE`] on the hull.
+    nb: Vec<[u32; 3]>,
+    /// Bit `i` set when edge `i` is a constraint edge.
+    constraint: Vec<u8>,
+}
 
-    // Regions: triangles connected without crossing a constraint edge. Each lies wholly inside
-    // or outside the territory and each footprint, so one sample point classifies it.
-    let (_, regions) = pieces(
-        n_faces,
-        |_| true,
-        |t, visit| {
-            for i in 0..3 {
-                let nb = all_nb[t][i];
-                if nb != NONE && all_constraint[t] & (1 << i) == 0 {
-                    visit(nb as usize);
+impl Hull {
+    /// Extracts the triangles, their neighbours and their constraint edges from `cdt`.
+    fn of(cdt: &ConstrainedDelaunayTriangulation<Point2<f64>>) -> Hull {
+        let n_faces = cdt.num_all_faces() - 1; // inner faces are 1..=n
+        let mut all_tri = vec![[0u32; 3]; n_faces];
+        let mut all_nb = vec![[NONE; 3]; n_faces];
+        let mut all_constraint = vec![0u8; n_faces];
+        for face in cdt.inner_faces() {
+            let t = face.fix().index() - 1;
+            let edges = face.adjacent_edges();
+            for (i, e) in edges.iter().enumerate() {
+                all_tri[t][i] = e.from().fix().index() as u32;
+                if let Some(nb) = e.rev().face().as_inner() {
+                    all_nb[t][i] = (nb.fix().index() - 1) as u32;
+                }
+                if e.as_undirected().is_constraint_edge() {
+                    all_constraint[t] |= 1 << i;
                 }
             }
-        },
-    );
-    let tri_area = |t: usize| {
-        let [a, b, c] = all_tri[t].map(|v| points[v as usize]);
-        0.5 * ((b.x - a.x) * (c.y - a.y) - (c.x - a.x) * (b.y - a.y)).abs()
-    };
-    let tri_centroid = |t: usize| {
-        let [a, b, c] = all_tri[t].map(|v| points[v as usize]);
-        Coord { x: (a.x + b.x + c.x) / 3.0, y: (a.y + b.y + c.y) / 3.0 }
-    };
+        }
+        let points: Vec<Coord<f64>> = cdt.vertices().map(|v| Coord { x: v.position().x, y: v.position().y }).collect();
+        Hull { points, tri: all_tri, nb: all_nb, constraint: all_constraint }
+    }
 
-    let territory_index = PolygonIndex::new(&territory.area);
-    let guide_index = PolygonIndex::new(guides);
-    let in_area = |c: Coord<f64>| territory_index.contains(c) || (!guides.0.is_empty() && guide_index.contains(c));
-    let footprint_tree: RTree<GeomWithData<Rectangle<[f64; 2]>, u32>> = RTree::bulk_load(
-        footprints
-            .iter()
-            .enumerate()
-            .flat_map(|(b, polys)| {
-                polys.iter().filter_map(move |p| {
-                    p.bounding_rect().map(|r| {
-                        GeomWithData::new(Rectangle::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y]), b as u32)
+    /// Number of triangles.
+    fn len(&self) -> usize {
+        self.tri.len()
+    }
+
+    /// Regions: sets of triangles connected without crossing a constraint edge.
+    fn regions(&self) -> Vec<Vec<u32>> {
+        // Each lies wholly inside or outside the territory and each footprint, so one sample point
+        // classifies it.
+        let (_, regions) = pieces(
+            self.len(),
+            |_| true,
+            |t, visit| {
+                for i in 0..3 {
+                    let nb = self.nb[t][i];
+                    if nb != NONE && self.constraint[t] & (1 << i) == 0 {
+                        visit(nb as usize);
+                    }
+                }
+            },
+        );
+        regions
+    }
+
+    /// Area of triangle `t`.
+    fn area(&self, t: usize) -> f64 {
+        let [a, b, c] = self.tri[t].map(|v| self.points[v as usize]);
+        0.5 * ((b.x - a.x) * (c.y - a.y) - (c.x - a.x) * (b.y - a.y)).abs()
+    }
+
+    /// Centroid of triangle `t`.
+    fn centroid(&self, t: usize) -> Coord<f64> {
+        let [a, b, c] = self.tri[t].map(|v| self.points[v as usize]);
+        Coord { x: (a.x + b.x + c.x) / 3.0, y: (a.y + b.y + c.y) / 3.0 }
+    }
+
+    /// Bit `i` of triangle `t` set when its edge `i` is a constraint edge lying on a barrier.
+    fn barrier_bits(&self, barrier_segments: Vec<(Coord<f64>, Coord<f64>)>) -> Vec<u8> {
+        let barrier_index = SegmentIndex::new(barrier_segments);
+        let mut barrier_bits = vec![0u8; self.len()];
+        if !barrier_index.is_empty() {
+            for t in 0..self.len() {
+                for i in 0..3 {
+                    if self.constraint[t] & (1 << i) != 0 {
+                        let a = self.points[self.tri[t][i] as usize];
+                        let b = self.points[self.tri[t][(i + 1) % 3] as usize];
+                        let mid = Coord { x: 0.5 * (a.x + b.x), y: 0.5 * (a.y + b.y) };
+                        if barrier_index.near(mid, ON_BARRIER_TOL) {
+                            barrier_bits[t] |= 1 << i;
+                        }
+                    }
+                }
+            }
+        }
+        barrier_bits
+    }
+}
+
+/// Point tests against the domain's area (territory and guides) and the footprints.
+struct Locator<'a> {
+    territory: PolygonIndex,
+    guides: PolygonIndex,
+    has_guides: bool,
+    footprints: &'a [Vec<Polygon<f64>>],
+    footprint_tree: RTree<GeomWithData<Rectangle<[f64; 2]>, u32>>,
+}
+
+impl<'a> Locator<'a> {
+    /// Indexes the territory, the guides and the footprints' bounding boxes.
+    fn new(territory: &Territory, guides: &MultiPolygon<f64>, footprints: &'a [Vec<Polygon<f64>>]) -> Locator<'a> {
+        let footprint_tree = RTree::bulk_load(
+            footprints
+                .iter()
+                .enumerate()
+                .flat_map(|(b, polys)| {
+                    polys.iter().filter_map(move |p| {
+                        p.bounding_rect().map(|r| {
+                            GeomWithData::new(Rectangle::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y]), b as u32)
+                        })
                     })
                 })
-            })
-            .collect(),
-    );
-    let containing = |c: Coord<f64>| -> Vec<u32> {
-        let mut out: Vec<u32> = footprint_tree
+                .collect(),
+        );
+        Locator { territory: PolygonIndex::new(&territory.area), guides: PolygonIndex::new(guides), has_guides: !guides.0.is_empty(), footprints, footprint_tree }
+    }
+
+    /// True when `c` lies in the territory or a guide.
+    fn in_area(&self, c: Coord<f64>) -> bool {
+        self.territory.contains(c) || (self.has_guides && self.guides.contains(c))
+    }
+
+    /// The buildings whose footprint holds `c`, ascending.
+    fn containing(&self, c: Coord<f64>) -> Vec<u32> {
+        let mut out: Vec<u32> = self
+            .footprint_tree
             .locate_all_at_point(&[c.x, c.y])
-            .filter(|g| footprints[g.data as usize].iter().any(|p| p.contains(&c)))
+            .filter(|g| self.footprints[g.data as usize].iter().any(|p| p.contains(&c)))
             .map(|g| g.data)
             .collect();
         out.sort_unstable();
         out.dedup();
         out
-    };
+    }
+}
 
+/// The labels of the hull's triangles.
+struct Labels {
+    /// Whether each triangle lies in the domain.
+    in_domain: Vec<bool>,
+    /// Building holding each triangle (lowest index), or [`NONE`].
+    owner: Vec<u32>,
+    /// Pairs of buildings that must share a grid.
+    tied: Vec<(u32, u32)>,
+    /// Buildings whose footprint overlaps another's (ascending, each once).
+    overlapping: Vec<u32>,
+}
+
+/// Labels the triangles region by region from one sample point each, tying buildings that overlap by more than [`OVERLAP_AREA`].
+fn classify_regions(hull: &Hull, regions: &[Vec<u32>], footprints: &[Vec<Polygon<f64>>], territory: &Territory, guides: &MultiPolygon<f64>) -> Labels {
+    let n_faces = hull.len();
+    let locator = Locator::new(territory, guides, footprints);
     let mut in_domain = vec![false; n_faces];
     let mut owner = vec![NONE; n_faces];
     let mut tied = Vec::new();
     let mut overlapping = Vec::new();
-    for members in &regions {
-        let sample = members.iter().map(|&t| t as usize).max_by(|&a, &b| tri_area(a).total_cmp(&tri_area(b))).unwrap();
-        let c = tri_centroid(sample);
-        let holders = containing(c);
-        let in_territory = in_area(c);
+    for members in regions {
+        let sample = members.iter().map(|&t| t as usize).max_by(|&a, &b| hull.area(a).total_cmp(&hull.area(b))).unwrap();
+        let c = hull.centroid(sample);
+        let holders = locator.containing(c);
+        let in_territory = locator.in_area(c);
         let inside = !holders.is_empty() || in_territory;
         let first = holders.first().copied().unwrap_or(NONE);
         // A region should lie wholly in or out of the territory; check a few more triangles and
         // classify one by one if the boundary failed to close it.
         let probes = [members[0], members[members.len() / 2], members[members.len() - 1]];
-        if holders.is_empty() && probes.iter().any(|&t| in_area(tri_centroid(t as usize)) != in_territory) {
+        if holders.is_empty() && probes.iter().any(|&t| locator.in_area(hull.centroid(t as usize)) != in_territory) {
             for &t in members {
-                in_domain[t as usize] = in_area(tri_centroid(t as usize));
+                in_domain[t as usize] = locator.in_area(hull.centroid(t as usize));
             }
             continue;
         }
         if holders.len() > 1 {
             overlapping.extend(holders.iter().copied());
-            let area: f64 = members.iter().map(|&t| tri_area(t as usize)).sum();
+            let area: f64 = members.iter().map(|&t| hull.area(t as usize)).sum();
             if area > OVERLAP_AREA {
                 for &h in &holders[1..] {
                     tied.push((first, h));
@@ -382,11 +511,16 @@ pub fn build_mesh(buildings: &[Building], territory: &Territory, barriers: &[Lin
             owner[t as usize] = first;
         }
     }
-    // A building that overlaps others must hold its own interior point, else it shares a grid
-    // with the building whose part of the mesh holds it.
     overlapping.sort_unstable();
     overlapping.dedup();
-    for &b in &overlapping {
+    Labels { in_domain, owner, tied, overlapping }
+}
+
+/// Ties each overlapping building whose interior point lies in another building's part of the mesh to that building.
+fn tie_displaced_anchors(cdt: &ConstrainedDelaunayTriangulation<Point2<f64>>, buildings: &[Building], labels: &mut Labels) {
+    // A building that overlaps others must hold its own interior point, else it shares a grid
+    // with the building whose part of the mesh holds it.
+    for &b in &labels.overlapping {
         let a = buildings[b as usize].anchor;
         let face = match cdt.locate(Point2::new(a.x, a.y)) {
             PositionInTriangulation::OnFace(f) => Some(f.index() - 1),
@@ -397,31 +531,18 @@ pub fn build_mesh(buildings: &[Building], territory: &Territory, barriers: &[Lin
             _ => None,
         };
         if let Some(t) = face {
-            if owner[t] != NONE && owner[t] != b {
-                tied.push((owner[t], b));
+            if labels.owner[t] != NONE && labels.owner[t] != b {
+                labels.tied.push((labels.owner[t], b));
             }
         }
     }
+}
 
-    // Which constraint edges lie on a barrier.
-    let barrier_index = SegmentIndex::new(barrier_segments);
-    let mut barrier_bits = vec![0u8; n_faces];
-    if !barrier_index.is_empty() {
-        for t in 0..n_faces {
-            for i in 0..3 {
-                if all_constraint[t] & (1 << i) != 0 {
-                    let a = points[all_tri[t][i] as usize];
-                    let b = points[all_tri[t][(i + 1) % 3] as usize];
-                    let mid = Coord { x: 0.5 * (a.x + b.x), y: 0.5 * (a.y + b.y) };
-                    if barrier_index.near(mid, ON_BARRIER_TOL) {
-                        barrier_bits[t] |= 1 << i;
-                    }
-                }
-            }
-        }
-    }
-
-    // Keep the domain triangles only.
+/// The mesh of the domain triangles only, renumbered in order.
+fn keep_domain(hull: Hull, labels: Labels, barrier_bits: Vec<u8>, refined: bool) -> Mesh {
+    let n_faces = hull.len();
+    let Labels { in_domain, owner, tied, .. } = labels;
+    let Hull { points, tri: all_tri, nb: all_nb, .. } = hull;
     let mut new_index = vec![NONE; n_faces];
     let mut kept = 0u32;
     for t in 0..n_faces {
@@ -441,5 +562,5 @@ pub fn build_mesh(buildings: &[Building], territory: &Territory, barriers: &[Lin
         mesh.barrier_edges.push(barrier_bits[t]);
         mesh.footprint_owner.push(owner[t]);
     }
-    Ok(mesh)
+    mesh
 }

@@ -182,10 +182,54 @@ pub fn partition_with_progress(
     step: &(dyn Fn(Option<usize>) + Sync),
 ) -> Result<Plan> {
     let (lo, hi) = (config.bounds.min_households, config.bounds.upper_bound());
-    let n = graph.len();
     let (_, n_comp) = graph.components();
     let oversize: Vec<bool> = graph.units.iter().map(|u| u.households > hi + Band::EPS).collect();
+    let Fixed { mut grids, mut grid_of_unit, regions } = fixed_grids(graph, &oversize, lo);
+    let n_fixed = grids.len();
+    let Tasks { tasks, limited_by_workers, grids_wanted } = region_tasks(graph, config, regions, n_fixed);
 
+    // Search effort: full up to 20,000 units, less beyond, so large instances stay fast.
+    let effort = config.search.effort.unwrap_or_else(|| (20_000.0 / graph.len().max(1) as f64).clamp(0.05, 1.0));
+    let solved = solve_regions(graph, metric, &tasks, config, effort, step)?;
+    let n_regions = tasks.len();
+    let totals = RegionTotals::of(&solved, config);
+    let wording = Wording { lo, hi, limited_by_workers, name };
+    let mut violations = Vec::new();
+    for (task, result) in tasks.iter().zip(solved) {
+        let base = place_region(&result, &mut grids, &mut grid_of_unit);
+        violations.extend(region_violations(task, &result, base, config.bounds.max_walk_m, &wording));
+    }
+    violations.extend(fixed_violations(graph, &grids[..n_fixed], &oversize, &wording));
+    violations.sort_by_key(|v| v.grid);
+    Ok(Plan {
+        grid_of_unit,
+        grids,
+        violations,
+        components: n_comp,
+        regions: n_regions,
+        regions_bound: totals.bound,
+        regions_objective: totals.objective,
+        exact: totals.exact,
+        exact_skipped: totals.exact_skipped,
+        exact_work: totals.exact_work,
+        effort,
+        grids_wanted,
+    })
+}
+
+/// The grids made before any region is divided, and the regions left to divide.
+struct Fixed {
+    /// Grids of the oversize units (with the small pieces they host), then lone small pieces.
+    grids: Vec<Grid>,
+    /// Grid of each unit, [`NONE`] for the units of the regions.
+    grid_of_unit: Vec<u32>,
+    /// Units of each region.
+    regions: Vec<Vec<u32>>,
+}
+
+/// Oversize units get a grid each; pieces of the other units below `lo` join a neighbouring oversize grid or stand alone; the rest are regions.
+fn fixed_grids(graph: &UnitGraph, oversize: &[bool], lo: f64) -> Fixed {
+    let n = graph.len();
     // Pieces: connected sets of non-oversize units.
     let (_, pieces) = pieces(
         n,
@@ -200,7 +244,6 @@ pub fn partition_with_progress(
     );
 
     let mut grids: Vec<Grid> = Vec::new();
-    let mut violations = Vec::new();
     let mut grid_of_unit = vec![NONE; n];
     // Oversize units: a grid each.
     let mut oversize_grid = vec![NONE; n];
@@ -212,11 +255,11 @@ pub fn partition_with_progress(
         }
     }
     // Small pieces join a neighbouring oversize grid, or stand alone; the rest are regions.
-    let mut tasks = Vec::new();
+    let mut regions = Vec::new();
     for members in pieces {
         let total: f64 = members.iter().map(|&u| graph.units[u as usize].households).sum();
         if total >= lo - Band::EPS {
-            tasks.push(members);
+            regions.push(members);
             continue;
         }
         let host = members
@@ -237,30 +280,53 @@ pub fn partition_with_progress(
             grids[g].households += graph.units[u as usize].households;
         }
     }
+    Fixed { grids, grid_of_unit, regions }
+}
 
-    let n_fixed = grids.len();
-    let totals: Vec<f64> = tasks.iter().map(|m| m.iter().map(|&u| graph.units[u as usize].households).sum()).collect();
-    let sizes: Vec<usize> = tasks.iter().map(|m| m.len()).collect();
-    let fixed_total = config.bounds.grids.map(|k| k.saturating_sub(grids.len()));
+/// The regions with their numbers of grids.
+struct Tasks {
+    /// One task per region.
+    tasks: Vec<RegionTask>,
+    /// True when the number of workers capped the numbers of grids.
+    limited_by_workers: bool,
+    /// Grids the household bounds call for, before any cap by the number of workers.
+    grids_wanted: usize,
+}
+
+/// Chooses the number of grids of each region, given the `n_fixed` grids made already and the workers.
+fn region_tasks(graph: &UnitGraph, config: &PartitionConfig, regions: Vec<Vec<u32>>, n_fixed: usize) -> Tasks {
+    let (lo, hi) = (config.bounds.min_households, config.bounds.upper_bound());
+    let totals: Vec<f64> = regions.iter().map(|m| m.iter().map(|&u| graph.units[u as usize].households).sum()).collect();
+    let sizes: Vec<usize> = regions.iter().map(|m| m.len()).collect();
+    let fixed_total = config.bounds.grids.map(|k| k.saturating_sub(n_fixed));
     let mut counts = choose_counts(&totals, &sizes, lo, hi, config.bounds.target(), fixed_total);
-    // No more grids than workers: share the workers out when the bounds ask for more grids.
     let mut limited_by_workers = false;
-    let grids_wanted = counts.iter().map(|c| c.k).sum::<usize>() + grids.len();
+    let grids_wanted = counts.iter().map(|c| c.k).sum::<usize>() + n_fixed;
+    // No more grids than workers: share the workers out when the bounds ask for more grids.
     if let Some(w) = config.bounds.workers {
-        if fixed_total.is_none() && counts.iter().map(|c| c.k).sum::<usize>() + grids.len() > w {
-            counts = choose_counts(&totals, &sizes, lo, hi, config.bounds.target(), Some(w.saturating_sub(grids.len())));
+        if fixed_total.is_none() && counts.iter().map(|c| c.k).sum::<usize>() + n_fixed > w {
+            counts = choose_counts(&totals, &sizes, lo, hi, config.bounds.target(), Some(w.saturating_sub(n_fixed)));
             limited_by_workers = true;
         }
     }
-    let tasks: Vec<RegionTask> = tasks
+    let tasks: Vec<RegionTask> = regions
         .into_iter()
         .zip(counts)
         .zip(totals.iter().zip(&sizes))
         .map(|((units, count), (&t, &s))| RegionTask { units, count, range: count_range(t, s, lo, hi) })
         .collect();
+    Tasks { tasks, limited_by_workers, grids_wanted }
+}
 
-    // Search effort: full up to 20,000 units, less beyond, so large instances stay fast.
-    let effort = config.search.effort.unwrap_or_else(|| (20_000.0 / graph.len().max(1) as f64).clamp(0.05, 1.0));
+/// Solves the regions in parallel: `step(Some(total))` first, `step(None)` after each region.
+fn solve_regions(
+    graph: &UnitGraph,
+    metric: &Metric,
+    tasks: &[RegionTask],
+    config: &PartitionConfig,
+    effort: f64,
+    step: &(dyn Fn(Option<usize>) + Sync),
+) -> Result<Vec<RegionResult>> {
     step(Some(tasks.len()));
     let solved: Vec<Result<RegionResult>> = tasks
         .par_iter()
@@ -271,100 +337,154 @@ pub fn partition_with_progress(
             solved
         })
         .collect();
-    let solved: Vec<RegionResult> = solved.into_iter().collect::<Result<_>>()?;
-    let n_regions = tasks.len();
-    let regions_bound: Option<f64> = solved.iter().map(|r| r.bound).sum();
-    let regions_objective: f64 = solved.iter().map(|r| r.parts.cost(&r.graph)).sum();
-    let mut exact_counts: Vec<(SolveStatus, usize)> = Vec::new();
-    for r in &solved {
-        if let Some(s) = r.exact {
-            match exact_counts.iter_mut().find(|(k, _)| *k == s) {
-                Some(e) => e.1 += 1,
-                None => exact_counts.push((s, 1)),
+    solved.into_iter().collect::<Result<_>>()
+}
+
+/// What the plan tells of the regions' solves, over all regions.
+struct RegionTotals {
+    /// Sum of the regions' lower bounds, when every region has one.
+    bound: Option<f64>,
+    /// Sum of the regions' objectives.
+    objective: f64,
+    /// Regions solved by the exact MILP, by outcome.
+    exact: Vec<(SolveStatus, usize)>,
+    /// Solve-and-cut rounds and separator cuts of the exact MILP.
+    exact_work: (usize, usize),
+    /// Regions too large for the exact MILP.
+    exact_skipped: usize,
+}
+
+impl RegionTotals {
+    /// Sums up the regions' results.
+    fn of(solved: &[RegionResult], config: &PartitionConfig) -> RegionTotals {
+        let bound: Option<f64> = solved.iter().map(|r| r.bound).sum();
+        let objective: f64 = solved.iter().map(|r| r.parts.cost(&r.graph)).sum();
+        let mut exact: Vec<(SolveStatus, usize)> = Vec::new();
+        for r in solved {
+            if let Some(s) = r.exact {
+                match exact.iter_mut().find(|(k, _)| *k == s) {
+                    Some(e) => e.1 += 1,
+                    None => exact.push((s, 1)),
+                }
             }
+        }
+        let exact_work = solved.iter().fold((0, 0), |acc, r| (acc.0 + r.exact_work.0, acc.1 + r.exact_work.1));
+        let exact_skipped = if config.solver.exact { solved.iter().filter(|r| r.exact.is_none()).count() } else { 0 };
+        RegionTotals { bound, objective, exact, exact_work, exact_skipped }
+    }
+}
+
+/// Adds the grids of a solved region to the plan; returns the index of its first grid.
+fn place_region(result: &RegionResult, grids: &mut Vec<Grid>, grid_of_unit: &mut [u32]) -> usize {
+    let RegionResult { graph: g, parts, .. } = result;
+    let base = grids.len();
+    for p in 0..parts.len() {
+        grids.push(Grid { units: Vec::new(), households: parts.load[p], centre: g.global[parts.centre[p] as usize] });
+    }
+    for (lu, &p) in parts.part_of.iter().enumerate() {
+        let gu = g.global[lu];
+        grid_of_unit[gu as usize] = (base + p as usize) as u32;
+        grids[base + p as usize].units.push(gu);
+    }
+    base
+}
+
+/// What the messages of violations need to know.
+struct Wording<'a> {
+    /// Household minimum.
+    lo: f64,
+    /// Household maximum in force.
+    hi: f64,
+    /// True when the number of workers capped the numbers of grids.
+    limited_by_workers: bool,
+    /// Names a unit's buildings.
+    name: &'a (dyn Fn(u32) -> String + Sync),
+}
+
+/// The violations of a solved region whose grids start at `base`: grids out of band, then walks longer than `max_walk`.
+fn region_violations(task: &RegionTask, result: &RegionResult, base: usize, max_walk: Option<f64>, wording: &Wording) -> Vec<Violation> {
+    let (lo, hi, name) = (wording.lo, wording.hi, wording.name);
+    let RegionResult { graph: g, parts, status, .. } = result;
+    let mut violations = Vec::new();
+    let total = g.total();
+    for p in 0..parts.len() {
+        let load = parts.load[p];
+        if load >= lo - Band::EPS && load <= hi + Band::EPS {
+            continue;
+        }
+        let (kind, message) = out_of_band(task, *status, total, load, wording);
+        violations.push(Violation { grid: base + p, kind, message });
+    }
+    if let Some(limit) = max_walk {
+        for (p, u, d) in long_walks(g, parts, limit) {
+            violations.push(Violation {
+                grid: base + p,
+                kind: ViolationKind::LongWalk,
+                message: format!(
+                    "building {} walks {:.0} m to the grid's centre (building {}), more than the maximum walk of {} m; \
+                     no division of this area into connected grids within the bounds keeping every walk within it was found",
+                    name(g.global[u]),
+                    d,
+                    name(g.global[parts.centre[p] as usize]),
+                    text::count(limit)
+                ),
+            });
         }
     }
-    let exact_work = solved.iter().fold((0, 0), |acc, r| (acc.0 + r.exact_work.0, acc.1 + r.exact_work.1));
-    let exact_skipped = if config.solver.exact { solved.iter().filter(|r| r.exact.is_none()).count() } else { 0 };
-    for (task, result) in tasks.iter().zip(solved) {
-        let RegionResult { graph: g, parts, status, .. } = result;
-        let base = grids.len();
-        for p in 0..parts.len() {
-            grids.push(Grid { units: Vec::new(), households: parts.load[p], centre: g.global[parts.centre[p] as usize] });
-        }
-        for (lu, &p) in parts.part_of.iter().enumerate() {
-            let gu = g.global[lu];
-            grid_of_unit[gu as usize] = (base + p as usize) as u32;
-            grids[base + p as usize].units.push(gu);
-        }
-        let total = g.total();
-        for p in 0..parts.len() {
-            let load = parts.load[p];
-            if load >= lo - Band::EPS && load <= hi + Band::EPS {
-                continue;
-            }
-            let (kind, message) = if !task.count.feasible && task.range.0 > task.range.1 {
-                (
-                    ViolationKind::InfeasibleArea,
-                    format!(
-                        "an area of {} buildings and {} households (cut off from the rest, starting at building {}) \
-                         fits no whole number of grids of {lo}–{hi} households; it was divided into {} grids of about {:.0}, \
-                         this one holds {}",
-                        task.units.len(), text::count(total), name(task.units[0]), task.count.k, total / task.count.k as f64, text::count(load)
-                    ),
-                )
-            } else if !task.count.feasible {
-                (
-                    ViolationKind::InfeasibleArea,
-                    format!(
-                        "{} gives this area of {} households {} grids (about {:.0} each), outside {lo}–{hi}; this one holds {}",
-                        if limited_by_workers { "the number of workers" } else { "the fixed number of grids" },
-                        text::count(total),
-                        task.count.k,
-                        total / task.count.k as f64,
-                        text::count(load)
-                    ),
-                )
-            } else if status == RegionStatus::ProvenInfeasible {
-                (
-                    ViolationKind::InfeasibleArea,
-                    format!(
-                        "holds {} households, outside {lo}–{hi}: an exact search proved that this area of {} buildings and {} \
-                         households (starting at building {}) has no division into connected grids within the bounds",
-                        text::count(load), task.units.len(), text::count(total), name(task.units[0])
-                    ),
-                )
-            } else {
-                (
-                    ViolationKind::Unbalanced,
-                    format!(
-                        "holds {} households, outside {lo}–{hi}: no connected division of this area of {} households into {} grids \
-                         within the bounds was found (buildings are too lumpy or too weakly connected)",
-                        text::count(load), text::count(total), task.count.k
-                    ),
-                )
-            };
-            violations.push(Violation { grid: base + p, kind, message });
-        }
-        if let Some(limit) = config.bounds.max_walk_m {
-            for (p, u, d) in long_walks(&g, &parts, limit) {
-                violations.push(Violation {
-                    grid: base + p,
-                    kind: ViolationKind::LongWalk,
-                    message: format!(
-                        "building {} walks {:.0} m to the grid's centre (building {}), more than the maximum walk of {} m; \
-                         no division of this area into connected grids within the bounds keeping every walk within it was found",
-                        name(g.global[u]),
-                        d,
-                        name(g.global[parts.centre[p] as usize]),
-                        text::count(limit)
-                    ),
-                });
-            }
-        }
+    violations
+}
+
+/// Why a grid of `load` households in a region of `total` households misses the band, in words.
+fn out_of_band(task: &RegionTask, status: RegionStatus, total: f64, load: f64, wording: &Wording) -> (ViolationKind, String) {
+    let (lo, hi, name) = (wording.lo, wording.hi, wording.name);
+    if !task.count.feasible && task.range.0 > task.range.1 {
+        (
+            ViolationKind::InfeasibleArea,
+            format!(
+                "an area of {} buildings and {} households (cut off from the rest, starting at building {}) \
+                 fits no whole number of grids of {lo}–{hi} households; it was divided into {} grids of about {:.0}, \
+                 this one holds {}",
+                task.units.len(), text::count(total), name(task.units[0]), task.count.k, total / task.count.k as f64, text::count(load)
+            ),
+        )
+    } else if !task.count.feasible {
+        (
+            ViolationKind::InfeasibleArea,
+            format!(
+                "{} gives this area of {} households {} grids (about {:.0} each), outside {lo}–{hi}; this one holds {}",
+                if wording.limited_by_workers { "the number of workers" } else { "the fixed number of grids" },
+                text::count(total),
+                task.count.k,
+                total / task.count.k as f64,
+                text::count(load)
+            ),
+        )
+    } else if status == RegionStatus::ProvenInfeasible {
+        (
+            ViolationKind::InfeasibleArea,
+            format!(
+                "holds {} households, outside {lo}–{hi}: an exact search proved that this area of {} buildings and {} \
+                 households (starting at building {}) has no division into connected grids within the bounds",
+                text::count(load), task.units.len(), text::count(total), name(task.units[0])
+            ),
+        )
+    } else {
+        (
+            ViolationKind::Unbalanced,
+            format!(
+                "holds {} households, outside {lo}–{hi}: no connected division of this area of {} households into {} grids \
+                 within the bounds was found (buildings are too lumpy or too weakly connected)",
+                text::count(load), text::count(total), task.count.k
+            ),
+        )
     }
-    // Oversize and isolated grids.
-    for (gi, grid) in grids.iter().enumerate().take(n_fixed) {
+}
+
+/// The violations of the grids made before the regions (`fixed`, the plan's first grids): oversize units and isolated areas.
+fn fixed_violations(graph: &UnitGraph, fixed: &[Grid], oversize: &[bool], wording: &Wording) -> Vec<Violation> {
+    let (lo, hi, name) = (wording.lo, wording.hi, wording.name);
+    let mut violations = Vec::new();
+    for (gi, grid) in fixed.iter().enumerate() {
         if grid.units.is_empty() {
             continue;
         }
@@ -403,21 +523,7 @@ pub fn partition_with_progress(
             });
         }
     }
-    violations.sort_by_key(|v| v.grid);
-    Ok(Plan {
-        grid_of_unit,
-        grids,
-        violations,
-        components: n_comp,
-        regions: n_regions,
-        regions_bound,
-        regions_objective,
-        exact: exact_counts,
-        exact_skipped,
-        exact_work,
-        effort,
-        grids_wanted,
-    })
+    violations
 }
 
 
@@ -460,104 +566,190 @@ fn solve_region(graph: &UnitGraph, metric: &Metric, task: &RegionTask, config: &
     let mut rng = Rng::new(config.search.seed, stream);
     let band = task.count.band;
     let rules = Rules { band, contiguity: config.bounds.contiguity, max_walk: config.bounds.max_walk_m };
-    // Counts to try: the chosen one, then its neighbours within the feasible range.
-    let mut counts = vec![task.count.k];
-    if task.count.feasible && config.bounds.grids.is_none() {
-        let (a, b) = task.range;
-        for k in [task.count.k.checked_sub(1), Some(task.count.k + 1)].into_iter().flatten() {
-            if k >= a && k <= b {
-                counts.push(k);
-            }
-        }
+    let search = RegionSearch { g: &g, task, config, band, rules, effort };
+    let (mut parts, mut status) = search.balance(&mut rng);
+    search.polish_local(&mut parts, &mut rng);
+    if status == RegionStatus::Balanced {
+        search.more_starts(&mut parts, &mut rng);
     }
-    let attempt = |k: usize, rng: &mut Rng| -> (f64, Parts) {
-        let cut = bisect::bisect(&g, k, band, rng);
-        let mut parts = Parts::from_labels(&g, cut.part_of, cut.parts);
+    if let Some(limit) = config.bounds.max_walk_m {
+        search.hold_max_walk(&mut parts, &mut status, limit, &mut rng);
+    }
+    if !config.solver.exact && config.solver.polish && status == RegionStatus::Balanced && g.len() > 2 && g.len() <= POLISH_MAX_UNITS {
+        search.milp_polish(&mut parts)?;
+    }
+    let proof = if config.solver.exact && g.len() <= milp::EXACT_REGION_MAX {
+        search.exact_milp(&mut parts, &mut status)?
+    } else if config.solver.lower_bound && effort >= 0.5 {
+        Proof { bound: Some(search.lower_bound(&parts)?), exact: None, exact_work: (0, 0) }
+    } else {
+        Proof { bound: None, exact: None, exact_work: (0, 0) }
+    };
+    Ok(RegionResult { graph: g, parts, status, bound: proof.bound, exact: proof.exact, exact_work: proof.exact_work })
+}
+
+/// One region being divided, and what steers its search.
+struct RegionSearch<'a> {
+    /// The region's graph.
+    g: &'a LocalGraph,
+    /// The region and its number of grids.
+    task: &'a RegionTask,
+    /// The configuration.
+    config: &'a PartitionConfig,
+    /// The household band of its grids.
+    band: Band,
+    /// What the local search must keep.
+    rules: Rules,
+    /// Search effort.
+    effort: f64,
+}
+
+/// What the exact search of a small region found.
+enum ExactSearch {
+    /// A division within the band.
+    Found(Parts),
+    /// Proof that no division within the bounds exists.
+    Infeasible,
+    /// Neither (the budget ran out, or the count was not free to choose).
+    Unknown,
+}
+
+/// What the exact MILP or the lower bounds proved of a region.
+struct Proof {
+    /// Lower bound on the region's objective.
+    bound: Option<f64>,
+    /// Outcome of the exact MILP, when it ran.
+    exact: Option<SolveStatus>,
+    /// Solve-and-cut rounds and separator cuts of the exact MILP.
+    exact_work: (usize, usize),
+}
+
+impl RegionSearch<'_> {
+    /// Bisection into `k` parts, repaired when it misses the band: (excess over the band, division).
+    fn attempt(&self, k: usize, rng: &mut Rng) -> (f64, Parts) {
+        let (g, band) = (self.g, self.band);
+        let cut = bisect::bisect(g, k, band, rng);
+        let mut parts = Parts::from_labels(g, cut.part_of, cut.parts);
         if !cut.clean || (0..parts.len()).any(|p| !band.holds(parts.load[p])) {
-            repair::repair(&g, &mut parts, band, REPAIR_ROUNDS, rng);
+            repair::repair(g, &mut parts, band, REPAIR_ROUNDS, rng);
         }
         ((0..parts.len()).map(|p| band.excess(parts.load[p])).sum(), parts)
-    };
-    let (mut excess, mut parts) = attempt(task.count.k, &mut rng);
-    let mut status = if excess == 0.0 { RegionStatus::Balanced } else { RegionStatus::NotFound };
-    if status == RegionStatus::NotFound && g.len() <= exact::EXACT_MAX_UNITS {
-        // Small: search every division, for every count the households allow.
+    }
+
+    /// A first division, balanced if possible: an attempt, then the exact search (small regions) or other counts and restarts, then a plateau walk.
+    fn balance(&self, rng: &mut Rng) -> (Parts, RegionStatus) {
+        let (mut excess, mut parts) = self.attempt(self.task.count.k, rng);
+        let mut status = if excess == 0.0 { RegionStatus::Balanced } else { RegionStatus::NotFound };
+        if status == RegionStatus::NotFound && self.g.len() <= exact::EXACT_MAX_UNITS {
+            match self.exact_search() {
+                ExactSearch::Found(p) => {
+                    parts = p;
+                    excess = 0.0;
+                    status = RegionStatus::Balanced;
+                }
+                ExactSearch::Infeasible => status = RegionStatus::ProvenInfeasible,
+                ExactSearch::Unknown => {}
+            }
+        }
+        if status == RegionStatus::NotFound {
+            for k in self.retry_counts() {
+                let (e, p) = self.attempt(k, rng);
+                if e < excess - Band::EPS {
+                    excess = e;
+                    parts = p;
+                }
+                if excess == 0.0 {
+                    status = RegionStatus::Balanced;
+                    break;
+                }
+            }
+        }
+        if status == RegionStatus::NotFound && repair::plateau_search(self.g, &mut parts, self.band, rng) {
+            status = RegionStatus::Balanced;
+        }
+        (parts, status)
+    }
+
+    /// Small regions: searches every division, for every count the households allow.
+    fn exact_search(&self) -> ExactSearch {
+        let (g, task) = (self.g, self.task);
         let (a, b) = task.range;
         let all: Vec<usize> = if task.count.feasible { (a..=b).collect() } else { vec![task.count.k] };
         let mut proven = task.count.feasible;
         for k in all {
-            match exact::solve(&g, k, band, config.bounds.max_walk_m, exact::REGION_BUDGET) {
-                exact::Exact::Found(part_of) => {
-                    parts = Parts::from_labels(&g, part_of, k);
-                    excess = 0.0;
-                    status = RegionStatus::Balanced;
-                    break;
-                }
+            match exact::solve(g, k, self.band, self.config.bounds.max_walk_m, exact::REGION_BUDGET) {
+                exact::Exact::Found(part_of) => return ExactSearch::Found(Parts::from_labels(g, part_of, k)),
                 exact::Exact::Infeasible => {}
                 exact::Exact::Unknown => proven = false,
             }
         }
-        if status != RegionStatus::Balanced && proven {
-            status = RegionStatus::ProvenInfeasible;
+        if proven {
+            ExactSearch::Infeasible
+        } else {
+            ExactSearch::Unknown
         }
     }
-    if status == RegionStatus::NotFound {
-        let mut tries: Vec<usize> = counts[1..].to_vec();
+
+    /// Counts to try after a missed attempt: the chosen count's feasible neighbours (unless the number of grids is fixed), then it [`RESTARTS`] times.
+    fn retry_counts(&self) -> Vec<usize> {
+        let task = self.task;
+        let mut tries = Vec::new();
+        if task.count.feasible && self.config.bounds.grids.is_none() {
+            let (a, b) = task.range;
+            for k in [task.count.k.checked_sub(1), Some(task.count.k + 1)].into_iter().flatten() {
+                if k >= a && k <= b {
+                    tries.push(k);
+                }
+            }
+        }
         tries.extend(std::iter::repeat_n(task.count.k, RESTARTS));
-        for k in tries {
-            let (e, p) = attempt(k, &mut rng);
-            if e < excess - Band::EPS {
-                excess = e;
-                parts = p;
-            }
-            if excess == 0.0 {
-                status = RegionStatus::Balanced;
-                break;
-            }
-        }
+        tries
     }
-    if status == RegionStatus::NotFound && repair::plateau_search(&g, &mut parts, band, &mut rng) {
-        status = RegionStatus::Balanced;
-    }
-    let polish_local = |parts: &mut Parts, rng: &mut Rng| {
-        improve::improve(&g, parts, &rules, config.search.improve_passes, rng);
+
+    /// Local search for compactness: moves, recombination of neighbouring parts, and moves again when recombination changed something.
+    fn polish_local(&self, parts: &mut Parts, rng: &mut Rng) {
+        let (g, config, effort) = (self.g, self.config, self.effort);
+        improve::improve(g, parts, &self.rules, config.search.improve_passes, rng);
         let passes = ((config.search.improve_passes as f64 * effort).ceil() as usize).max(1);
-        if recombine::recombine_all(&g, parts, &rules, passes, effort >= 0.5, rng) > 0 {
-            improve::improve(&g, parts, &rules, config.search.improve_passes, rng);
+        if recombine::recombine_all(g, parts, &self.rules, passes, effort >= 0.5, rng) > 0 {
+            improve::improve(g, parts, &self.rules, config.search.improve_passes, rng);
         }
-    };
-    polish_local(&mut parts, &mut rng);
-    if status == RegionStatus::Balanced {
-        // Small regions: further starts from other sweep angles; the best division is kept.
-        let starts = ((MULTISTART_UNITS / g.len().max(1)).min(MULTISTART_MAX) as f64 * effort) as usize;
+    }
+
+    /// Small regions: further starts from other sweep angles; the best balanced division is kept.
+    fn more_starts(&self, parts: &mut Parts, rng: &mut Rng) {
+        let g = self.g;
+        let starts = ((MULTISTART_UNITS / g.len().max(1)).min(MULTISTART_MAX) as f64 * self.effort) as usize;
         for _ in 0..starts {
-            let (e, mut p) = attempt(parts.len(), &mut rng);
+            let (e, mut p) = self.attempt(parts.len(), rng);
             if e > 0.0 {
                 continue;
             }
-            polish_local(&mut p, &mut rng);
-            if p.cost(&g) < parts.cost(&g) - 1e-9 {
-                parts = p;
+            self.polish_local(&mut p, rng);
+            if p.cost(g) < parts.cost(g) - 1e-9 {
+                *parts = p;
             }
         }
     }
-    if let Some(limit) = config.bounds.max_walk_m {
-        // The maximum walk may need more grids than the households do: try more, keep the first
-        // balanced division that holds it (else the one with the fewest long walks).
-        let mut overruns = long_walks(&g, &parts, limit).len();
-        if overruns > 0 && config.bounds.grids.is_none() {
-            let top = task.range.1.min(parts.len() + MAX_WALK_EXTRA_GRIDS);
+
+    /// Tries more grids while some walk exceeds `limit`, keeping the first balanced division within it (else the one with the fewest long walks).
+    fn hold_max_walk(&self, parts: &mut Parts, status: &mut RegionStatus, limit: f64, rng: &mut Rng) {
+        // The maximum walk may need more grids than the households do.
+        let g = self.g;
+        let mut overruns = long_walks(g, parts, limit).len();
+        if overruns > 0 && self.config.bounds.grids.is_none() {
+            let top = self.task.range.1.min(parts.len() + MAX_WALK_EXTRA_GRIDS);
             for k in parts.len() + 1..=top {
-                let (e, mut p) = attempt(k, &mut rng);
+                let (e, mut p) = self.attempt(k, rng);
                 if e > 0.0 {
                     continue;
                 }
-                polish_local(&mut p, &mut rng);
-                let o = long_walks(&g, &p, limit).len();
-                if o < overruns || status != RegionStatus::Balanced {
+                self.polish_local(&mut p, rng);
+                let o = long_walks(g, &p, limit).len();
+                if o < overruns || *status != RegionStatus::Balanced {
                     overruns = o;
-                    parts = p;
-                    status = RegionStatus::Balanced;
+                    *parts = p;
+                    *status = RegionStatus::Balanced;
                 }
                 if overruns == 0 {
                     break;
@@ -565,55 +757,58 @@ fn solve_region(graph: &UnitGraph, metric: &Metric, task: &RegionTask, config: &
             }
         }
     }
-    if !config.solver.exact && config.solver.polish && status == RegionStatus::Balanced && g.len() > 2 && g.len() <= POLISH_MAX_UNITS {
-        // Matheuristic: the MILP restricted to nearby centres, warm-started from the heuristic,
-        // with a deterministic work limit.
+
+    /// Matheuristic: the MILP restricted to nearby centres, warm-started, with a deterministic work limit; its division replaces a costlier one.
+    fn milp_polish(&self, parts: &mut Parts) -> Result<()> {
+        let (g, config) = (self.g, self.config);
         let options = SolverOptions::of(&config.solver, Some(POLISH_NODES));
-        let out = milp::solve_model(&g, parts.len(), band, config.bounds.contiguity, config.bounds.max_walk_m, Some(&parts), milp::Candidates::Nearest(POLISH_CANDIDATES), &options)?;
+        let out = milp::solve_model(g, parts.len(), self.band, config.bounds.contiguity, config.bounds.max_walk_m, Some(&*parts), milp::Candidates::Nearest(POLISH_CANDIDATES), &options)?;
         if let (Some(part_of), Some(o)) = (&out.part_of, out.objective) {
-            if o < parts.cost(&g) - 1e-9 {
+            if o < parts.cost(g) - 1e-9 {
                 let k = parts.len();
-                let mut p = Parts::from_labels(&g, part_of.clone(), k);
+                let mut p = Parts::from_labels(g, part_of.clone(), k);
                 p.centre = out.centres.clone();
-                parts = p;
+                *parts = p;
             }
         }
+        Ok(())
     }
-    let mut bound = None;
-    let mut exact_status = None;
-    let mut exact_work = (0, 0);
-    if config.solver.exact && g.len() <= milp::EXACT_REGION_MAX {
+
+    /// The exact MILP, warm-started: its division replaces a costlier or unbalanced one, and it may prove infeasibility; returns its bound.
+    fn exact_milp(&self, parts: &mut Parts, status: &mut RegionStatus) -> Result<Proof> {
+        let (g, config) = (self.g, self.config);
         let options = SolverOptions::of(&config.solver, None);
         let k = parts.len();
-        let out = milp::solve_exact(&g, k, band, config.bounds.contiguity, config.bounds.max_walk_m, Some(&parts), &options)?;
-        exact_status = Some(out.status);
-        exact_work = (out.rounds, out.cuts);
+        let out = milp::solve_exact(g, k, self.band, config.bounds.contiguity, config.bounds.max_walk_m, Some(&*parts), &options)?;
         match (&out.part_of, out.status) {
             (Some(part_of), _) => {
-                let better = out.objective.is_some_and(|o| status != RegionStatus::Balanced || o < parts.cost(&g) - 1e-9);
+                let better = out.objective.is_some_and(|o| *status != RegionStatus::Balanced || o < parts.cost(g) - 1e-9);
                 if better {
-                    let mut p = Parts::from_labels(&g, part_of.clone(), k);
+                    let mut p = Parts::from_labels(g, part_of.clone(), k);
                     p.centre = out.centres.clone();
-                    parts = p;
-                    status = RegionStatus::Balanced;
+                    *parts = p;
+                    *status = RegionStatus::Balanced;
                 }
             }
-            (None, SolveStatus::Infeasible) if task.count.feasible => status = RegionStatus::ProvenInfeasible,
+            (None, SolveStatus::Infeasible) if self.task.count.feasible => *status = RegionStatus::ProvenInfeasible,
             _ => {}
         }
-        bound = out.bound;
-    } else if config.solver.lower_bound && effort >= 0.5 {
-        let iterations = ((bound::ITERATIONS as f64 * effort) as usize).max(100);
-        let lag = bound::lagrangian_bound(&g, parts.len(), band, config.bounds.max_walk_m, &parts, iterations);
+        Ok(Proof { bound: out.bound, exact: Some(out.status), exact_work: (out.rounds, out.cuts) })
+    }
+
+    /// The Lagrangian lower bound, raised to the LP bound with `lp_bound`.
+    fn lower_bound(&self, parts: &Parts) -> Result<f64> {
+        let (g, config) = (self.g, self.config);
+        let iterations = ((bound::ITERATIONS as f64 * self.effort) as usize).max(100);
+        let lag = bound::lagrangian_bound(g, parts.len(), self.band, config.bounds.max_walk_m, parts, iterations);
         let lp = if config.solver.lp_bound {
             let options = SolverOptions::of(&config.solver, None);
-            milp::lp_bound(&g, parts.len(), band, config.bounds.contiguity, config.bounds.max_walk_m, &options)?
+            milp::lp_bound(g, parts.len(), self.band, config.bounds.contiguity, config.bounds.max_walk_m, &options)?
         } else {
             None
         };
-        bound = Some(lp.map_or(lag, |l| l.max(lag)));
+        Ok(lp.map_or(lag, |l| l.max(lag)))
     }
-    Ok(RegionResult { graph: g, parts, status, bound, exact: exact_status, exact_work })
 }
 
 /// Regions up to this many units are polished by the restricted MILP.

@@ -182,15 +182,69 @@ pub struct StablePlan {
 /// Re-divides `graph` starting from `existing`; `stability` in [0, 1] weighs keeping households
 /// in their grid against shorter walks (1: only what the bounds require moves).
 pub fn redivide(graph: &UnitGraph, metric: &Metric, config: &PartitionConfig, existing: &Existing, stability: f64, name: &(dyn Fn(u32) -> String + Sync)) -> Result<StablePlan> {
-    let n = graph.len();
     let (lo, hi) = (config.bounds.min_households, config.bounds.upper_bound());
     let band = Band { lo, hi };
-    let n_existing = existing.locked.len();
     let mut notes = Vec::new();
+    let start = starting_labels(graph, existing, hi, &mut notes);
+    let mut made = Made { grids: Vec::new(), home: Vec::new(), grid_of_unit: vec![NONE; graph.len()], violations: Vec::new() };
+    add_locked_grids(&mut made, graph, metric, existing, &start.label, band, name)?;
+    add_oversize_grids(&mut made, graph, &start, hi, name);
+
+    let areas = free_areas(graph, &start.free);
+    let mut rng = Rng::new(config.search.seed, 0x5AB1E);
+    let rules = Rules { band, contiguity: true, max_walk: config.bounds.max_walk_m };
+    let work = AreaWork { graph, metric, config, band, rules, stability, label: &start.label, name };
+    let mut tally = Tally::default();
+    for area in &areas {
+        work.redivide_area(&mut made, area, &mut rng, &mut tally, &mut notes)?;
+    }
+    tally.note(&mut notes);
+    let Made { grids, home, grid_of_unit, mut violations } = made;
+    violations.sort_by_key(|v| v.grid);
+    let (_, components) = graph.components();
+    let regions_objective = 0.0;
+    let plan = Plan {
+        grid_of_unit,
+        grids_wanted: grids.len(),
+        grids,
+        violations,
+        components,
+        regions: areas.len(),
+        regions_bound: None,
+        regions_objective,
+        exact: Vec::new(),
+        exact_skipped: 0,
+        effort: config.search.effort.unwrap_or(1.0),
+        exact_work: (0, 0),
+    };
+    Ok(StablePlan { plan, home, notes })
+}
+
+impl Existing {
+    /// True when `l` is an existing grid (not [`NONE`]) that is locked.
+    fn is_locked(&self, l: u32) -> bool {
+        l != NONE && self.locked[l as usize]
+    }
+}
+
+/// The existing division made ready for the re-division.
+struct Start {
+    /// Existing grid of each unit, [`NONE`] for none.
+    label: Vec<u32>,
+    /// Units above the maximum outside locked grids.
+    oversize: Vec<bool>,
+    /// Units neither in a locked grid nor oversize.
+    free: Vec<bool>,
+    /// Existing grid each oversize unit was in ([`NONE`] for the other units).
+    oversize_home: Vec<u32>,
+}
+
+/// The existing grid of each unit, cleaned up: oversize units out, cut-off pieces detached, units in no grid joined to a neighbour.
+fn starting_labels(graph: &UnitGraph, existing: &Existing, hi: f64, notes: &mut Vec<String>) -> Start {
+    let n = graph.len();
     let mut label: Vec<u32> = existing.grid_of_unit.iter().map(|g| g.unwrap_or(NONE)).collect();
-    let locked = |l: u32| l != NONE && existing.locked[l as usize];
-    let oversize: Vec<bool> = (0..n).map(|u| !locked(label[u]) && graph.units[u].households > hi + Band::EPS).collect();
-    let free: Vec<bool> = (0..n).map(|u| !locked(label[u]) && !oversize[u]).collect();
+    let oversize: Vec<bool> = (0..n).map(|u| !existing.is_locked(label[u]) && graph.units[u].households > hi + Band::EPS).collect();
+    let free: Vec<bool> = (0..n).map(|u| !existing.is_locked(label[u]) && !oversize[u]).collect();
 
     // Oversize units leave their grid (which keeps its id when something else remains in it).
     let oversize_home: Vec<u32> = (0..n).map(|u| if oversize[u] { label[u] } else { NONE }).collect();
@@ -199,7 +253,22 @@ pub fn redivide(graph: &UnitGraph, metric: &Metric, config: &PartitionConfig, ex
             label[u] = NONE;
         }
     }
-    // Pieces of an unlocked grid cut off from its largest piece lose their label.
+    let detached = detach_pieces(graph, &free, &mut label, existing.locked.len());
+    if detached > 0 {
+        notes.push(format!("{detached} building unit(s) cut off from the rest of their grid joined a neighbouring grid"));
+    }
+    let unassigned_before = (0..n).filter(|&u| free[u] && label[u] == NONE).count();
+    join_neighbouring_grids(graph, &free, &mut label);
+    let unassigned_after = (0..n).filter(|&u| free[u] && label[u] == NONE).count();
+    if unassigned_before > unassigned_after + detached {
+        notes.push(format!("{} building unit(s) in no existing grid joined a neighbouring grid", unassigned_before - detached - unassigned_after));
+    }
+    Start { label, oversize, free, oversize_home }
+}
+
+/// Pieces of an unlocked grid cut off from its largest piece lose their label; returns how many units did.
+fn detach_pieces(graph: &UnitGraph, free: &[bool], label: &mut [u32], n_existing: usize) -> usize {
+    let n = graph.len();
     let (piece_of, pieces) = crate::pieces::pieces(n, |u| free[u] && label[u] != NONE, |u, visit| {
         for &v in graph.neighbours(u) {
             if free[v as usize] && label[v as usize] == label[u] {
@@ -222,12 +291,13 @@ pub fn redivide(graph: &UnitGraph, metric: &Metric, config: &PartitionConfig, ex
             detached += 1;
         }
     }
-    if detached > 0 {
-        notes.push(format!("{detached} building unit(s) cut off from the rest of their grid joined a neighbouring grid"));
-    }
-    // Units in no grid join the grid of a neighbour, breadth first (new housing, gaps).
+    detached
+}
+
+/// Units in no grid join the grid of a neighbour, breadth first (new housing, gaps).
+fn join_neighbouring_grids(graph: &UnitGraph, free: &[bool], label: &mut [u32]) {
+    let n = graph.len();
     let mut queue: std::collections::VecDeque<u32> = (0..n as u32).filter(|&u| free[u as usize] && label[u as usize] != NONE).collect();
-    let unassigned_before = (0..n).filter(|&u| free[u] && label[u] == NONE).count();
     while let Some(u) = queue.pop_front() {
         for &v in graph.neighbours(u as usize) {
             if free[v as usize] && label[v as usize] == NONE {
@@ -236,27 +306,39 @@ pub fn redivide(graph: &UnitGraph, metric: &Metric, config: &PartitionConfig, ex
             }
         }
     }
-    let unassigned_after = (0..n).filter(|&u| free[u] && label[u] == NONE).count();
-    if unassigned_before > unassigned_after + detached {
-        notes.push(format!("{} building unit(s) in no existing grid joined a neighbouring grid", unassigned_before - detached - unassigned_after));
-    }
+}
 
-    let mut grids: Vec<Grid> = Vec::new();
-    let mut home: Vec<Option<u32>> = Vec::new();
-    let mut violations: Vec<Violation> = Vec::new();
-    let mut grid_of_unit = vec![NONE; n];
-    let push_grid = |grids: &mut Vec<Grid>, home: &mut Vec<Option<u32>>, grid_of_unit: &mut Vec<u32>, units: Vec<u32>, centre: u32, h: Option<u32>| {
+/// The grids of the re-divided plan, as they are made.
+struct Made {
+    /// The grids.
+    grids: Vec<Grid>,
+    /// Existing grid each grid continues (None: a new grid).
+    home: Vec<Option<u32>>,
+    /// Grid of each unit.
+    grid_of_unit: Vec<u32>,
+    /// Grids that miss a bound.
+    violations: Vec<Violation>,
+}
+
+impl Made {
+    /// Adds a grid of `units` around `centre` continuing existing grid `home`; returns its index.
+    fn push(&mut self, graph: &UnitGraph, units: Vec<u32>, centre: u32, home: Option<u32>) -> usize {
         let households = units.iter().map(|&u| graph.units[u as usize].households).sum();
         for &u in &units {
-            grid_of_unit[u as usize] = grids.len() as u32;
+            self.grid_of_unit[u as usize] = self.grids.len() as u32;
         }
-        grids.push(Grid { units, households, centre });
-        home.push(h);
-    };
-    // Locked grids, exactly as they were.
-    let mut locked_units: Vec<Vec<u32>> = vec![Vec::new(); n_existing];
-    for u in 0..n {
-        if locked(label[u]) {
+        self.grids.push(Grid { units, households, centre });
+        self.home.push(home);
+        self.grids.len() - 1
+    }
+}
+
+/// Adds the locked grids, exactly as they were; an error when one is in pieces.
+fn add_locked_grids(made: &mut Made, graph: &UnitGraph, metric: &Metric, existing: &Existing, label: &[u32], band: Band, name: &(dyn Fn(u32) -> String + Sync)) -> Result<()> {
+    let (lo, hi) = (band.lo, band.hi);
+    let mut locked_units: Vec<Vec<u32>> = vec![Vec::new(); existing.locked.len()];
+    for u in 0..graph.len() {
+        if existing.is_locked(label[u]) {
             locked_units[label[u] as usize].push(u as u32);
         }
     }
@@ -271,156 +353,222 @@ pub fn redivide(graph: &UnitGraph, metric: &Metric, config: &PartitionConfig, ex
         }
         let g = LocalGraph::induced(graph, &units, metric);
         let centre = units[weighted_medoid(&g, &(0..units.len() as u32).collect::<Vec<_>>(), None) as usize];
-        let gi = grids.len();
-        push_grid(&mut grids, &mut home, &mut grid_of_unit, units, centre, Some(l as u32));
-        if !band.holds(grids[gi].households) {
-            violations.push(Violation {
+        let gi = made.push(graph, units, centre, Some(l as u32));
+        if !band.holds(made.grids[gi].households) {
+            made.violations.push(Violation {
                 grid: gi,
                 kind: ViolationKind::Unbalanced,
-                message: format!("locked grid holds {} households, outside {lo}–{hi}; it was kept as it is", text::count(grids[gi].households)),
+                message: format!("locked grid holds {} households, outside {lo}–{hi}; it was kept as it is", text::count(made.grids[gi].households)),
             });
         }
     }
-    // Oversize units: a grid each; the existing id stays with them when their grid has nothing else left.
-    for u in 0..n {
+    Ok(())
+}
+
+/// Oversize units: a grid each; the existing id stays with them when their grid has nothing else left.
+fn add_oversize_grids(made: &mut Made, graph: &UnitGraph, start: &Start, hi: f64, name: &(dyn Fn(u32) -> String + Sync)) {
+    let Start { label, oversize, free, oversize_home } = start;
+    for u in 0..graph.len() {
         if oversize[u] {
             let l = oversize_home[u];
-            let keeps = l != NONE && !label.iter().enumerate().any(|(v, &x)| x == l && free[v]) && !home.contains(&Some(l));
-            let gi = grids.len();
-            push_grid(&mut grids, &mut home, &mut grid_of_unit, vec![u as u32], u as u32, keeps.then_some(l));
-            violations.push(Violation {
+            let keeps = l != NONE && !label.iter().enumerate().any(|(v, &x)| x == l && free[v]) && !made.home.contains(&Some(l));
+            let gi = made.push(graph, vec![u as u32], u as u32, keeps.then_some(l));
+            made.violations.push(Violation {
                 grid: gi,
                 kind: ViolationKind::OversizeBuilding,
                 message: format!("building {} alone holds {} households, more than the maximum {hi}: it forms its own grid", name(u as u32), text::count(graph.units[u].households)),
             });
         }
     }
+}
 
-    // Areas: connected sets of free units.
-    let (_, areas) = crate::pieces::pieces(n, |u| free[u], |u, visit| {
+/// Areas: connected sets of free units.
+fn free_areas(graph: &UnitGraph, free: &[bool]) -> Vec<Vec<u32>> {
+    let (_, areas) = crate::pieces::pieces(graph.len(), |u| free[u], |u, visit| {
         for &v in graph.neighbours(u) {
             if free[v as usize] {
                 visit(v as usize);
             }
         }
     });
-    let mut rng = Rng::new(config.search.seed, 0x5AB1E);
-    let rules = Rules { band, contiguity: true, max_walk: config.bounds.max_walk_m };
-    let (mut split, mut merged, mut local) = (0usize, 0usize, 0usize);
-    for area in &areas {
-        let total: f64 = area.iter().map(|&u| graph.units[u as usize].households).sum();
-        let mut labels: Vec<u32> = area.iter().map(|&u| label[u as usize]).filter(|&l| l != NONE).collect();
+    areas
+}
+
+/// Grids split, merged and divided again with their neighbours, over all areas.
+#[derive(Default)]
+struct Tally {
+    split: usize,
+    merged: usize,
+    local: usize,
+}
+
+impl Tally {
+    /// Adds the notes saying what was done.
+    fn note(&self, notes: &mut Vec<String>) {
+        let Tally { split, merged, local } = *self;
+        if local > 0 {
+            notes.push(format!(
+                "{local} group(s) of grids that moves alone could not balance were divided again with their neighbours; the new grids took the ids of the old ones they share most households with"
+            ));
+        }
+        if split > 0 {
+            notes.push(format!("{split} grid(s) more than before where households grew"));
+        }
+        if merged > 0 {
+            notes.push(format!("{merged} grid(s) fewer than before where households shrank"));
+        }
+    }
+}
+
+/// What the re-division of the areas needs.
+struct AreaWork<'a> {
+    graph: &'a UnitGraph,
+    metric: &'a Metric,
+    config: &'a PartitionConfig,
+    band: Band,
+    rules: Rules,
+    stability: f64,
+    /// Existing grid of each unit (see [`starting_labels`]).
+    label: &'a [u32],
+    name: &'a (dyn Fn(u32) -> String + Sync),
+}
+
+/// An area with existing grids, being re-divided.
+struct Area<'a> {
+    /// Its units (global indices).
+    units: &'a [u32],
+    /// Its graph.
+    g: LocalGraph,
+    /// Its division.
+    parts: Parts,
+    /// Existing grid each part continues (None: a new part).
+    part_home: Vec<Option<u32>>,
+    /// Its households.
+    total: f64,
+}
+
+impl AreaWork<'_> {
+    /// Re-divides one area and adds its grids: afresh when no existing grid lies in it, else from its existing grids.
+    fn redivide_area(&self, made: &mut Made, units: &[u32], rng: &mut Rng, tally: &mut Tally, notes: &mut Vec<String>) -> Result<()> {
+        let total: f64 = units.iter().map(|&u| self.graph.units[u as usize].households).sum();
+        let mut labels: Vec<u32> = units.iter().map(|&u| self.label[u as usize]).filter(|&l| l != NONE).collect();
         labels.sort_unstable();
         labels.dedup();
         if labels.is_empty() {
-            // No existing grid here: a fresh division of the area.
-            let sub = graph.induced(area);
-            let fresh = partition(&sub, &Metric::Straight { detour: config.walking.detour_factor }, &fresh_config(config), &|u| name(area[u as usize]))?;
-            let base = grids.len();
-            for g in fresh.grids {
-                let units: Vec<u32> = g.units.iter().map(|&u| area[u as usize]).collect();
-                push_grid(&mut grids, &mut home, &mut grid_of_unit, units, area[g.centre as usize], None);
-            }
-            for v in fresh.violations {
-                violations.push(Violation { grid: base + v.grid, ..v });
-            }
-            notes.push(format!("an area of {} households outside every existing grid was divided afresh", text::count(total)));
-            continue;
+            return self.divide_afresh(made, units, total, notes);
         }
-        let g = LocalGraph::induced(graph, area, metric);
-        let part_of: Vec<u32> = area.iter().map(|&u| labels.binary_search(&label[u as usize]).expect("label of the area") as u32).collect();
-        let mut parts = Parts::from_labels(&g, part_of, labels.len());
-        let mut part_home: Vec<Option<u32>> = labels.iter().map(|&l| Some(l)).collect();
+        let g = LocalGraph::induced(self.graph, units, self.metric);
+        let part_of: Vec<u32> = units.iter().map(|&u| labels.binary_search(&self.label[u as usize]).expect("label of the area") as u32).collect();
+        let parts = Parts::from_labels(&g, part_of, labels.len());
+        let part_home: Vec<Option<u32>> = labels.iter().map(|&l| Some(l)).collect();
+        let mut area = Area { units, g, parts, part_home, total };
         // The number of grids the households call for, then moves; a grid still over the
         // maximum is split and one still under the minimum merged, and moves are tried again.
+        self.fit_count(&mut area, rng, tally);
+        self.balance(&mut area, rng, tally)?;
+        if self.stability < 1.0 {
+            self.keep_near_home(&mut area, rng);
+        }
+        self.add_area_grids(made, &area);
+        Ok(())
+    }
+
+    /// No existing grid here: a fresh division of the area.
+    fn divide_afresh(&self, made: &mut Made, units: &[u32], total: f64, notes: &mut Vec<String>) -> Result<()> {
+        let (config, name) = (self.config, self.name);
+        let sub = self.graph.induced(units);
+        let fresh = partition(&sub, &Metric::Straight { detour: config.walking.detour_factor }, &fresh_config(config), &|u| name(units[u as usize]))?;
+        let base = made.grids.len();
+        for g in fresh.grids {
+            let grid_units: Vec<u32> = g.units.iter().map(|&u| units[u as usize]).collect();
+            made.push(self.graph, grid_units, units[g.centre as usize], None);
+        }
+        for v in fresh.violations {
+            made.violations.push(Violation { grid: base + v.grid, ..v });
+        }
+        notes.push(format!("an area of {} households outside every existing grid was divided afresh", text::count(total)));
+        Ok(())
+    }
+
+    /// Splits the heaviest part while the area has too few grids for its households, merges the lightest while it has too many.
+    fn fit_count(&self, area: &mut Area, rng: &mut Rng, tally: &mut Tally) {
+        let (lo, hi) = (self.band.lo, self.band.hi);
+        let total = area.total;
         let k_min = ((total / hi) - 1e-9).ceil().max(1.0) as usize;
         let k_max = if lo > 0.0 { ((total / lo) + 1e-9).floor() as usize } else { usize::MAX };
-        while parts.len() < k_min && k_min <= k_max {
+        while area.parts.len() < k_min && k_min <= k_max {
+            let parts = &area.parts;
             let p = (0..parts.len()).max_by(|&a, &b| parts.load[a].total_cmp(&parts.load[b]).then(b.cmp(&a))).expect("a part");
-            if !split_part(&g, &mut parts, &mut part_home, p, band, &mut rng) {
+            if !split_part(&area.g, &mut area.parts, &mut area.part_home, p, self.band, rng) {
                 break;
             }
-            split += 1;
+            tally.split += 1;
         }
-        while parts.len() > k_max.max(1) {
+        while area.parts.len() > k_max.max(1) {
+            let parts = &area.parts;
             let p = (0..parts.len()).min_by(|&a, &b| parts.load[a].total_cmp(&parts.load[b]).then(a.cmp(&b))).expect("a part");
-            if !merge_part(&g, &mut parts, &mut part_home, p) {
+            if !merge_part(&area.g, &mut area.parts, &mut area.part_home, p) {
                 break;
             }
-            merged += 1;
+            tally.merged += 1;
         }
+    }
+
+    /// Moves, and where moves fail a local re-division before moves again, for up to [`LOCAL_ROUNDS`] rounds.
+    fn balance(&self, area: &mut Area, rng: &mut Rng, tally: &mut Tally) -> Result<()> {
+        let (band, lo, hi) = (self.band, self.band.lo, self.band.hi);
         for round in 0..LOCAL_ROUNDS {
             // Moves first only where grids are a little out of band; a grid far out of band
             // (a quarter of the band's width) is divided again with its neighbours at once.
-            let far = (0..parts.len()).any(|p| band.excess(parts.load[p]) > 0.25 * (hi - lo).max(1.0));
-            if (round > 0 || !far) && repair_stable(&g, &mut parts, band, REPAIR_ROUNDS, &mut rng) {
+            let far = (0..area.parts.len()).any(|p| band.excess(area.parts.load[p]) > 0.25 * (hi - lo).max(1.0));
+            if (round > 0 || !far) && repair_stable(&area.g, &mut area.parts, band, REPAIR_ROUNDS, rng) {
                 break;
             }
-            let before = parts.len();
-            if !redivide_locally(graph, &g, area, &mut parts, &mut part_home, band, config, name)? {
+            let before = area.parts.len();
+            if !redivide_locally(self.graph, &area.g, area.units, &mut area.parts, &mut area.part_home, band, self.config, self.name)? {
                 break;
             }
-            local += 1;
-            split += parts.len().saturating_sub(before);
-            merged += before.saturating_sub(parts.len());
+            tally.local += 1;
+            tally.split += area.parts.len().saturating_sub(before);
+            tally.merged += before.saturating_sub(area.parts.len());
         }
-        if stability < 1.0 {
-            let home_part: Vec<u32> = (0..g.len()).map(|u| part_home.iter().position(|&h| h == Some(label[area[u] as usize])).map_or(u32::MAX, |p| p as u32)).collect();
-            let mean_walk = parts.cost(&g) / g.cost.iter().sum::<f64>().max(1e-9);
-            let penalty = if stability <= 0.0 { 0.0 } else { mean_walk * stability / (1.0 - stability) };
-            improve_near_home(&g, &mut parts, &rules, config.search.improve_passes, &mut rng, Some(Home { part: &home_part, penalty }));
-        }
+        Ok(())
+    }
+
+    /// A compactness search in which leaving one's grid costs walking metres per household (none at stability 0).
+    fn keep_near_home(&self, area: &mut Area, rng: &mut Rng) {
+        let (g, stability) = (&area.g, self.stability);
+        let home_part: Vec<u32> = (0..g.len()).map(|u| area.part_home.iter().position(|&h| h == Some(self.label[area.units[u] as usize])).map_or(u32::MAX, |p| p as u32)).collect();
+        let mean_walk = area.parts.cost(g) / g.cost.iter().sum::<f64>().max(1e-9);
+        let penalty = if stability <= 0.0 { 0.0 } else { mean_walk * stability / (1.0 - stability) };
+        improve_near_home(g, &mut area.parts, &self.rules, self.config.search.improve_passes, rng, Some(Home { part: &home_part, penalty }));
+    }
+
+    /// Adds the area's grids (its non-empty parts), each out of band with a violation.
+    fn add_area_grids(&self, made: &mut Made, area: &Area) {
+        let (lo, hi) = (self.band.lo, self.band.hi);
+        let Area { units: area_units, parts, part_home, total, .. } = area;
         let members = parts.all_members();
         for (p, m) in members.into_iter().enumerate() {
             if m.is_empty() {
                 continue;
             }
-            let units: Vec<u32> = m.iter().map(|&u| area[u as usize]).collect();
-            let centre = area[parts.centre[p] as usize];
-            let gi = grids.len();
-            push_grid(&mut grids, &mut home, &mut grid_of_unit, units, centre, part_home[p]);
-            if !band.holds(parts.load[p]) {
-                violations.push(Violation {
+            let units: Vec<u32> = m.iter().map(|&u| area_units[u as usize]).collect();
+            let centre = area_units[parts.centre[p] as usize];
+            let gi = made.push(self.graph, units, centre, part_home[p]);
+            if !self.band.holds(parts.load[p]) {
+                made.violations.push(Violation {
                     grid: gi,
                     kind: ViolationKind::Unbalanced,
                     message: format!(
                         "holds {} households, outside {lo}–{hi}: moving buildings between neighbouring grids of this area of {} households could not bring it within the bounds",
                         text::count(parts.load[p]),
-                        text::count(total)
+                        text::count(*total)
                     ),
                 });
             }
         }
     }
-    if local > 0 {
-        notes.push(format!(
-            "{local} group(s) of grids that moves alone could not balance were divided again with their neighbours; the new grids took the ids of the old ones they share most households with"
-        ));
-    }
-    if split > 0 {
-        notes.push(format!("{split} grid(s) more than before where households grew"));
-    }
-    if merged > 0 {
-        notes.push(format!("{merged} grid(s) fewer than before where households shrank"));
-    }
-    violations.sort_by_key(|v| v.grid);
-    let (_, components) = graph.components();
-    let regions_objective = 0.0;
-    let plan = Plan {
-        grid_of_unit,
-        grids_wanted: grids.len(),
-        grids,
-        violations,
-        components,
-        regions: areas.len(),
-        regions_bound: None,
-        regions_objective,
-        exact: Vec::new(),
-        exact_skipped: 0,
-        effort: config.search.effort.unwrap_or(1.0),
-        exact_work: (0, 0),
-    };
-    Ok(StablePlan { plan, home, notes })
 }
 
 /// The existing division seen from the units: each unit takes the existing grid holding most of

@@ -15,7 +15,7 @@ use std::path::Path;
 
 use geo::{BoundingRect, Coord, Geometry, LineString, Polygon};
 
-use super::{unique_names, Cell, ColumnKind, OutputLayer, Written};
+use super::{unique_names, Cell, Column, ColumnKind, OutputLayer, Written};
 use crate::crs::{crs_wkt, WktFlavour};
 use crate::error::{Error, FeatureFault, Result};
 
@@ -263,46 +263,9 @@ pub fn write_shapefile(path: &Path, layer: &OutputLayer) -> Result<Written> {
     let cells: Vec<Vec<Cell>> = layer.features.iter().map(|f| columns.iter().map(|c| c.cell(f)).collect()).collect();
     let mut fields: Vec<Field> = Vec::with_capacity(columns.len());
     for (j, c) in columns.iter().enumerate() {
-        let mut f = Field { name: names[j].clone(), kind: b'C', width: 1, decimals: 0 };
-        match c.kind {
-            ColumnKind::Integer => {
-                f.kind = b'N';
-                for row in &cells {
-                    if let Cell::Int(i) = row[j] {
-                        f.width = f.width.max(i.to_string().len());
-                    }
-                }
-            }
-            ColumnKind::Real => {
-                f.kind = b'N';
-                let mut int_width = 1;
-                for row in &cells {
-                    if let Cell::Real(x) = row[j] {
-                        f.decimals = f.decimals.max(decimals_of(x));
-                        int_width = int_width.max(format!("{:.0}", x.trunc()).len());
-                    }
-                }
-                f.decimals = f.decimals.min(60);
-                f.width = (int_width + 1 + f.decimals).min(254);
-                if f.width <= f.decimals + 1 {
-                    f.decimals = f.width.saturating_sub(2);
-                }
-            }
-            ColumnKind::Bool => f.kind = b'L',
-            ColumnKind::Text | ColumnKind::Json => {
-                let mut cut_values = 0;
-                for row in &cells {
-                    if let Cell::Text(t) = &row[j] {
-                        if t.len() > 254 {
-                            cut_values += 1;
-                        }
-                        f.width = f.width.max(super::cut_to_bytes(t, 254).len());
-                    }
-                }
-                if cut_values > 0 {
-                    warnings.push(format!("{name}: {cut_values} values of '{}' cut to 254 bytes (the dBase limit)", c.name));
-                }
-            }
+        let (f, cut_values) = field_of(c, names[j].clone(), &cells, j);
+        if cut_values > 0 {
+            warnings.push(format!("{name}: {cut_values} values of '{}' cut to 254 bytes (the dBase limit)", c.name));
         }
         fields.push(f);
     }
@@ -311,101 +274,13 @@ pub fn write_shapefile(path: &Path, layer: &OutputLayer) -> Result<Written> {
         return Err(Error::layer(&name, format!("records of {record_len} bytes: a .dbf record holds at most 65535")));
     }
 
-    fn io(p: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
-        move |e| Error::io(p, "write", e)
-    }
     let shp_path = path.with_extension("shp");
     let shx_path = path.with_extension("shx");
     let dbf_path = path.with_extension("dbf");
     let cpg_path = path.with_extension("cpg");
     let prj_path = path.with_extension("prj");
-
-    // .shp and .shx
-    {
-        let bounds = layer.bounds();
-        let records: Vec<Vec<u8>> = layer.features.iter().map(|f| record(kind, f.geometry.as_ref())).collect();
-        let shp_words = 50 + records.iter().map(|r| 4 + r.len() / 2).sum::<usize>();
-        if shp_words > i32::MAX as usize {
-            return Err(Error::layer(&name, "more than 4 GB of shapes: a .shp holds at most 2 GB words"));
-        }
-        let mut shp = BufWriter::with_capacity(1 << 20, File::create(&shp_path).map_err(io(&shp_path))?);
-        let mut shx = BufWriter::new(File::create(&shx_path).map_err(io(&shx_path))?);
-        shp.write_all(&main_header(kind, shp_words, bounds)).map_err(io(&shp_path))?;
-        shx.write_all(&main_header(kind, 50 + 4 * records.len(), bounds)).map_err(io(&shx_path))?;
-        let mut offset = 50usize;
-        for (i, r) in records.iter().enumerate() {
-            let words = r.len() / 2;
-            shp.write_all(&((i + 1) as i32).to_be_bytes()).map_err(io(&shp_path))?;
-            shp.write_all(&(words as i32).to_be_bytes()).map_err(io(&shp_path))?;
-            shp.write_all(r).map_err(io(&shp_path))?;
-            shx.write_all(&(offset as i32).to_be_bytes()).map_err(io(&shx_path))?;
-            shx.write_all(&(words as i32).to_be_bytes()).map_err(io(&shx_path))?;
-            offset += 4 + words;
-        }
-        shp.into_inner().map_err(|e| Error::io(&shp_path, "write", e.into_error()))?.sync_all().map_err(io(&shp_path))?;
-        shx.into_inner().map_err(|e| Error::io(&shx_path, "write", e.into_error()))?.sync_all().map_err(io(&shx_path))?;
-    }
-
-    // .dbf
-    {
-        let mut w = BufWriter::with_capacity(1 << 20, File::create(&dbf_path).map_err(io(&dbf_path))?);
-        let header_len = 32 + 32 * fields.len() + 1;
-        let mut h = Vec::with_capacity(header_len);
-        h.push(0x03);
-        h.extend_from_slice(&today());
-        h.extend_from_slice(&(layer.features.len() as u32).to_le_bytes());
-        h.extend_from_slice(&(header_len as u16).to_le_bytes());
-        h.extend_from_slice(&(record_len as u16).to_le_bytes());
-        h.extend_from_slice(&[0u8; 20]);
-        for f in &fields {
-            let mut n = [0u8; 11];
-            n[..f.name.len()].copy_from_slice(f.name.as_bytes());
-            h.extend_from_slice(&n);
-            h.push(f.kind);
-            h.extend_from_slice(&[0u8; 4]);
-            h.push(f.width as u8);
-            h.push(f.decimals as u8);
-            h.extend_from_slice(&[0u8; 14]);
-        }
-        h.push(0x0D);
-        w.write_all(&h).map_err(io(&dbf_path))?;
-        let mut rec: Vec<u8> = Vec::with_capacity(record_len);
-        for row in &cells {
-            rec.clear();
-            rec.push(b' ');
-            for (f, cell) in fields.iter().zip(row) {
-                let text: String = match cell {
-                    Cell::Null => match f.kind {
-                        b'L' => "?".into(),
-                        _ => String::new(),
-                    },
-                    Cell::Int(i) => i.to_string(),
-                    Cell::Real(x) => {
-                        let s = format!("{x:.prec$}", prec = f.decimals);
-                        if s.len() > f.width {
-                            format!("{x:e}")
-                        } else {
-                            s
-                        }
-                    }
-                    Cell::Bool(b) => if *b { "T" } else { "F" }.into(),
-                    Cell::Text(t) => super::cut_to_bytes(t, f.width).to_string(),
-                };
-                let bytes = super::cut_to_bytes(&text, f.width).as_bytes();
-                let pad = f.width - bytes.len();
-                if f.kind == b'N' {
-                    rec.extend(std::iter::repeat_n(b' ', pad));
-                    rec.extend_from_slice(bytes);
-                } else {
-                    rec.extend_from_slice(bytes);
-                    rec.extend(std::iter::repeat_n(b' ', pad));
-                }
-            }
-            w.write_all(&rec).map_err(io(&dbf_path))?;
-        }
-        w.write_all(&[0x1A]).map_err(io(&dbf_path))?;
-        w.into_inner().map_err(|e| Error::io(&dbf_path, "write", e.into_error()))?.sync_all().map_err(io(&dbf_path))?;
-    }
+    write_shp_shx(&shp_path, &shx_path, layer, kind, &name)?;
+    write_dbf(&dbf_path, layer.features.len(), &fields, &cells, record_len)?;
 
     std::fs::write(&cpg_path, "UTF-8").map_err(io(&cpg_path))?;
     let mut files = vec![shp_path, shx_path, dbf_path, cpg_path];
@@ -415,4 +290,151 @@ pub fn write_shapefile(path: &Path, layer: &OutputLayer) -> Result<Written> {
         files.push(prj_path);
     }
     Ok(Written { files, renamed, warnings })
+}
+
+/// Turns an I/O error on writing `p` into the crate's error.
+fn io(p: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
+    move |e| Error::io(p, "write", e)
+}
+
+/// The dBase field `name` for column `c` (column `j` of `cells`) sized to its values, with the number of text values to cut to 254 bytes.
+fn field_of(c: &Column, name: String, cells: &[Vec<Cell>], j: usize) -> (Field, usize) {
+    let mut f = Field { name, kind: b'C', width: 1, decimals: 0 };
+    let mut cut_values = 0;
+    match c.kind {
+        ColumnKind::Integer => {
+            f.kind = b'N';
+            for row in cells {
+                if let Cell::Int(i) = row[j] {
+                    f.width = f.width.max(i.to_string().len());
+                }
+            }
+        }
+        ColumnKind::Real => {
+            f.kind = b'N';
+            let mut int_width = 1;
+            for row in cells {
+                if let Cell::Real(x) = row[j] {
+                    f.decimals = f.decimals.max(decimals_of(x));
+                    int_width = int_width.max(format!("{:.0}", x.trunc()).len());
+                }
+            }
+            f.decimals = f.decimals.min(60);
+            f.width = (int_width + 1 + f.decimals).min(254);
+            if f.width <= f.decimals + 1 {
+                f.decimals = f.width.saturating_sub(2);
+            }
+        }
+        ColumnKind::Bool => f.kind = b'L',
+        ColumnKind::Text | ColumnKind::Json => {
+            for row in cells {
+                if let Cell::Text(t) = &row[j] {
+                    if t.len() > 254 {
+                        cut_values += 1;
+                    }
+                    f.width = f.width.max(super::cut_to_bytes(t, 254).len());
+                }
+            }
+        }
+    }
+    (f, cut_values)
+}
+
+/// Writes the .shp and .shx files: one record of shape type `kind` per feature, and their index (`name` names the layer in errors).
+fn write_shp_shx(shp_path: &Path, shx_path: &Path, layer: &OutputLayer, kind: ShapeKind, name: &str) -> Result<()> {
+    let bounds = layer.bounds();
+    let records: Vec<Vec<u8>> = layer.features.iter().map(|f| record(kind, f.geometry.as_ref())).collect();
+    let shp_words = 50 + records.iter().map(|r| 4 + r.len() / 2).sum::<usize>();
+    if shp_words > i32::MAX as usize {
+        return Err(Error::layer(name, "more than 4 GB of shapes: a .shp holds at most 2 GB words"));
+    }
+    let mut shp = BufWriter::with_capacity(1 << 20, File::create(shp_path).map_err(io(shp_path))?);
+    let mut shx = BufWriter::new(File::create(shx_path).map_err(io(shx_path))?);
+    shp.write_all(&main_header(kind, shp_words, bounds)).map_err(io(shp_path))?;
+    shx.write_all(&main_header(kind, 50 + 4 * records.len(), bounds)).map_err(io(shx_path))?;
+    let mut offset = 50usize;
+    for (i, r) in records.iter().enumerate() {
+        let words = r.len() / 2;
+        shp.write_all(&((i + 1) as i32).to_be_bytes()).map_err(io(shp_path))?;
+        shp.write_all(&(words as i32).to_be_bytes()).map_err(io(shp_path))?;
+        shp.write_all(r).map_err(io(shp_path))?;
+        shx.write_all(&(offset as i32).to_be_bytes()).map_err(io(shx_path))?;
+        shx.write_all(&(words as i32).to_be_bytes()).map_err(io(shx_path))?;
+        offset += 4 + words;
+    }
+    shp.into_inner().map_err(|e| Error::io(shp_path, "write", e.into_error()))?.sync_all().map_err(io(shp_path))?;
+    shx.into_inner().map_err(|e| Error::io(shx_path, "write", e.into_error()))?.sync_all().map_err(io(shx_path))?;
+    Ok(())
+}
+
+/// The .dbf header of `n_records` records of `record_len` bytes with `fields`.
+fn dbf_header(n_records: usize, fields: &[Field], record_len: usize) -> Vec<u8> {
+    let header_len = 32 + 32 * fields.len() + 1;
+    let mut h = Vec::with_capacity(header_len);
+    h.push(0x03);
+    h.extend_from_slice(&today());
+    h.extend_from_slice(&(n_records as u32).to_le_bytes());
+    h.extend_from_slice(&(header_len as u16).to_le_bytes());
+    h.extend_from_slice(&(record_len as u16).to_le_bytes());
+    h.extend_from_slice(&[0u8; 20]);
+    for f in fields {
+        let mut n = [0u8; 11];
+        n[..f.name.len()].copy_from_slice(f.name.as_bytes());
+        h.extend_from_slice(&n);
+        h.push(f.kind);
+        h.extend_from_slice(&[0u8; 4]);
+        h.push(f.width as u8);
+        h.push(f.decimals as u8);
+        h.extend_from_slice(&[0u8; 14]);
+    }
+    h.push(0x0D);
+    h
+}
+
+/// The text of a value in field `f` (before it is cut to the field's width).
+fn dbf_text(f: &Field, cell: &Cell) -> String {
+    match cell {
+        Cell::Null => match f.kind {
+            b'L' => "?".into(),
+            _ => String::new(),
+        },
+        Cell::Int(i) => i.to_string(),
+        Cell::Real(x) => {
+            let s = format!("{x:.prec$}", prec = f.decimals);
+            if s.len() > f.width {
+                format!("{x:e}")
+            } else {
+                s
+            }
+        }
+        Cell::Bool(b) => if *b { "T" } else { "F" }.into(),
+        Cell::Text(t) => super::cut_to_bytes(t, f.width).to_string(),
+    }
+}
+
+/// Writes the .dbf file: the header, one record per row of `cells` (numbers right-aligned, the rest left-aligned), the end mark.
+fn write_dbf(dbf_path: &Path, n_records: usize, fields: &[Field], cells: &[Vec<Cell>], record_len: usize) -> Result<()> {
+    let mut w = BufWriter::with_capacity(1 << 20, File::create(dbf_path).map_err(io(dbf_path))?);
+    w.write_all(&dbf_header(n_records, fields, record_len)).map_err(io(dbf_path))?;
+    let mut rec: Vec<u8> = Vec::with_capacity(record_len);
+    for row in cells {
+        rec.clear();
+        rec.push(b' ');
+        for (f, cell) in fields.iter().zip(row) {
+            let text = dbf_text(f, cell);
+            let bytes = super::cut_to_bytes(&text, f.width).as_bytes();
+            let pad = f.width - bytes.len();
+            if f.kind == b'N' {
+                rec.extend(std::iter::repeat_n(b' ', pad));
+                rec.extend_from_slice(bytes);
+            } else {
+                rec.extend_from_slice(bytes);
+                rec.extend(std::iter::repeat_n(b' ', pad));
+            }
+        }
+        w.write_all(&rec).map_err(io(dbf_path))?;
+    }
+    w.write_all(&[0x1A]).map_err(io(dbf_path))?;
+    w.into_inner().map_err(|e| Error::io(dbf_path, "write", e.into_error()))?.sync_all().map_err(io(dbf_path))?;
+    Ok(())
 }
