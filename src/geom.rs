@@ -161,6 +161,16 @@ pub fn dist(a: Coord<f64>, b: Coord<f64>) -> f64 {
     ((a.x - b.x).powi(2) + (a.y - b.y).powi(2)).sqrt()
 }
 
+/// The smallest rectangle holding every rectangle given; None when there is none.
+pub fn union_of_rects(rects: impl Iterator<Item = geo::Rect<f64>>) -> Option<geo::Rect<f64>> {
+    rects.reduce(|a, r| {
+        geo::Rect::new(
+            Coord { x: a.min().x.min(r.min().x), y: a.min().y.min(r.min().y) },
+            Coord { x: a.max().x.max(r.max().x), y: a.max().y.max(r.max().y) },
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -185,14 +195,4 @@ mod tests {
         assert_eq!((a.x, b.x), (0.0, 10.0));
         assert!(clip_segment(Coord { x: -5.0, y: -5.0 }, Coord { x: -1.0, y: 20.0 }, &r).is_none());
     }
-}
-
-/// The smallest rectangle holding every rectangle given; None when there is none.
-pub fn union_of_rects(rects: impl Iterator<Item = geo::Rect<f64>>) -> Option<geo::Rect<f64>> {
-    rects.reduce(|a, r| {
-        geo::Rect::new(
-            Coord { x: a.min().x.min(r.min().x), y: a.min().y.min(r.min().y) },
-            Coord { x: a.max().x.max(r.max().x), y: a.max().y.max(r.max().y) },
-        )
-    })
 }

@@ -397,14 +397,14 @@ impl Hull {
         let barrier_index = SegmentIndex::new(barrier_segments);
         let mut barrier_bits = vec![0u8; self.len()];
         if !barrier_index.is_empty() {
-            for t in 0..self.len() {
+            for (t, bits) in barrier_bits.iter_mut().enumerate() {
                 for i in 0..3 {
                     if self.constraint[t] & (1 << i) != 0 {
                         let a = self.points[self.tri[t][i] as usize];
                         let b = self.points[self.tri[t][(i + 1) % 3] as usize];
                         let mid = Coord { x: 0.5 * (a.x + b.x), y: 0.5 * (a.y + b.y) };
                         if barrier_index.near(mid, ON_BARRIER_TOL) {
-                            barrier_bits[t] |= 1 << i;
+                            *bits |= 1 << i;
                         }
                     }
                 }

@@ -81,9 +81,9 @@ fn redivide_locally(
     // part are new. Labels are compacted, keeping the order of the surviving old parts.
     let mut part_of = parts.part_of.clone();
     let mut homes: Vec<Option<u32>> = part_home.clone();
-    for f in 0..fresh.grids.len() {
-        if new_of_fresh[f].is_none() {
-            new_of_fresh[f] = Some(homes.len() as u32);
+    for slot in new_of_fresh.iter_mut().take(fresh.grids.len()) {
+        if slot.is_none() {
+            *slot = Some(homes.len() as u32);
             homes.push(None);
             taken.push(true);
         }
