@@ -67,7 +67,7 @@ fn existing_grid_id_property_is_replaced_not_duplicated() {
     for i in 0..10 {
         feats.push(json!({"type": "Feature", "properties": {"households": 40, "grid_id": "old"}, "geometry": square(i as f64 * 30.0, 0.0, 20.0)}));
     }
-    let input = write(&d, "b.geojson", &collection(feats));
+    let input = write(&d, "b.geojson", collection(feats));
     let out = d.join("out");
     let o = wangge(&["partition", &input, "-o", out.to_str().unwrap(), "-q"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
@@ -160,7 +160,7 @@ fn usage_errors_exit_with_2() {
     let o = wangge(&["partition", "x.geojson"]);
     assert_eq!(o.status.code(), Some(2));
     let d = tmp("usage");
-    let input = write(&d, "b.geojson", &lattice(3, 3, 40.0, &mut |_, _| 50.0));
+    let input = write(&d, "b.geojson", lattice(3, 3, 40.0, &mut |_, _| 50.0));
     let o = wangge(&["partition", &input, "-o", d.join("o").to_str().unwrap(), "--min-households", "600", "--max-households", "500"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("--min-households"), "{}", stderr(&o));
@@ -205,7 +205,7 @@ fn a_summary_passed_back_as_config_repeats_the_run_and_flags_override_it() {
 #[test]
 fn the_typed_summary_reads_back_as_written() {
     let d = tmp("summary-typed");
-    let input = write(&d, "b.geojson", &lattice(10, 10, 40.0, &mut |_, _| 45.0));
+    let input = write(&d, "b.geojson", lattice(10, 10, 40.0, &mut |_, _| 45.0));
     let out = d.join("out");
     let o = wangge(&["partition", &input, "-o", out.to_str().unwrap(), "-q", "--workers", "12", "--worker-capacity", "480"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));

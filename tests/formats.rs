@@ -86,8 +86,11 @@ fn read_back(path: &Path, format: Format) -> Layer {
     read_layer_with(path, &[], &ReadOptions { format: Some(format), ..ReadOptions::default() }).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-/// Features read back by their `key` property: (properties, geometry).
-fn by_key(layer: &Layer) -> BTreeMap<i64, (Map<String, Value>, Option<Geometry<f64>>)> {
+/// A feature read back: its properties and geometry.
+type ReadBack = (Map<String, Value>, Option<Geometry<f64>>);
+
+/// Features read back by their `key` property.
+fn by_key(layer: &Layer) -> BTreeMap<i64, ReadBack> {
     (0..layer.features.len())
         .map(|i| {
             let (_, props) = input_feature_parts(layer, i).unwrap();

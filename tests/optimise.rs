@@ -49,15 +49,15 @@ fn run(dir: &Path, input: &str, args: &[&str]) -> Outcome {
     let o = wangge(&all);
     let code = o.status.code().unwrap();
     assert!(code == 0 || code == 4, "wangge failed ({code}): {}", String::from_utf8_lossy(&o.stderr));
-    let summary = read_json(&out.join("summary.json"));
-    let b = read_json(&out.join("buildings.geojson"));
+    let summary = read_json(out.join("summary.json"));
+    let b = read_json(out.join("buildings.geojson"));
     let buildings = b["features"]
         .as_array()
         .unwrap()
         .iter()
         .map(|f| (id_text(&f["id"]), f["properties"]["grid_id"].as_u64().unwrap(), anchor(&f["geometry"]), f["properties"].clone()))
         .collect();
-    let g = read_json(&out.join("grids.geojson"));
+    let g = read_json(out.join("grids.geojson"));
     let grids = g["features"].as_array().unwrap().iter().map(|f| (f["properties"]["grid_id"].as_u64().unwrap(), f["properties"].clone())).collect();
     Outcome { code, summary, buildings, grids }
 }
@@ -164,7 +164,10 @@ fn brute_force_pmedian(points: &[((f64, f64), f64)], k: usize, capacity: f64) ->
     best
 }
 
-fn pmedian_instance(seed: u64, n: usize) -> (Vec<((f64, f64), f64)>, f64) {
+/// Demand points: ((x, y), demand).
+type Points = Vec<((f64, f64), f64)>;
+
+fn pmedian_instance(seed: u64, n: usize) -> (Points, f64) {
     let mut rng = TestRng(seed);
     let points: Vec<((f64, f64), f64)> = (0..n).map(|_| ((300.0 * rng.next(), 200.0 * rng.next()), (1.0 + 8.0 * rng.next()).round())).collect();
     let total: f64 = points.iter().map(|p| p.1).sum();
@@ -180,7 +183,7 @@ fn exact_capacitated_p_median_equals_brute_force() {
         let d = tmp(&format!("pmedian-{seed}"));
         let (points, capacity) = pmedian_instance(seed, 12);
         let optimum = brute_force_pmedian(&points, 3, capacity);
-        let input = write(&d, "points.geojson", &point_layer(&points));
+        let input = write(&d, "points.geojson", point_layer(&points));
         let cap = capacity.to_string();
         let mut args = PMEDIAN.to_vec();
         args.extend_from_slice(&[cap.as_str(), "--exact"]);
@@ -203,7 +206,7 @@ fn heuristic_p_median_is_bracketed_by_its_bound_and_the_optimum() {
     let d = tmp("pmedian-heuristic");
     let (points, capacity) = pmedian_instance(5, 12);
     let optimum = brute_force_pmedian(&points, 3, capacity);
-    let input = write(&d, "points.geojson", &point_layer(&points));
+    let input = write(&d, "points.geojson", point_layer(&points));
     let cap = capacity.to_string();
     let mut args = PMEDIAN.to_vec();
     args.push(cap.as_str());
@@ -224,7 +227,7 @@ fn small_lattice() -> String {
 #[test]
 fn exact_with_contiguity_is_optimal_connected_and_no_worse_than_the_heuristic() {
     let d = tmp("exact-contiguous");
-    let input = write(&d, "b.geojson", &small_lattice());
+    let input = write(&d, "b.geojson", small_lattice());
     let hh = |p: &Value| p["households"].as_f64().unwrap();
     let heuristic = run(&d, &input, &[]);
     let h_value = heuristic.objective(&hh, 1.3);
@@ -247,7 +250,7 @@ fn exact_with_contiguity_is_optimal_connected_and_no_worse_than_the_heuristic() 
 #[test]
 fn max_walk_holds_for_every_building() {
     let d = tmp("max-walk");
-    let input = write(&d, "b.geojson", &lattice(16, 4, 40.0, &mut |_, _| 30.0));
+    let input = write(&d, "b.geojson", lattice(16, 4, 40.0, &mut |_, _| 30.0));
     let hh = |p: &Value| p["households"].as_f64().unwrap();
     for limit in [160.0, 200.0] {
         let l = limit.to_string();
@@ -264,7 +267,7 @@ fn max_walk_holds_for_every_building() {
 #[test]
 fn impossible_max_walk_is_declared() {
     let d = tmp("max-walk-infeasible");
-    let input = write(&d, "b.geojson", &lattice(16, 4, 40.0, &mut |_, _| 30.0));
+    let input = write(&d, "b.geojson", lattice(16, 4, 40.0, &mut |_, _| 30.0));
     // Ten buildings (300 households) cannot lie within 20 m of one centre 40 m apart.
     let r = run(&d, &input, &["--max-walk", "20"]);
     assert_eq!(r.code, 4);
@@ -290,7 +293,7 @@ fn stream_layers(d: &Path) -> (String, String) {
         // A motorway across the middle that walkers may not use.
         json!({"type": "Feature", "properties": {"kind": "motorway"}, "geometry": {"type": "LineString", "coordinates": [[X0 + 180.0, Y0 - 20.0], [X0 + 180.0, Y0 + 80.0]]}}),
     ]);
-    (write(d, "b.geojson", &collection(feats)), write(d, "roads.geojson", &roads))
+    (write(d, "b.geojson", collection(feats)), write(d, "roads.geojson", &roads))
 }
 
 #[test]
@@ -326,12 +329,12 @@ fn network_distances_follow_the_paths() {
 fn identical_workers_cap_grid_size_and_count() {
     let d = tmp("workers-n");
     // 48 buildings × 50 = 2,400 households.
-    let input = write(&d, "b.geojson", &lattice(8, 6, 40.0, &mut |_, _| 50.0));
+    let input = write(&d, "b.geojson", lattice(8, 6, 40.0, &mut |_, _| 50.0));
     let r = run(&d, &input, &["--workers", "7", "--worker-capacity", "450"]);
     assert_eq!(r.code, 0, "{}", r.summary["violations"]);
     assert!(r.grids.len() <= 7);
     let loads = r.loads("households");
-    assert!(loads.values().all(|&l| l <= 450.0 && l >= 300.0), "{loads:?}");
+    assert!(loads.values().all(|&l| (300.0..=450.0).contains(&l)), "{loads:?}");
     let workers: std::collections::BTreeSet<String> = r.grids.values().map(|g| g["worker_id"].as_str().expect("worker_id").to_string()).collect();
     assert_eq!(workers.len(), r.grids.len(), "one worker per grid");
     // Three workers cannot cover 2,400 households at 450 each: six are needed.
@@ -345,7 +348,7 @@ fn identical_workers_cap_grid_size_and_count() {
 fn located_workers_serve_the_grid_nearest_home() {
     let d = tmp("workers-file");
     // A strip of 24 × 2 buildings (2,400 households) in three grids, west to east.
-    let input = write(&d, "b.geojson", &lattice(24, 2, 40.0, &mut |_, _| 50.0));
+    let input = write(&d, "b.geojson", lattice(24, 2, 40.0, &mut |_, _| 50.0));
     let csv = format!(
         "id,capacity,x,y,kind\neast,800,{},{},full-time\nwest,800,{},{},part-time\nmiddle,800,{},{},full-time\nspare,800,{},{},full-time\n",
         X0 + 900.0, Y0 + 20.0, X0 - 50.0, Y0 + 20.0, X0 + 460.0, Y0 + 20.0, X0 + 460.0, Y0 + 3000.0
