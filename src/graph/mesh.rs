@@ -5,13 +5,13 @@
 use std::collections::HashMap;
 
 use geo::{BoundingRect, Contains, Coord, LineString, MultiPolygon, Polygon, Rect};
-use rstar::primitives::{GeomWithData, Rectangle};
+use rstar::primitives::GeomWithData;
 use rstar::RTree;
 use spade::handles::FixedVertexHandle;
 use spade::{AngleLimit, ConstrainedDelaunayTriangulation, Point2, RefinementParameters, PositionInTriangulation, Triangulation};
 
 use crate::error::{Error, Result};
-use crate::geom::{clip_segment, PolygonIndex, SegmentIndex};
+use crate::geom::{clip_segment, BoxIndex, PolygonIndex, SegmentIndex};
 use crate::pieces::pieces;
 use crate::model::{Building, Footprint, Territory};
 
@@ -420,26 +420,17 @@ struct Locator<'a> {
     guides: PolygonIndex,
     has_guides: bool,
     footprints: &'a [Vec<Polygon<f64>>],
-    footprint_tree: RTree<GeomWithData<Rectangle<[f64; 2]>, u32>>,
+    /// Building of each footprint polygon in `footprint_boxes`.
+    owners: Vec<u32>,
+    footprint_boxes: BoxIndex,
 }
 
 impl<'a> Locator<'a> {
     /// Indexes the territory, the guides and the footprints' bounding boxes.
     fn new(territory: &Territory, guides: &MultiPolygon<f64>, footprints: &'a [Vec<Polygon<f64>>]) -> Locator<'a> {
-        let footprint_tree = RTree::bulk_load(
-            footprints
-                .iter()
-                .enumerate()
-                .flat_map(|(b, polys)| {
-                    polys.iter().filter_map(move |p| {
-                        p.bounding_rect().map(|r| {
-                            GeomWithData::new(Rectangle::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y]), b as u32)
-                        })
-                    })
-                })
-                .collect(),
-        );
-        Locator { territory: PolygonIndex::new(&territory.area), guides: PolygonIndex::new(guides), has_guides: !guides.0.is_empty(), footprints, footprint_tree }
+        let (owners, boxes): (Vec<u32>, Vec<_>) = footprints.iter().enumerate().flat_map(|(b, polys)| polys.iter().map(move |p| (b as u32, p.bounding_rect()))).unzip();
+        let footprint_boxes = BoxIndex::new(boxes);
+        Locator { territory: PolygonIndex::new(&territory.area), guides: PolygonIndex::new(guides), has_guides: !guides.0.is_empty(), footprints, owners, footprint_boxes }
     }
 
     /// True when `c` lies in the territory or a guide.
@@ -449,12 +440,8 @@ impl<'a> Locator<'a> {
 
     /// The buildings whose footprint holds `c`, ascending.
     fn containing(&self, c: Coord<f64>) -> Vec<u32> {
-        let mut out: Vec<u32> = self
-            .footprint_tree
-            .locate_all_at_point(&[c.x, c.y])
-            .filter(|g| self.footprints[g.data as usize].iter().any(|p| p.contains(&c)))
-            .map(|g| g.data)
-            .collect();
+        let mut out: Vec<u32> =
+            self.footprint_boxes.at(c).map(|i| self.owners[i]).filter(|&b| self.footprints[b as usize].iter().any(|p| p.contains(&c))).collect();
         out.sort_unstable();
         out.dedup();
         out

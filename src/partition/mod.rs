@@ -509,15 +509,13 @@ fn fixed_violations(graph: &UnitGraph, fixed: &[Grid], oversize: &[bool], wordin
                 ),
             });
         } else if grid.households < lo - Band::EPS {
-            let first: Vec<String> = grid.units.iter().take(5).map(|&u| name(u)).collect();
-            let more = if grid.units.len() > 5 { format!(" and {} more", grid.units.len() - 5) } else { String::new() };
             violations.push(Violation {
                 grid: gi,
                 kind: ViolationKind::IsolatedArea,
                 message: format!(
-                    "buildings {}{more} ({} households) are cut off from the rest by barriers or distance and hold fewer \
+                    "buildings {} ({} households) are cut off from the rest by barriers or distance and hold fewer \
                      than the minimum {lo}: they form a grid of their own",
-                    first.join(", "),
+                    text::first_of(grid.units.iter().map(|&u| name(u)), grid.units.len(), 5, ", "),
                     text::count(grid.households)
                 ),
             });
