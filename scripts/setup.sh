@@ -9,7 +9,7 @@
 #  - the Python virtual environment needs `venv` with `ensurepip`.
 # What is missing is installed from Debian packages (root or sudo), else cmake and libclang
 # come from PyPI. One line says what was installed and whether the first build (PROJ and HiGHS
-# from source, about 15 minutes on 2 cores) is still ahead.
+# from source, about 10 minutes on 2 cores, up to 20 under load) is still ahead.
 # Then a virtual environment in .venv with the test and comparison packages.
 # Source it (". scripts/setup.sh") or run it; other scripts source it.
 set -euo pipefail
@@ -92,7 +92,7 @@ if compgen -G "$ROOT/target/release/build/highs-sys-*/out/lib*" >/dev/null \
   && compgen -G "$ROOT/target/release/build/proj-sys-*/out/lib*" >/dev/null; then
   first_build="PROJ and HiGHS already built"
 else
-  first_build="the first build compiles PROJ and HiGHS from source (about 15 minutes on 2 cores)"
+  first_build="the first build compiles PROJ and HiGHS from source (about 10 minutes on 2 cores, up to 20 under load)"
 fi
 echo "setup: installed $installed; libclang $(find_libclang); $first_build" >&2
 export WANGGE_VENV="$VENV"
