@@ -45,7 +45,7 @@ fn stages(c: &mut Criterion) {
         let walks = distance::walks(&m, &graphed.graph, &config);
         group.bench_function("partition", |bch| bch.iter(|| partition::divide(&graphed.graph, &walks.metric, &m, &config, &|_| {}).unwrap()));
         let division = partition::divide(&graphed.graph, &walks.metric, &m, &config, &|_| {}).unwrap();
-        group.bench_function("tessellate", |bch| bch.iter(|| tessellate::tile(&graphed.mesh, &graphed.cells, &division, &m)));
+        group.bench_function("tessellate", |bch| bch.iter(|| tessellate::tile(&graphed.mesh, &graphed.cells, &division, &m, &config)));
         group.finish();
     }
 }

@@ -6,7 +6,7 @@
 //! cargo run --release --example synth_city -- --buildings N --seed S --out DIR [--crs epsg4547|lonlat]
 //! ```
 //!
-//! Writes `DIR/buildings.geojson`, `DIR/territory.geojson` and `DIR/barriers.geojson` (creating
+//! Writes `DIR/buildings.geojson`, `DIR/territory.geojson`, `DIR/barriers.geojson` and `DIR/streets.geojson` (creating
 //! `DIR`). `N` (1,000 to 1,000,000) is the exact number of buildings; the same `N`, seed and CRS
 //! always give byte-identical files (only IEEE `+ - * /`, rounding and a self-written SplitMix64
 //! are used, no platform `sin`/`cos`, so the output is also the same across platforms).
@@ -49,6 +49,8 @@
 //!   hole blocks as interior rings;
 //! * `barriers.geojson`: LineString features with properties `kind` (`arterial`/`river`) and
 //!   `width_m`; lines extend 50 m beyond the territory.
+//! * `streets.geojson`: the centre lines of the gaps between blocks, `kind` `local` or
+//!   `arterial`, across the territory (for `--streets`).
 //!
 //! CRS `epsg4547` (default): metres around easting 500000, northing 3385000, with the legacy
 //! `crs` member naming `urn:ogc:def:crs:EPSG::4547`; coordinates have at most 3 decimals.
@@ -846,6 +848,51 @@ fn write_barriers(path: &Path, city: &City, coords: &Coords) -> io::Result<usize
     Ok(lines.len())
 }
 
+/// Writes the street centre lines as LineStrings: `local` streets along every narrow gap between
+/// blocks and the `arterial` roads along the wide ones, over the full extent.
+fn write_streets(path: &Path, city: &City, coords: &Coords) -> io::Result<usize> {
+    let mut w = create(path)?;
+    write_header(&mut w, "synth_city_streets", coords.crs)?;
+    let t = city.territory();
+    let centres = |axis: &Axis| -> Vec<(&'static str, f64)> {
+        (0..axis.starts.len().saturating_sub(1))
+            .map(|k| {
+                let (a, b) = (axis.starts[k] + axis.sizes[k], axis.starts[k + 1]);
+                let kind = if axis.arterials.iter().any(|&(c, _)| c > a && c < b) { "arterial" } else { "local" };
+                (kind, 0.5 * (a + b))
+            })
+            .collect()
+    };
+    let mut lines: Vec<(&str, Vec<(f64, f64)>)> = Vec::new();
+    for (kind, pos) in centres(&city.xs) {
+        let x = city.origin.0 + pos;
+        lines.push((kind, vec![(x, t.y0), (x, t.y1)]));
+    }
+    for (kind, pos) in centres(&city.ys) {
+        let y = city.origin.1 + pos;
+        lines.push((kind, vec![(t.x0, y), (t.x1, y)]));
+    }
+    let mut s = String::new();
+    for (k, (kind, pts)) in lines.iter().enumerate() {
+        s.clear();
+        if k > 0 {
+            s.push_str(",\n");
+        }
+        let _ = write!(s, "{{\"type\":\"Feature\",\"id\":{k},\"properties\":{{\"kind\":\"{kind}\"}},\"geometry\":{{\"type\":\"LineString\",\"coordinates\":[");
+        for (m, p) in pts.iter().enumerate() {
+            if m > 0 {
+                s.push(',');
+            }
+            coords.push(&mut s, *p);
+        }
+        s.push_str("]}}");
+        w.write_all(s.as_bytes())?;
+    }
+    w.write_all(b"\n]\n}\n")?;
+    w.flush()?;
+    Ok(lines.len())
+}
+
 // ---------------------------------------------------------------------------------------------
 // Command line
 // ---------------------------------------------------------------------------------------------
@@ -929,6 +976,7 @@ fn run(args: &Args) -> io::Result<()> {
     assert_eq!(stats.buildings, args.buildings, "building count");
     let holes = write_territory(&args.out.join("territory.geojson"), &city, &coords)?;
     let lines = write_barriers(&args.out.join("barriers.geojson"), &city, &coords)?;
+    write_streets(&args.out.join("streets.geojson"), &city, &coords)?;
     let river_blocks = city.blocks.iter().filter(|b| matches!(b.usage, Use::River)).count();
     let t = city.territory();
     eprintln!(

@@ -184,6 +184,11 @@ struct PartitionArgs {
     /// Walkable lines: walks become shortest paths over them.
     #[arg(long, value_name = "FILE")]
     network: Option<PathBuf>,
+    /// Streets (lines): grid boundaries follow them where the bounds allow, cells stop at them,
+    /// and the blocks they enclose are split only when they must be (see --streets-filter,
+    /// --boundary-weight). Repeatable.
+    #[arg(long = "streets", value_name = "FILE")]
+    streets: Vec<PathBuf>,
     /// Grid workers: a number, or a CSV (id,capacity[,kind][,x,y | lon,lat]) or GeoJSON points
     /// (id, capacity, kind).
     #[arg(long, value_name = "N|FILE")]
@@ -254,6 +259,7 @@ fn run_partition(args: PartitionArgs, matches: &ArgMatches) -> Result<ExitCode, 
         territory: args.territory.clone(),
         barriers: args.barriers.clone(),
         network: args.network.clone(),
+        streets: args.streets.clone(),
         workers: workers_file,
         households_table: args.households_table.clone(),
         population_zones: args.population_zones.clone(),

@@ -41,7 +41,7 @@ pub fn partition_layers(layers: &InputLayers, config: &PartitionConfig, inputs: 
 
     progress.stage("tessellate", "tracing grid polygons");
     progress.checkpoint()?;
-    let tiling = tessellate::tile(&graphed.mesh, &graphed.cells, &division, &model);
+    let mut tiling = tessellate::tile(&graphed.mesh, &graphed.cells, &division, &model, config);
 
     progress.stage("check", "checking invariants");
     progress.checkpoint()?;
@@ -54,7 +54,7 @@ pub fn partition_layers(layers: &InputLayers, config: &PartitionConfig, inputs: 
             progress.checkpoint()?;
             let name = |u: u32| graphed.graph.unit_name(u, &model.buildings);
             let plan = partition::micro::divide_grids(&graphed.graph, &division.plan, config, lo, hi, &name)?;
-            let shapes = tessellate::tile_micro(&graphed.mesh, &graphed.cells, &plan, &tiling);
+            let shapes = tessellate::tile_micro(&graphed.mesh, &graphed.cells, &plan, &mut tiling);
             Some((plan, shapes))
         }
     };

@@ -219,9 +219,13 @@ class GridPartitioner:
         network_max_access_m: float = _D["network_max_access_m"],
         max_edge_m: float = _D["max_edge_m"],
         territory_buffer_m: float = _D["territory_buffer_m"],
+        streets_filter: Optional[str] = _D["streets_filter"],
+        include_water: bool = _D["include_water"],
+        simplify_m: float = _D["simplify_m"],
         seed: int = _D["seed"],
         improve_passes: int = _D["improve_passes"],
         effort: Optional[float] = _D["effort"],
+        boundary_weight: float = _D["boundary_weight"],
         exact: bool = _D["exact"],
         polish: bool = _D["polish"],
         lp_bound: bool = _D["lp_bound"],
@@ -279,9 +283,15 @@ class GridPartitioner:
         households_table: Union[None, str, os.PathLike, pd.DataFrame] = None,
         population_zones: Union[None, str, os.PathLike, gpd.GeoDataFrame] = None,
         existing: Union[None, str, os.PathLike, gpd.GeoDataFrame] = None,
+        streets: Union[None, Frame, Sequence[Frame]] = None,
         **options: Any,
     ) -> "GridPartitioner":
         """Partitions ``buildings`` (polygons or points with a household column) and returns self.
+
+        ``streets`` (lines, one frame or several): grid boundaries follow them where the bounds
+        allow and the blocks they enclose are split only when they must be (``streets_filter``
+        like ``network_filter``, ``boundary_weight``); water (polygon barriers) is left out of the
+        grids unless ``include_water``.
 
         ``options``: configuration fields for this fit only (the constructor's parameters, e.g.
         ``households="hh"``, ``join_on="code"``, ``units="units"``).
@@ -358,6 +368,10 @@ class GridPartitioner:
         elif workers is not None:
             raise ConfigError(f"workers must be a number, a path or a DataFrame, not {type(workers).__name__}")
         barrier_list = [] if barriers is None else ([barriers] if isinstance(barriers, (gpd.GeoDataFrame, gpd.GeoSeries)) else list(barriers))
+        street_list = [] if streets is None else ([streets] if isinstance(streets, (gpd.GeoDataFrame, gpd.GeoSeries)) else list(streets))
+        street_cols: List[str] = []
+        if config["streets_filter"]:
+            street_cols = [config["streets_filter"].replace("!=", "=").split("=")[0].strip()]
         net_cols: List[str] = []
         if network is not None and config["network_filter"]:
             col = config["network_filter"].replace("!=", "=").split("=")[0].strip()
@@ -376,6 +390,7 @@ class GridPartitioner:
                 population_zones_path=zones_path,
                 existing=existing_arg,
                 progress=_printer() if self.progress else None,
+                streets=[_layer(x, f"streets[{i}]", street_cols, with_ids=False) for i, x in enumerate(street_list)],
             )
         finally:
             if tmp is not None:

@@ -206,11 +206,22 @@ pub struct GraphOptions {
     /// Buffer (m) of the buildings' convex hull when no territory is given.
     #[arg(long, default_value_t = GraphOptions::default().territory_buffer_m)]
     pub territory_buffer_m: f64,
+    /// Street features to use, e.g. kind=major_road,minor_road or kind!=path. [default: all]
+    #[arg(long, value_name = "COLUMN=V1,V2|COLUMN!=V1,V2")]
+    pub streets_filter: Option<FeatureFilter>,
+    /// Keep water (polygon barriers) in the grids, as before 0.14; by default it is left out
+    /// and reported as uncovered area.
+    #[arg(long)]
+    pub include_water: bool,
+    /// Tolerance (m) of the simplification of shared grid boundaries (0: none); each shared
+    /// boundary is simplified once, so grids still tile.
+    #[arg(long, default_value_t = GraphOptions::default().simplify_m)]
+    pub simplify_m: f64,
 }
 
 impl Default for GraphOptions {
     fn default() -> Self {
-        GraphOptions { max_edge_m: 500.0, territory_buffer_m: 30.0 }
+        GraphOptions { max_edge_m: 500.0, territory_buffer_m: 30.0, streets_filter: None, include_water: false, simplify_m: 1.0 }
     }
 }
 
@@ -228,11 +239,16 @@ pub struct Search {
     /// lower bound). [default: 1 up to 20,000 buildings, then 20,000/n (≥ 0.05)]
     #[arg(long)]
     pub effort: Option<f64>,
+    /// Cost of one metre of grid boundary that does not run along a street, in the objective's
+    /// walk units (household-metres with the default weight): higher values keep blocks whole
+    /// and move boundaries onto streets at the price of longer walks (0: walks only).
+    #[arg(long, default_value_t = Search::default().boundary_weight)]
+    pub boundary_weight: f64,
 }
 
 impl Default for Search {
     fn default() -> Self {
-        Search { seed: 0, improve_passes: 60, effort: None }
+        Search { seed: 0, improve_passes: 60, effort: None, boundary_weight: 4.0 }
     }
 }
 
@@ -466,6 +482,9 @@ impl PartitionConfig {
         let g = &self.graph;
         range("max_edge_m", g.max_edge_m, g.max_edge_m.is_finite() && g.max_edge_m > 0.0, "> 0")?;
         range("territory_buffer_m", g.territory_buffer_m, g.territory_buffer_m.is_finite() && g.territory_buffer_m >= 0.0, ">= 0")?;
+        range("simplify_m", g.simplify_m, g.simplify_m.is_finite() && (0.0..=100.0).contains(&g.simplify_m), "from 0 to 100")?;
+        let bw = self.search.boundary_weight;
+        range("boundary_weight", bw, bw.is_finite() && bw >= 0.0, ">= 0")?;
         let w = &self.walking;
         range("detour_factor", w.detour_factor, w.detour_factor.is_finite() && w.detour_factor >= 1.0, ">= 1")?;
         range("network_radius_m", w.network_radius_m, w.network_radius_m.is_finite() && w.network_radius_m > 0.0, "> 0")?;

@@ -21,6 +21,9 @@ pub struct Cells {
     pub unit_of_triangle: Vec<u32>,
     /// True for triangles reached from their unit without crossing a barrier.
     pub walkable: Vec<bool>,
+    /// True for open land: triangles of blocks without buildings, reached across streets (not
+    /// barriers); the tessellation gives each such block whole to one grid.
+    pub open_land: Vec<bool>,
     /// Remarks for the summary (footprint parts given away, unclaimed areas).
     pub warnings: Vec<String>,
     /// Area (m²) of the domain that no building could claim.
@@ -83,17 +86,19 @@ pub fn build_cells(mesh: &Mesh, n_buildings: usize, labels: &dyn Fn(u32) -> Stri
             heap.push(Reverse((OrdF64(0.0), t as u32)));
         }
     }
-    // Phase 1: never cross a barrier.
-    sweep(mesh, &centroids, &mut heap, &mut label, &mut dist_to, &|_| true, true);
+    // Phase 1: never cross a barrier or a street (cells stop at streets).
+    sweep(mesh, &centroids, &mut heap, &mut label, &mut dist_to, &|_| true, Crossing::Nothing);
+    let in_block: Vec<bool> = label.iter().map(|&l| l != NONE).collect();
+    // Phase 2: blocks without buildings (parks, squares, the strip between two carriageways)
+    // are reached across streets: open land, still walkable.
+    push_frontier(mesh, &in_block, &dist_to, &mut heap);
+    sweep(mesh, &centroids, &mut heap, &mut label, &mut dist_to, &|t| !in_block[t], Crossing::Streets);
     let walkable: Vec<bool> = label.iter().map(|&l| l != NONE).collect();
-    // Phase 2: areas cut off from every building (e.g. a river between two barrier banks) are
+    let open_land: Vec<bool> = (0..n).map(|t| walkable[t] && !in_block[t]).collect();
+    // Phase 3: areas cut off from every building (e.g. a river between two barrier banks) are
     // shared out from their labelled neighbours, across barriers.
-    for t in 0..n {
-        if walkable[t] && mesh.neighbours[t].iter().any(|&nb| nb != NONE && !walkable[nb as usize]) {
-            heap.push(Reverse((OrdF64(dist_to[t]), t as u32)));
-        }
-    }
-    sweep(mesh, &centroids, &mut heap, &mut label, &mut dist_to, &|t| !walkable[t], false);
+    push_frontier(mesh, &walkable, &dist_to, &mut heap);
+    sweep(mesh, &centroids, &mut heap, &mut label, &mut dist_to, &|t| !walkable[t], Crossing::Everything);
 
     let mut warnings = Vec::new();
     make_cells_connected(mesh, &mut label, &seeded, &unit_buildings, labels, &mut warnings);
@@ -105,11 +110,31 @@ pub fn build_cells(mesh: &Mesh, n_buildings: usize, labels: &dyn Fn(u32) -> Stri
              they are left out of every grid"
         ));
     }
-    Cells { unit_of_building, unit_buildings, unit_of_triangle: label, walkable, warnings, unclaimed_area }
+    Cells { unit_of_building, unit_buildings, unit_of_triangle: label, walkable, open_land, warnings, unclaimed_area }
+}
+
+/// Pushes the triangles of `reached` that border an unreached one, at their distance.
+fn push_frontier(mesh: &Mesh, reached: &[bool], dist_to: &[f64], heap: &mut BinaryHeap<Reverse<(OrdF64, u32)>>) {
+    for t in 0..mesh.len() {
+        if reached[t] && mesh.neighbours[t].iter().any(|&nb| nb != NONE && !reached[nb as usize]) {
+            heap.push(Reverse((OrdF64(dist_to[t]), t as u32)));
+        }
+    }
+}
+
+/// Which edges a sweep may cross.
+#[derive(Clone, Copy, PartialEq)]
+enum Crossing {
+    /// Neither streets nor barriers.
+    Nothing,
+    /// Streets, not barriers.
+    Streets,
+    /// Streets and barriers.
+    Everything,
 }
 
 /// Multi-source Dijkstra over triangle centroids. `may_enter(t)` filters the triangles that may
-/// be relabelled; `block_barriers` forbids crossing barrier edges.
+/// be relabelled; `crossing` says which constraint edges may be crossed.
 fn sweep(
     mesh: &Mesh,
     centroids: &[geo::Coord<f64>],
@@ -117,7 +142,7 @@ fn sweep(
     label: &mut [u32],
     dist_to: &mut [f64],
     may_enter: &dyn Fn(usize) -> bool,
-    block_barriers: bool,
+    crossing: Crossing,
 ) {
     while let Some(Reverse((OrdF64(d), t))) = heap.pop() {
         let t = t as usize;
@@ -126,7 +151,12 @@ fn sweep(
         }
         for i in 0..3 {
             let nb = mesh.neighbours[t][i];
-            if nb == NONE || (block_barriers && mesh.is_barrier(t, i)) {
+            let blocked = match crossing {
+                Crossing::Nothing => mesh.is_barrier(t, i) || mesh.is_street(t, i),
+                Crossing::Streets => mesh.is_barrier(t, i),
+                Crossing::Everything => false,
+            };
+            if nb == NONE || blocked {
                 continue;
             }
             let nb = nb as usize;
@@ -145,7 +175,7 @@ fn sweep(
 
 /// Gives every piece of a cell that is cut off from the cell's main piece to the neighbouring
 /// cell it shares the longest boundary with, until every cell is one piece.
-fn make_cells_connected(
+pub(crate) fn make_cells_connected(
     mesh: &Mesh,
     label: &mut [u32],
     seeded: &[bool],

@@ -28,6 +28,8 @@ const REFINE_ANGLE_DEG: f64 = 20.0;
 const REFINE_MIN_AREA: f64 = 2.0;
 /// Distance (m) within which a vertex is moved onto a guide (locked grid) vertex.
 pub const SNAP_M: f64 = 1e-5;
+/// A point this close (m) to water counts as water (see `Locator::in_water`).
+const WATER_SLIVER_M: f64 = 0.5;
 /// Distance (m) within which a constraint edge is taken to lie on a barrier.
 const ON_BARRIER_TOL: f64 = 1e-4;
 
@@ -42,6 +44,8 @@ pub struct Mesh {
     pub neighbours: Vec<[u32; 3]>,
     /// Bit `i` set when edge `i` lies on a barrier.
     pub barrier_edges: Vec<u8>,
+    /// Bit `i` set when edge `i` lies on a street (a preferred grid boundary, not a barrier).
+    pub street_edges: Vec<u8>,
     /// Building whose footprint holds the triangle (lowest index when footprints overlap), or [`NONE`].
     pub footprint_owner: Vec<u32>,
     /// Pairs of buildings that must share a grid: overlapping footprints, or a building whose
@@ -49,6 +53,8 @@ pub struct Mesh {
     pub tied: Vec<(u32, u32)>,
     /// Triangles of the convex hull left outside the domain (for reports).
     pub outside_triangles: usize,
+    /// Area (m²) of the territory left out of the domain because it is water.
+    pub water_area: f64,
     /// False when the mesh could not be refined (cell boundaries then run corner to corner).
     pub refined: bool,
 }
@@ -75,6 +81,11 @@ impl Mesh {
     /// True when edge `i` of triangle `t` lies on a barrier.
     pub fn is_barrier(&self, t: usize, i: usize) -> bool {
         self.barrier_edges[t] & (1 << i) != 0
+    }
+
+    /// True when edge `i` of triangle `t` lies on a street.
+    pub fn is_street(&self, t: usize, i: usize) -> bool {
+        self.street_edges[t] & (1 << i) != 0
     }
 
     /// Number of domain triangles.
@@ -175,13 +186,17 @@ fn triangulate(vertices: Vec<Point2<f64>>, edges: Vec<[usize; 2]>, refine: bool)
 
 /// Triangulates the domain and labels its triangles. `guides` (the polygons of locked grids)
 /// belong to the domain and the triangles follow their rings, each lying wholly inside or
-/// outside them; other vertices within [`SNAP_M`] of a guide vertex are moved onto it.
-pub fn build_mesh(buildings: &[Building], territory: &Territory, barriers: &[LineString<f64>], guides: &MultiPolygon<f64>) -> Result<Mesh> {
+/// outside them; other vertices within [`SNAP_M`] of a guide vertex are moved onto it. The
+/// territory's water is left out of the domain (but for footprints and guides); barrier and
+/// street lines are constraint edges, marked on the triangles.
+pub fn build_mesh(buildings: &[Building], territory: &Territory, barriers: &[LineString<f64>], streets: &[LineString<f64>], guides: &MultiPolygon<f64>) -> Result<Mesh> {
     let footprints: Vec<Vec<Polygon<f64>>> = buildings.iter().map(footprint_polygons).collect();
     let mut cons = guide_constraints(guides);
     add_territory_edges(&mut cons, territory, guides);
     add_footprint_rings(&mut cons, &footprints);
-    let barrier_segments = add_barriers(&mut cons, barriers, barrier_clip(territory, &footprints));
+    let clip = barrier_clip(territory, &footprints);
+    let barrier_segments = add_barriers(&mut cons, barriers, clip);
+    let street_segments = add_barriers(&mut cons, streets, clip);
     cons.edges.sort_unstable();
     cons.edges.dedup();
 
@@ -197,7 +212,8 @@ pub fn build_mesh(buildings: &[Building], territory: &Territory, barriers: &[Lin
     let mut labels = classify_regions(&hull, &regions, &footprints, territory, guides);
     tie_displaced_anchors(&cdt, buildings, &mut labels);
     let barrier_bits = hull.barrier_bits(barrier_segments);
-    Ok(keep_domain(hull, labels, barrier_bits, refined))
+    let street_bits = hull.barrier_bits(street_segments);
+    Ok(keep_domain(hull, labels, barrier_bits, street_bits, refined))
 }
 
 /// Constraints holding the guides' rings, with the guide vertices as the snap targets.
@@ -414,9 +430,13 @@ impl Hull {
     }
 }
 
-/// Point tests against the domain's area (territory and guides) and the footprints.
+/// Point tests against the domain's area (territory less water, and guides) and the footprints.
 struct Locator<'a> {
     territory: PolygonIndex,
+    water: PolygonIndex,
+    /// The water's rings, for land slivers between water polygons.
+    water_edges: SegmentIndex,
+    has_water: bool,
     guides: PolygonIndex,
     has_guides: bool,
     footprints: &'a [Vec<Polygon<f64>>],
@@ -430,12 +450,21 @@ impl<'a> Locator<'a> {
     fn new(territory: &Territory, guides: &MultiPolygon<f64>, footprints: &'a [Vec<Polygon<f64>>]) -> Locator<'a> {
         let (owners, boxes): (Vec<u32>, Vec<_>) = footprints.iter().enumerate().flat_map(|(b, polys)| polys.iter().map(move |p| (b as u32, p.bounding_rect()))).unzip();
         let footprint_boxes = BoxIndex::new(boxes);
-        Locator { territory: PolygonIndex::new(&territory.area), guides: PolygonIndex::new(guides), has_guides: !guides.0.is_empty(), footprints, owners, footprint_boxes }
+        let water_edges = SegmentIndex::new(
+            territory.water.0.iter().flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors())).flat_map(|r| r.0.windows(2).map(|w| (w[0], w[1]))),
+        );
+        Locator { territory: PolygonIndex::new(&territory.area), water: PolygonIndex::new(&territory.water), water_edges, has_water: !territory.water.0.is_empty(), guides: PolygonIndex::new(guides), has_guides: !guides.0.is_empty(), footprints, owners, footprint_boxes }
     }
 
-    /// True when `c` lies in the territory or a guide.
+    /// True when `c` lies in the territory (not in its water) or a guide.
     fn in_area(&self, c: Coord<f64>) -> bool {
-        self.territory.contains(c) || (self.has_guides && self.guides.contains(c))
+        (self.territory.contains(c) && !self.in_water(c)) || (self.has_guides && self.guides.contains(c))
+    }
+
+    /// True when `c` lies in the territory's water, or within [`WATER_SLIVER_M`] of it (the
+    /// hairline slivers left between water polygons cut at tile edges are water).
+    fn in_water(&self, c: Coord<f64>) -> bool {
+        self.has_water && (self.water.contains(c) || self.water_edges.near(c, WATER_SLIVER_M))
     }
 
     /// The buildings whose footprint holds `c`, ascending.
@@ -458,6 +487,8 @@ struct Labels {
     tied: Vec<(u32, u32)>,
     /// Buildings whose footprint overlaps another's (ascending, each once).
     overlapping: Vec<u32>,
+    /// Area of the territory's water left out of the domain.
+    water_area: f64,
 }
 
 /// Labels the triangles region by region from one sample point each, tying buildings that overlap by more than [`OVERLAP_AREA`].
@@ -468,6 +499,15 @@ fn classify_regions(hull: &Hull, regions: &[Vec<u32>], footprints: &[Vec<Polygon
     let mut owner = vec![NONE; n_faces];
     let mut tied = Vec::new();
     let mut overlapping = Vec::new();
+    let mut water_area = 0.0;
+    let mut note_water = |t: usize, inside: bool| {
+        if !inside {
+            let c = hull.centroid(t);
+            if locator.in_water(c) && locator.territory.contains(c) {
+                water_area += hull.area(t);
+            }
+        }
+    };
     for members in regions {
         let sample = members.iter().map(|&t| t as usize).max_by(|&a, &b| hull.area(a).total_cmp(&hull.area(b))).unwrap();
         let c = hull.centroid(sample);
@@ -481,6 +521,7 @@ fn classify_regions(hull: &Hull, regions: &[Vec<u32>], footprints: &[Vec<Polygon
         if holders.is_empty() && probes.iter().any(|&t| locator.in_area(hull.centroid(t as usize)) != in_territory) {
             for &t in members {
                 in_domain[t as usize] = locator.in_area(hull.centroid(t as usize));
+                note_water(t as usize, in_domain[t as usize]);
             }
             continue;
         }
@@ -493,6 +534,9 @@ fn classify_regions(hull: &Hull, regions: &[Vec<u32>], footprints: &[Vec<Polygon
                 }
             }
         }
+        if !inside && locator.in_water(c) {
+            members.iter().for_each(|&t| note_water(t as usize, false));
+        }
         for &t in members {
             in_domain[t as usize] = inside;
             owner[t as usize] = first;
@@ -500,7 +544,7 @@ fn classify_regions(hull: &Hull, regions: &[Vec<u32>], footprints: &[Vec<Polygon
     }
     overlapping.sort_unstable();
     overlapping.dedup();
-    Labels { in_domain, owner, tied, overlapping }
+    Labels { in_domain, owner, tied, overlapping, water_area }
 }
 
 /// Ties each overlapping building whose interior point lies in another building's part of the mesh to that building.
@@ -526,9 +570,9 @@ fn tie_displaced_anchors(cdt: &ConstrainedDelaunayTriangulation<Point2<f64>>, bu
 }
 
 /// The mesh of the domain triangles only, renumbered in order.
-fn keep_domain(hull: Hull, labels: Labels, barrier_bits: Vec<u8>, refined: bool) -> Mesh {
+fn keep_domain(hull: Hull, labels: Labels, barrier_bits: Vec<u8>, street_bits: Vec<u8>, refined: bool) -> Mesh {
     let n_faces = hull.len();
-    let Labels { in_domain, owner, tied, .. } = labels;
+    let Labels { in_domain, owner, tied, water_area, .. } = labels;
     let Hull { points, tri: all_tri, nb: all_nb, .. } = hull;
     let mut new_index = vec![NONE; n_faces];
     let mut kept = 0u32;
@@ -538,7 +582,7 @@ fn keep_domain(hull: Hull, labels: Labels, barrier_bits: Vec<u8>, refined: bool)
             kept += 1;
         }
     }
-    let mut mesh = Mesh { points, outside_triangles: n_faces - kept as usize, tied, refined, ..Default::default() };
+    let mut mesh = Mesh { points, outside_triangles: n_faces - kept as usize, tied, refined, water_area, ..Default::default() };
     mesh.triangles.reserve(kept as usize);
     for t in 0..n_faces {
         if !in_domain[t] {
@@ -547,6 +591,7 @@ fn keep_domain(hull: Hull, labels: Labels, barrier_bits: Vec<u8>, refined: bool)
         mesh.triangles.push(all_tri[t]);
         mesh.neighbours.push(all_nb[t].map(|nb| if nb == NONE { NONE } else { new_index[nb as usize] }));
         mesh.barrier_edges.push(barrier_bits[t]);
+        mesh.street_edges.push(street_bits[t]);
         mesh.footprint_owner.push(owner[t]);
     }
     mesh

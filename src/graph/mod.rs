@@ -1,15 +1,20 @@
 //! Graph stage: buildings → units (buildings that must share a grid) and the adjacency between
 //! them. Two units are neighbours when their cells of the domain mesh share a boundary that is
-//! not a barrier, and their footprints are no farther apart than `max_edge_m`.
+//! not a barrier, and their footprints are no farther apart than `max_edge_m`. Cells stop at
+//! streets and meet midway between footprints; the blocks (enclosures of streets, barriers and
+//! the territory boundary) are numbered.
 
+pub mod blocks;
 pub mod cells;
 pub mod mesh;
+pub mod midlines;
 
 use std::collections::HashMap;
 
 use geo::{Coord, Distance, Euclidean, MultiPolygon};
 use rayon::prelude::*;
 
+pub use self::blocks::{blocks_of, Blocks};
 pub use self::cells::{build_cells, Cells};
 pub use self::mesh::{build_mesh, footprint_polygons, Mesh, NONE};
 use crate::config::PartitionConfig;
@@ -25,6 +30,8 @@ pub struct Graphed {
     pub cells: Cells,
     /// The units and their adjacency.
     pub graph: UnitGraph,
+    /// The blocks of the territory and the block of each unit.
+    pub blocks: Blocks,
     /// Remarks for the user (mesh not refined, cells shared out, ...).
     pub warnings: Vec<String>,
 }
@@ -33,16 +40,36 @@ pub struct Graphed {
 /// grid polygons, so they can be kept exactly), the cells and the unit graph.
 pub fn build(model: &Model, config: &PartitionConfig) -> Result<Graphed> {
     let guides = MultiPolygon(model.locked_shapes().iter().flat_map(|l| l.working.0.iter().cloned()).collect());
-    let mesh = build_mesh(&model.buildings, &model.territory, &model.barriers, &guides)?;
+    let coarse = build_mesh(&model.buildings, &model.territory, &model.barriers, &model.streets, &guides)?;
     let mut warnings = Vec::new();
-    if !mesh.refined {
+    if !coarse.refined {
         warnings.push("the mesh could not be refined: grid boundaries run from building corner to building corner".into());
     }
     let label = |b: u32| model.buildings[b as usize].name();
-    let cells = build_cells(&mesh, model.buildings.len(), &label);
-    warnings.extend(cells.warnings.iter().cloned());
+    let coarse_cells = build_cells(&coarse, model.buildings.len(), &label);
+    warnings.extend(coarse_cells.warnings.iter().cloned());
+    let (mesh, cells) = {
+        let on_guide = guide_edges(&coarse, &guides);
+        midlines::split_at_midlines(&coarse, &coarse_cells, &model.buildings, &on_guide, &label)
+    };
     let graph = build_unit_graph(model, &mesh, &cells, config.graph.max_edge_m);
-    Ok(Graphed { mesh, cells, graph, warnings })
+    let blocks = blocks_of(&mesh, &cells);
+    Ok(Graphed { mesh, cells, graph, blocks, warnings })
+}
+
+/// Marks the mesh edges that lie on a guide ring (a locked grid's polygon), which the midline
+/// split must not cut.
+fn guide_edges<'a>(mesh: &'a Mesh, guides: &MultiPolygon<f64>) -> impl Fn(usize, usize) -> bool + 'a {
+    let index = (!guides.0.is_empty()).then(|| {
+        crate::geom::SegmentIndex::new(
+            guides.0.iter().flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors())).flat_map(|r| r.0.windows(2).map(|w| (w[0], w[1]))),
+        )
+    });
+    move |t: usize, i: usize| {
+        let Some(index) = &index else { return false };
+        let (a, b) = mesh.edge(t, i);
+        index.near(Coord { x: 0.5 * (a.x + b.x), y: 0.5 * (a.y + b.y) }, 1e-4)
+    }
 }
 
 /// A group of buildings that always share a grid (normally one building).
@@ -69,6 +96,8 @@ pub struct UnitGraph {
     pub targets: Vec<u32>,
     /// Length (m) of the boundary shared by the two cells.
     pub shared_length: Vec<f64>,
+    /// Length (m) of that boundary that does not run along a street.
+    pub off_street: Vec<f64>,
     /// Cell contacts dropped because the footprints were farther apart than `max_edge_m`.
     pub dropped_long: usize,
 }
@@ -109,10 +138,10 @@ impl UnitGraph {
 
     /// Builds a graph from explicit units and undirected edges (used by tests and benches).
     pub fn from_edges(units: Vec<Unit>, edges: &[(u32, u32)]) -> UnitGraph {
-        let mut map: HashMap<(u32, u32), f64> = HashMap::new();
+        let mut map: HashMap<(u32, u32), (f64, f64)> = HashMap::new();
         for &(a, b) in edges {
             if a != b {
-                map.insert((a.min(b), a.max(b)), 1.0);
+                map.insert((a.min(b), a.max(b)), (1.0, 1.0));
             }
         }
         Self::from_pairs(units, map, 0)
@@ -128,7 +157,7 @@ impl UnitGraph {
             for k in a..b {
                 if let Some(&j) = local.get(&self.targets[k]) {
                     if (i as u32) < j {
-                        pairs.insert((i as u32, j), self.shared_length[k]);
+                        pairs.insert((i as u32, j), (self.shared_length[k], self.off_street[k]));
                     }
                 }
             }
@@ -136,9 +165,9 @@ impl UnitGraph {
         Self::from_pairs(units.iter().map(|&u| self.units[u as usize].clone()).collect(), pairs, 0)
     }
 
-    fn from_pairs(units: Vec<Unit>, pairs: HashMap<(u32, u32), f64>, dropped_long: usize) -> UnitGraph {
+    fn from_pairs(units: Vec<Unit>, pairs: HashMap<(u32, u32), (f64, f64)>, dropped_long: usize) -> UnitGraph {
         let n = units.len();
-        let mut adj: Vec<Vec<(u32, f64)>> = vec![Vec::new(); n];
+        let mut adj: Vec<Vec<(u32, (f64, f64))>> = vec![Vec::new(); n];
         for (&(a, b), &len) in &pairs {
             adj[a as usize].push((b, len));
             adj[b as usize].push((a, len));
@@ -146,16 +175,18 @@ impl UnitGraph {
         let mut offsets = Vec::with_capacity(n + 1);
         let mut targets = Vec::new();
         let mut shared_length = Vec::new();
+        let mut off_street = Vec::new();
         offsets.push(0);
         for list in &mut adj {
             list.sort_by_key(|x| x.0);
-            for &(v, l) in list.iter() {
+            for &(v, (l, off)) in list.iter() {
                 targets.push(v);
                 shared_length.push(l);
+                off_street.push(off);
             }
             offsets.push(targets.len() as u32);
         }
-        UnitGraph { units, offsets, targets, shared_length, dropped_long }
+        UnitGraph { units, offsets, targets, shared_length, off_street, dropped_long }
     }
 }
 
@@ -180,7 +211,7 @@ pub fn build_unit_graph(model: &Model, mesh: &Mesh, cells: &Cells, max_edge_m: f
         .collect();
 
     let label = &cells.unit_of_triangle;
-    let mut pairs: HashMap<(u32, u32), f64> = HashMap::new();
+    let mut pairs: HashMap<(u32, u32), (f64, f64)> = HashMap::new();
     for t in 0..mesh.len() {
         for i in 0..3 {
             let nb = mesh.neighbours[t][i];
@@ -192,7 +223,12 @@ pub fn build_unit_graph(model: &Model, mesh: &Mesh, cells: &Cells, max_edge_m: f
                 continue;
             }
             let (p, q) = mesh.edge(t, i);
-            *pairs.entry((a.min(b), a.max(b))).or_insert(0.0) += dist(p, q);
+            let len = dist(p, q);
+            let entry = pairs.entry((a.min(b), a.max(b))).or_insert((0.0, 0.0));
+            entry.0 += len;
+            if !mesh.is_street(t, i) {
+                entry.1 += len;
+            }
         }
     }
     // Drop contacts between footprints farther apart than max_edge_m.

@@ -141,7 +141,7 @@ impl Frames {
 /// Buildings outside a given territory are named in a warning.
 pub fn territory(layer: Option<&Layer>, buildings: &[Building], frames: &Frames, config: &PartitionConfig, warnings: &mut Vec<String>) -> Result<Territory> {
     let Some(layer) = layer else {
-        return Ok(Territory { area: derived_territory(buildings, config.graph.territory_buffer_m), derived: true });
+        return Ok(Territory { area: derived_territory(buildings, config.graph.territory_buffer_m), derived: true, water: MultiPolygon(Vec::new()) });
     };
     let polygons: Vec<Polygon<f64>> = frames.feature_polygons(layer, "territory")?.into_iter().flat_map(|(_, mp)| mp.0).collect();
     if polygons.is_empty() {
@@ -157,7 +157,64 @@ pub fn territory(layer: Option<&Layer>, buildings: &[Building], frames: &Frames,
             crate::text::first_of(&outside, outside.len(), 10, ", ")
         ));
     }
-    Ok(Territory { area, derived: false })
+    Ok(Territory { area, derived: false, water: MultiPolygon(Vec::new()) })
+}
+
+/// The polygons of the barrier layers (rivers, lakes): water left out of the grids.
+pub fn water_polygons(layers: &[Layer], frames: &Frames) -> Result<MultiPolygon<f64>> {
+    let mut out = Vec::new();
+    for layer in layers {
+        let proj = frames.projector(layer)?;
+        for f in &layer.features {
+            let err = |fault| Error::feature(&layer.name, f.label(), fault);
+            let Some(g) = &f.geometry else { continue };
+            // Lines and points carry no area: only the polygons are water.
+            let mut polygons = Vec::new();
+            collect_polygons(g, &mut polygons);
+            for p in polygons {
+                let Some(ext) = ring_to_work(p.exterior(), &proj, &err)? else { continue };
+                let mut holes = Vec::new();
+                for h in p.interiors() {
+                    holes.extend(ring_to_work(h, &proj, &err)?);
+                }
+                out.push(Polygon::new(ext, holes));
+            }
+        }
+    }
+    Ok(MultiPolygon(out))
+}
+
+/// The polygons of a geometry (collections searched), ignoring its other parts.
+fn collect_polygons(g: &Geometry<f64>, out: &mut Vec<Polygon<f64>>) {
+    match g {
+        Geometry::Polygon(p) => out.push(p.clone()),
+        Geometry::MultiPolygon(mp) => out.extend(mp.0.iter().cloned()),
+        Geometry::GeometryCollection(gc) => gc.0.iter().for_each(|x| collect_polygons(x, out)),
+        _ => {}
+    }
+}
+
+/// The lines of the street layers that the streets filter keeps.
+pub fn street_lines(layers: &[Layer], frames: &Frames, config: &PartitionConfig, warnings: &mut Vec<String>) -> Result<Vec<LineString<f64>>> {
+    let filter = config.graph.streets_filter.as_ref();
+    let mut out = Vec::new();
+    for layer in layers {
+        if let Some(f) = filter {
+            if !layer.has_column(&f.column) {
+                return Err(Error::layer(&layer.name, format!("has no '{}' column for {}", f.column, OptionName("streets_filter"))));
+            }
+        }
+        let (lines, points) = frames.layer_lines(layer)?;
+        if points > 0 {
+            warnings.push(format!("{}: {points} point feature(s) ignored: streets are lines", layer.name));
+        }
+        let kept = walkable_lines(layer, lines, filter);
+        if kept.is_empty() {
+            warnings.push(format!("{}: no street line is left after the filter", layer.name));
+        }
+        out.extend(kept);
+    }
+    Ok(out)
 }
 
 /// The lines of the barrier layers (polygons give their rings); point features are skipped

@@ -65,6 +65,9 @@ pub struct Territory {
     pub area: MultiPolygon<f64>,
     /// True when derived from the buildings (no `--territory` given).
     pub derived: bool,
+    /// Water (the polygons of the barrier layers) left out of the grids; empty with
+    /// `--include-water`.
+    pub water: MultiPolygon<f64>,
 }
 
 /// The data a partition run works on.
@@ -80,6 +83,8 @@ pub struct Model {
     pub barriers: Vec<LineString<f64>>,
     /// Walkable lines, when a network is given.
     pub network: Option<Vec<LineString<f64>>>,
+    /// Street lines (after the streets filter): preferred grid boundaries.
+    pub streets: Vec<LineString<f64>>,
     /// Name of the population column used, if any.
     pub population_column: Option<String>,
     /// Where households and population came from when not (only) from the buildings' columns.
@@ -105,6 +110,7 @@ pub fn input_columns(config: &PartitionConfig) -> InputColumns {
     InputColumns {
         buildings: building_columns(config),
         network: config.walking.network_filter.iter().map(|f| f.column.clone()).collect(),
+        streets: config.graph.streets_filter.iter().map(|f| f.column.clone()).collect(),
         households_table: table_columns(config),
         population_zones: zone_columns(config),
         existing: existing_columns(config),
@@ -222,8 +228,12 @@ pub fn build_model(layers: &InputLayers, config: &PartitionConfig) -> Result<Mod
     let population_column = values.population_column.clone();
     let mut out = values.into_buildings(buildings, footprints, anchors, existing_grid.as_ref());
     footprint::canonical_order(&mut out, &frames.frame, &buildings.name)?;
-    let territory = layers::territory(layers.territory.as_ref(), &out, &frames, config, &mut warnings)?;
+    let mut territory = layers::territory(layers.territory.as_ref(), &out, &frames, config, &mut warnings)?;
+    if !config.graph.include_water {
+        territory.water = layers::water_polygons(&layers.barriers, &frames)?;
+    }
     let barriers = layers::barrier_lines(&layers.barriers, &frames, &mut warnings)?;
     let network = layers::network_lines(layers.network.as_ref(), &frames, config, &mut warnings)?;
-    Ok(Model { frame: frames.frame, buildings: out, territory, barriers, network, population_column, sources: reports, warnings })
+    let streets = layers::street_lines(&layers.streets, &frames, config, &mut warnings)?;
+    Ok(Model { frame: frames.frame, buildings: out, territory, barriers, network, streets, population_column, sources: reports, warnings })
 }

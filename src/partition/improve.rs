@@ -2,8 +2,8 @@
 //! units to the part whose centre is nearer, as long as both parts stay within the band, the
 //! giving part stays connected (when contiguity is required) and the walk stays within the limit.
 //! With contiguity, units move to neighbouring parts; without, to any of the nearest centres.
-//! Each accepted move lowers the weighted walking distance, so the search ends; every rule
-//! holds after every step.
+//! Each accepted move lowers the weighted walking distance (plus, with a boundary weight, the
+//! cost of grid boundary off the streets), so the search ends; every rule holds after every step.
 
 use rstar::primitives::GeomWithData;
 use rstar::RTree;
@@ -94,6 +94,11 @@ pub fn improve_near_home(g: &LocalGraph, parts: &mut Parts, rules: &Rules, passe
                     continue;
                 }
                 let mut delta = (g.cost[u] + eps_w) * (d_there - d_here);
+                if rules.boundary_weight > 0.0 {
+                    // Moving u makes its boundary with p a grid boundary and removes the one with q.
+                    let (with_p, with_q) = g.off_street_with(u, &parts.part_of, p as u32, q);
+                    delta += rules.boundary_weight * (with_p - with_q);
+                }
                 if let Some(h) = home {
                     let away = |part: usize| if h.part[u] != part as u32 { 1.0 } else { 0.0 };
                     delta += h.penalty * g.weight[u] * (away(q as usize) - away(p));

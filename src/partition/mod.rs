@@ -563,7 +563,7 @@ fn solve_region(graph: &UnitGraph, metric: &Metric, task: &RegionTask, config: &
     let g = LocalGraph::induced(graph, &task.units, metric);
     let mut rng = Rng::new(config.search.seed, stream);
     let band = task.count.band;
-    let rules = Rules { band, contiguity: config.bounds.contiguity, max_walk: config.bounds.max_walk_m };
+    let rules = Rules { band, contiguity: config.bounds.contiguity, max_walk: config.bounds.max_walk_m, boundary_weight: 0.0 };
     let search = RegionSearch { g: &g, task, config, band, rules, effort };
     let (mut parts, mut status) = search.balance(&mut rng);
     search.polish_local(&mut parts, &mut rng);
@@ -575,6 +575,11 @@ fn solve_region(graph: &UnitGraph, metric: &Metric, task: &RegionTask, config: &
     }
     if !config.solver.exact && config.solver.polish && status == RegionStatus::Balanced && g.len() > 2 && g.len() <= POLISH_MAX_UNITS {
         search.milp_polish(&mut parts)?;
+    }
+    if !config.solver.exact && config.search.boundary_weight > 0.0 {
+        // Boundaries onto streets and blocks kept whole, at a bounded cost in walks.
+        let rules = Rules { boundary_weight: config.search.boundary_weight, ..search.rules };
+        improve::improve(&g, &mut parts, &rules, config.search.improve_passes, &mut rng);
     }
     let proof = if config.solver.exact && g.len() <= milp::EXACT_REGION_MAX {
         search.exact_milp(&mut parts, &mut status)?

@@ -47,6 +47,9 @@ pub struct Rules {
     pub contiguity: bool,
     /// Every unit within this walk of its grid's centre, when set.
     pub max_walk: Option<f64>,
+    /// Cost per metre of grid boundary off the streets, in the objective's walk units (0: the
+    /// local search minimises walks only).
+    pub boundary_weight: f64,
 }
 
 /// The subgraph of a region with local indices `0..n`.
@@ -66,6 +69,9 @@ pub struct LocalGraph {
     pub offsets: Vec<u32>,
     /// CSR neighbours (local indices).
     pub targets: Vec<u32>,
+    /// Length (m) of each adjacency's shared boundary off the streets (parallel to `targets`;
+    /// empty when unknown).
+    pub off_street: Vec<f64>,
 }
 
 impl LocalGraph {
@@ -82,11 +88,14 @@ impl LocalGraph {
         }
         let mut offsets = Vec::with_capacity(units.len() + 1);
         let mut targets = Vec::new();
+        let mut off_street = Vec::new();
         offsets.push(0);
         for &u in units {
-            for &v in graph.neighbours(u as usize) {
+            let start = graph.offsets[u as usize] as usize;
+            for (k, &v) in graph.neighbours(u as usize).iter().enumerate() {
                 if let Some(&lv) = local.get(&v) {
                     targets.push(lv);
+                    off_street.push(graph.off_street.get(start + k).copied().unwrap_or(0.0));
                 }
             }
             offsets.push(targets.len() as u32);
@@ -99,6 +108,7 @@ impl LocalGraph {
             pos: units.iter().map(|&u| graph.units[u as usize].position).collect(),
             offsets,
             targets,
+            off_street,
         }
     }
 
@@ -111,9 +121,16 @@ impl LocalGraph {
         }
         let mut offsets = Vec::with_capacity(members.len() + 1);
         let mut targets = Vec::new();
+        let mut off_street = Vec::new();
         offsets.push(0);
         for &u in members {
-            targets.extend(self.neighbours(u as usize).iter().filter(|&&v| local[v as usize] != u32::MAX).map(|&v| local[v as usize]));
+            let start = self.offsets[u as usize] as usize;
+            for (k, &v) in self.neighbours(u as usize).iter().enumerate() {
+                if local[v as usize] != u32::MAX {
+                    targets.push(local[v as usize]);
+                    off_street.push(self.off_street.get(start + k).copied().unwrap_or(0.0));
+                }
+            }
             offsets.push(targets.len() as u32);
         }
         LocalGraph {
@@ -124,12 +141,30 @@ impl LocalGraph {
             pos: members.iter().map(|&u| self.pos[u as usize]).collect(),
             offsets,
             targets,
+            off_street,
         }
     }
 
     /// Number of units.
     pub fn len(&self) -> usize {
         self.weight.len()
+    }
+
+    /// Length of boundary off the streets between unit `u` and its neighbours in each part:
+    /// (with part `p`, with part `q`).
+    pub fn off_street_with(&self, u: usize, part_of: &[u32], p: u32, q: u32) -> (f64, f64) {
+        let (a, b) = (self.offsets[u] as usize, self.offsets[u + 1] as usize);
+        let (mut with_p, mut with_q) = (0.0, 0.0);
+        for k in a..b {
+            let part = part_of[self.targets[k] as usize];
+            let len = self.off_street.get(k).copied().unwrap_or(0.0);
+            if part == p {
+                with_p += len;
+            } else if part == q {
+                with_q += len;
+            }
+        }
+        (with_p, with_q)
     }
 
     /// Walking distance between local units `a` and `b`.

@@ -192,7 +192,7 @@ pub fn redivide(graph: &UnitGraph, metric: &Metric, config: &PartitionConfig, ex
 
     let areas = free_areas(graph, &start.free);
     let mut rng = Rng::new(config.search.seed, 0x5AB1E);
-    let rules = Rules { band, contiguity: true, max_walk: config.bounds.max_walk_m };
+    let rules = Rules { band, contiguity: true, max_walk: config.bounds.max_walk_m, boundary_weight: 0.0 };
     let work = AreaWork { graph, metric, config, band, rules, stability, label: &start.label, name };
     let mut tally = Tally::default();
     for area in &areas {

@@ -1,5 +1,5 @@
 //! The input files of a partition run and reading them all: buildings, territory, barriers,
-//! network, households table, population zones, existing grids (the workers file is read by
+//! network, streets, households table, population zones, existing grids (the workers file is read by
 //! [`crate::workers`], once the working frame is known).
 
 use std::path::PathBuf;
@@ -20,6 +20,9 @@ pub struct Inputs {
     pub barriers: Vec<PathBuf>,
     /// Walkable network (lines), for network walking distances.
     pub network: Option<PathBuf>,
+    /// Street layers (lines): preferred grid boundaries.
+    #[serde(default)]
+    pub streets: Vec<PathBuf>,
     /// Workers file (CSV or GeoJSON).
     pub workers: Option<PathBuf>,
     /// Households table (CSV/TSV, or any vector file's attributes) joined on `join_on`.
@@ -40,6 +43,8 @@ pub struct InputColumns {
     pub buildings: Vec<String>,
     /// Of the network (the filter's column).
     pub network: Vec<String>,
+    /// Of the streets (the filter's column).
+    pub streets: Vec<String>,
     /// Of the households table.
     pub households_table: Vec<String>,
     /// Of the population zones.
@@ -59,6 +64,8 @@ pub struct InputLayers {
     pub barriers: Vec<Layer>,
     /// Walkable network, if given.
     pub network: Option<Layer>,
+    /// Street layers.
+    pub streets: Vec<Layer>,
     /// Workers file (CSV or GeoJSON), if given.
     pub workers: Option<PathBuf>,
     /// Households table, if given.
@@ -72,7 +79,7 @@ pub struct InputLayers {
 impl InputLayers {
     /// Only buildings (the other layers absent).
     pub fn buildings(buildings: Layer) -> InputLayers {
-        InputLayers { buildings, territory: None, barriers: Vec::new(), network: None, workers: None, households_table: None, population_zones: None, existing: None }
+        InputLayers { buildings, territory: None, barriers: Vec::new(), network: None, streets: Vec::new(), workers: None, households_table: None, population_zones: None, existing: None }
     }
 }
 
@@ -87,10 +94,11 @@ pub fn read_inputs(inputs: &Inputs, columns: &InputColumns) -> Result<InputLayer
     let territory = inputs.territory.as_ref().map(|p| read(p, &[])).transpose()?;
     let barriers = inputs.barriers.iter().map(|p| read(p, &[])).collect::<Result<Vec<_>>>()?;
     let network = inputs.network.as_ref().map(|p| read(p, &columns.network)).transpose()?;
+    let streets = inputs.streets.iter().map(|p| read(p, &columns.streets)).collect::<Result<Vec<_>>>()?;
     // The table's encoding is detected on its own (UTF-8, else GB18030): it need not be the buildings'.
     let table_cols: Vec<&str> = columns.households_table.iter().map(String::as_str).collect();
     let households_table = inputs.households_table.as_ref().map(|p| read_attribute_table(p, &table_cols, &ReadOptions::default())).transpose()?;
     let population_zones = inputs.population_zones.as_ref().map(|p| read(p, &columns.population_zones)).transpose()?;
     let existing = inputs.existing.as_ref().map(|p| read(p, &columns.existing)).transpose()?;
-    Ok(InputLayers { buildings, territory, barriers, network, workers: inputs.workers.clone(), households_table, population_zones, existing })
+    Ok(InputLayers { buildings, territory, barriers, network, streets, workers: inputs.workers.clone(), households_table, population_zones, existing })
 }

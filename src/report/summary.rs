@@ -236,6 +236,34 @@ pub struct TerritorySummary {
     pub tiled_area_m2: f64,
     /// Area no building's cell reaches (m²).
     pub unclaimed_area_m2: f64,
+    /// Area of the territory left out of the grids, by kind (m²).
+    #[serde(default)]
+    pub uncovered_m2: UncoveredArea,
+    /// The blocks that streets, barriers and the territory boundary cut the territory into.
+    #[serde(default)]
+    pub blocks: BlockSummary,
+}
+
+/// Area of the territory no grid covers, by kind (m²).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct UncoveredArea {
+    /// Water (polygon barriers), left out unless `--include-water`.
+    pub water: f64,
+    /// Land no building's cell reaches (a separate part of the territory without buildings).
+    pub unclaimed_land: f64,
+}
+
+/// Blocks (enclosures of streets, barriers and the territory boundary) and how many the grids split.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct BlockSummary {
+    /// Blocks in all, empty ones included.
+    pub count: usize,
+    /// Blocks holding buildings.
+    pub with_buildings: usize,
+    /// Blocks with buildings in more than one grid.
+    pub split: usize,
+    /// Street lines given (after the filter).
+    pub street_lines: usize,
 }
 
 /// Seconds per stage, in the order the stages ran (written as a JSON object).
@@ -337,7 +365,18 @@ impl Summary {
                 regions: p.division.plan.regions,
                 triangles: p.graphed.mesh.len(),
             },
-            territory: TerritorySummary { derived: p.model.territory.derived, tiled_area_m2: p.tiled_area, unclaimed_area_m2: p.graphed.cells.unclaimed_area },
+            territory: TerritorySummary {
+                derived: p.model.territory.derived,
+                tiled_area_m2: p.tiled_area,
+                unclaimed_area_m2: p.graphed.cells.unclaimed_area,
+                uncovered_m2: UncoveredArea { water: p.graphed.mesh.water_area.round(), unclaimed_land: p.graphed.cells.unclaimed_area.round() },
+                blocks: BlockSummary {
+                    count: p.graphed.blocks.count,
+                    with_buildings: p.graphed.blocks.with_buildings,
+                    split: crate::graph::blocks::blocks_split(&p.graphed.blocks, &p.division.plan.grid_of_unit),
+                    street_lines: p.model.streets.len(),
+                },
+            },
             timings_s: Timings(p.timings.iter().map(|(k, v)| (k.to_string(), (v * 1000.0).round() / 1000.0)).collect()),
             message: if ok {
                 format!("{} grids, all within {}–{} households", p.grids.len(), count(lo), count(hi))

@@ -3,10 +3,15 @@
 //! boundary vertex for vertex: no gap, no overlap, by construction.
 
 pub mod locked;
+pub mod open_land;
+pub mod simplify;
+pub mod smooth;
 
 use geo::{Coord, LineString, MultiPolygon, Polygon};
 
 use self::locked::{settle_locked_triangles, settle_micro_triangles, LockedFit};
+use self::open_land::give_open_land;
+use crate::config::PartitionConfig;
 use crate::graph::{Cells, Mesh, NONE};
 use crate::model::Model;
 use crate::partition::micro::MicroPlan;
@@ -27,19 +32,25 @@ pub struct Tiling {
     pub tiled_area: f64,
     /// Remarks for the user.
     pub warnings: Vec<String>,
+    /// Tolerance (m) the shared boundaries were simplified with.
+    pub simplify_m: f64,
 }
 
 /// Tessellate stage: the polygon of every grid, traced from the triangles of its units' cells;
 /// locked grids of an existing polygon layer keep their polygon and the others are fitted to it.
-pub fn tile(mesh: &Mesh, cells: &Cells, division: &Division, model: &Model) -> Tiling {
+pub fn tile(mesh: &Mesh, cells: &Cells, division: &Division, model: &Model, config: &PartitionConfig) -> Tiling {
     let locked_shapes = model.locked_shapes();
     let mut grid_of_triangle = grid_of_triangles(cells, &division.plan.grid_of_unit);
+    give_open_land(mesh, cells, &mut grid_of_triangle, &|_, _| true);
+    smooth::smooth_teeth(mesh, &mut grid_of_triangle, &|_, _| true);
     let locked_grids: Vec<Option<u32>> =
         locked_shapes.iter().map(|l| division.homes.as_ref().and_then(|h| h.iter().position(|&x| x == Some(l.grid)).map(|g| g as u32))).collect();
     let locked_pairs: Vec<(u32, &MultiPolygon<f64>)> = locked_shapes.iter().zip(&locked_grids).filter_map(|(l, g)| g.map(|g| (g, &l.working))).collect();
     settle_locked_triangles(mesh, &mut grid_of_triangle, &locked_pairs);
     let fit = LockedFit::new(locked_shapes.iter().zip(&locked_grids).filter(|(_, g)| g.is_some()).map(|(l, _)| (&l.working, l.vertices.as_slice())));
-    let mut shapes = dissolve(mesh, &grid_of_triangle, division.plan.grids.len());
+    let is_locked = |g: u32| locked_grids.contains(&Some(g));
+    let keep = simplify::kept_vertices(mesh, &grid_of_triangle, config.graph.simplify_m, &is_locked);
+    let mut shapes = dissolve_simplified(mesh, &grid_of_triangle, division.plan.grids.len(), keep).0;
     for shape in shapes.iter_mut() {
         fit.clean(&mut shape.polygons);
     }
@@ -48,21 +59,33 @@ pub fn tile(mesh: &Mesh, cells: &Cells, division: &Division, model: &Model) -> T
         warnings.push("the --existing layer is not in the buildings' CRS: locked grid polygons are traced again (following the given rings) instead of being copied as given".into());
     }
     let tiled_area = (0..mesh.len()).filter(|&t| grid_of_triangle[t] != NONE).map(|t| mesh.area(t)).sum();
-    Tiling { grid_of_triangle, shapes, locked_grids, fit, tiled_area, warnings }
+    Tiling { grid_of_triangle, shapes, locked_grids, fit, tiled_area, warnings, simplify_m: config.graph.simplify_m }
 }
 
 /// The polygons of the micro-grids, from the same triangles as their grids' (so they nest
-/// exactly and together make up each grid).
-pub fn tile_micro(mesh: &Mesh, cells: &Cells, micro: &MicroPlan, tiling: &Tiling) -> Vec<GridShape> {
+/// exactly and together make up each grid). The grids' polygons are traced again with the
+/// vertices the micro-grids' simplification keeps, so that grid and micro-grid boundaries agree.
+pub fn tile_micro(mesh: &Mesh, cells: &Cells, micro: &MicroPlan, tiling: &mut Tiling) -> Vec<GridShape> {
     let mut micro_of_triangle = grid_of_triangles(cells, &micro.micro_of_unit);
-    if tiling.locked_grids.iter().any(Option::is_some) {
-        let grid_of_micro: Vec<u32> = micro.micro_grids.iter().map(|m| m.grid).collect();
-        settle_micro_triangles(mesh, &mut micro_of_triangle, &tiling.grid_of_triangle, &grid_of_micro);
-    }
-    let mut shapes = dissolve(mesh, &micro_of_triangle, micro.micro_grids.len());
+    let grid_of_micro: Vec<u32> = micro.micro_grids.iter().map(|m| m.grid).collect();
+    // Open land and locked polygons as the grids have them.
+    let grid_of = |t: usize| tiling.grid_of_triangle[t];
+    give_open_land(mesh, cells, &mut micro_of_triangle, &|t, m| grid_of_micro[m as usize] == grid_of(t));
+    settle_micro_triangles(mesh, &mut micro_of_triangle, &tiling.grid_of_triangle, &grid_of_micro);
+    smooth::smooth_teeth(mesh, &mut micro_of_triangle, &|t, m| grid_of_micro[m as usize] == grid_of(t));
+    settle_micro_triangles(mesh, &mut micro_of_triangle, &tiling.grid_of_triangle, &grid_of_micro);
+    let locked: Vec<u32> = tiling.locked_grids.iter().flatten().copied().collect();
+    let is_locked = |m: u32| locked.contains(&grid_of_micro[m as usize]);
+    let keep = simplify::kept_vertices(mesh, &micro_of_triangle, tiling.simplify_m, &is_locked);
+    let (mut shapes, keep) = dissolve_simplified(mesh, &micro_of_triangle, micro.micro_grids.len(), keep);
     for shape in shapes.iter_mut() {
         tiling.fit.clean(&mut shape.polygons);
     }
+    let mut grids = dissolve(mesh, &tiling.grid_of_triangle, tiling.shapes.len(), Some(&keep));
+    for shape in grids.iter_mut() {
+        tiling.fit.clean(&mut shape.polygons);
+    }
+    tiling.shapes = grids;
     shapes
 }
 
@@ -84,8 +107,37 @@ pub fn grid_of_triangles(cells: &Cells, grid_of_unit: &[u32]) -> Vec<u32> {
         .collect()
 }
 
-/// Polygons of `n_grids` grids from the mesh, given the grid of each triangle.
-pub fn dissolve(mesh: &Mesh, grid_of_triangle: &[u32], n_grids: usize) -> Vec<GridShape> {
+/// [`dissolve`] with the vertices `keep` flags; a polygon the simplification made invalid (a
+/// ring crossing itself or a neighbour's) is traced again with all its vertices, and so are its
+/// neighbours along the arcs it takes back. Returns the shapes and the vertices kept.
+pub fn dissolve_simplified(mesh: &Mesh, labels: &[u32], n: usize, mut keep: Vec<bool>) -> (Vec<GridShape>, Vec<bool>) {
+    use geo::Validation;
+    let mut shapes = dissolve(mesh, labels, n, Some(&keep));
+    for _ in 0..3 {
+        let invalid: Vec<bool> = shapes.iter().map(|s| !s.polygons.is_valid()).collect();
+        if !invalid.iter().any(|&b| b) {
+            break;
+        }
+        let mut changed = false;
+        for (t, &l) in labels.iter().enumerate() {
+            if l != NONE && invalid[l as usize] {
+                for &v in &mesh.triangles[t] {
+                    changed |= !keep[v as usize];
+                    keep[v as usize] = true;
+                }
+            }
+        }
+        if !changed {
+            break;
+        }
+        shapes = dissolve(mesh, labels, n, Some(&keep));
+    }
+    (shapes, keep)
+}
+
+/// Polygons of `n_grids` grids from the mesh, given the grid of each triangle; rings keep the
+/// mesh vertices flagged in `keep` (all when None).
+pub fn dissolve(mesh: &Mesh, grid_of_triangle: &[u32], n_grids: usize, keep: Option<&[bool]>) -> Vec<GridShape> {
     let mut area = vec![0.0; n_grids];
     // Directed boundary edges (grid, from, to), interior on the left.
     let mut edges: Vec<(u32, u32, u32)> = Vec::new();
@@ -112,7 +164,12 @@ pub fn dissolve(mesh: &Mesh, grid_of_triangle: &[u32], n_grids: usize) -> Vec<Gr
         while end < edges.len() && edges[end].0 == g {
             end += 1;
         }
-        shapes[g as usize].polygons = trace(&mesh.points, &edges[start..end]);
+        shapes[g as usize].polygons = trace(&mesh.points, &edges[start..end], keep);
+        if keep.is_some() {
+            // Simplified rings: the area of the polygons as drawn (shared arcs move area
+            // between neighbours only, so the total stays the tiled area).
+            shapes[g as usize].area = geo::Area::unsigned_area(&shapes[g as usize].polygons);
+        }
         start = end;
     }
     shapes
@@ -131,7 +188,7 @@ fn ccw_angle(a: Coord<f64>, b: Coord<f64>) -> f64 {
 /// Traces the rings of one grid from its boundary edges (sorted by start vertex) and groups them
 /// into polygons. At a vertex where the boundary touches itself, the ring follows the same
 /// outside sector, so shells and holes come out as simple rings (touching at most at points).
-fn trace(points: &[Coord<f64>], edges: &[(u32, u32, u32)]) -> MultiPolygon<f64> {
+fn trace(points: &[Coord<f64>], edges: &[(u32, u32, u32)], keep: Option<&[bool]>) -> MultiPolygon<f64> {
     let mut used = vec![false; edges.len()];
     let outgoing = |v: u32| {
         let lo = edges.partition_point(|e| e.1 < v);
@@ -144,12 +201,12 @@ fn trace(points: &[Coord<f64>], edges: &[(u32, u32, u32)]) -> MultiPolygon<f64> 
         if used[first] {
             continue;
         }
-        let mut ring = vec![points[edges[first].1 as usize]];
+        let mut ring_vertices = vec![edges[first].1];
         let mut cur = first;
         loop {
             used[cur] = true;
             let (_, from, to) = edges[cur];
-            ring.push(points[to as usize]);
+            ring_vertices.push(to);
             let range = outgoing(to);
             let next = if range.len() == 1 {
                 range.start
@@ -170,6 +227,7 @@ fn trace(points: &[Coord<f64>], edges: &[(u32, u32, u32)]) -> MultiPolygon<f64> 
             }
             cur = next;
         }
+        let ring = ring_points(points, &ring_vertices, keep);
         let signed = signed_area(&ring);
         let ls = LineString(ring);
         if signed > 0.0 {
@@ -195,6 +253,21 @@ fn trace(points: &[Coord<f64>], edges: &[(u32, u32, u32)]) -> MultiPolygon<f64> 
         inner[owner].push(h);
     }
     MultiPolygon(shells.into_iter().zip(inner).map(|((s, _), hs)| Polygon::new(s, hs)).collect())
+}
+
+/// The points of a closed ring of vertex indices, without the vertices `keep` drops (unless
+/// fewer than three would be left).
+fn ring_points(points: &[Coord<f64>], ring: &[u32], keep: Option<&[bool]>) -> Vec<Coord<f64>> {
+    let all = || ring.iter().map(|&v| points[v as usize]).collect();
+    let Some(keep) = keep else { return all() };
+    let open = &ring[..ring.len() - 1];
+    let Some(start) = open.iter().position(|&v| keep[v as usize]) else { return all() };
+    let mut out: Vec<Coord<f64>> = open[start..].iter().chain(&open[..start]).filter(|&&v| keep[v as usize]).map(|&v| points[v as usize]).collect();
+    if out.len() < 3 {
+        return all();
+    }
+    out.push(out[0]);
+    out
 }
 
 /// Shoelace signed area of a closed ring (positive when counter-clockwise).

@@ -1,0 +1,387 @@
+//! Cells midway between buildings: every open triangle whose corners are nearer to different
+//! units' footprints is cut where the two footprints are equally near, so cell boundaries run
+//! midway between footprints (a Voronoi diagram of the footprints, limited by barriers and
+//! streets) instead of along whole triangles.
+//!
+//! Each corner of a triangle takes, of the units whose cells meet at that vertex on its side of
+//! every barrier and street, the one whose footprint is nearest. An edge whose ends take
+//! different units is cut at the point where the two distances are equal (regula falsi on the
+//! exact distances); the triangle is then cut into pieces of one unit each. Neighbouring
+//! triangles cut their shared edge at the same new vertex, so the refined mesh is conforming
+//! and the grids traced from it still tile with no gap and no overlap.
+
+use std::collections::HashMap;
+
+use geo::{Coord, Distance, Euclidean, Point, Polygon};
+
+use super::cells::{make_cells_connected, Cells};
+use super::mesh::{footprint_polygons, Mesh, NONE};
+use crate::model::Building;
+
+/// Cut points closer than this fraction of the edge to an end are moved to this fraction, so
+/// that no piece degenerates.
+const END_MARGIN: f64 = 0.05;
+/// Regula-falsi steps per cut edge.
+const STEPS: usize = 2;
+
+/// A corner of a triangle: `3 * triangle + corner`.
+type Corner = usize;
+
+/// Refines `mesh` and `cells` so that cells meet midway between footprints. `frozen(t, i)` marks
+/// edges that must not be cut (guide rings of locked grids); barrier and street edges are never
+/// cut. `labels` names buildings in messages.
+pub fn split_at_midlines(mesh: &Mesh, cells: &Cells, buildings: &[Building], frozen: &dyn Fn(usize, usize) -> bool, labels: &dyn Fn(u32) -> String) -> (Mesh, Cells) {
+    let fixed = |t: usize, i: usize| mesh.is_barrier(t, i) || mesh.is_street(t, i) || frozen(t, i);
+    let label = &cells.unit_of_triangle;
+    let open = |t: usize| mesh.footprint_owner[t] == NONE && label[t] != NONE;
+    let footprints = UnitFootprints::new(cells, buildings);
+    let corner_unit = corner_units(mesh, label, &fixed, &footprints);
+
+    // Cut points of edges, keyed by their vertex pair (lower index first).
+    let mut points = mesh.points.clone();
+    let mut cut_of_edge: HashMap<(u32, u32), u32> = HashMap::new();
+    let mut cuts: Vec<[u32; 3]> = vec![[NONE; 3]; mesh.len()];
+    for t in 0..mesh.len() {
+        if !open(t) {
+            continue;
+        }
+        for i in 0..3 {
+            let (ua, ub) = (corner_unit[3 * t + i], corner_unit[3 * t + (i + 1) % 3]);
+            let nb = mesh.neighbours[t][i];
+            if ua == ub || ua == NONE || ub == NONE || fixed(t, i) || (nb != NONE && !open(nb as usize)) {
+                continue;
+            }
+            let (va, vb) = (mesh.triangles[t][i], mesh.triangles[t][(i + 1) % 3]);
+            let key = (va.min(vb), va.max(vb));
+            let id = *cut_of_edge.entry(key).or_insert_with(|| {
+                let (lo_unit, hi_unit) = if va < vb { (ua, ub) } else { (ub, ua) };
+                let p = cut_point(&footprints, mesh.points[key.0 as usize], mesh.points[key.1 as usize], lo_unit, hi_unit);
+                points.push(p);
+                (points.len() - 1) as u32
+            });
+            cuts[t][i] = id;
+        }
+    }
+
+    let mut out = Refined::default();
+    for t in 0..mesh.len() {
+        let pieces = if open(t) { pieces_of(mesh, t, label[t], &corner_unit, &cuts[t], &mut points) } else { Vec::new() };
+        if pieces.is_empty() {
+            out.push(t, mesh.triangles[t], [Some(0), Some(1), Some(2)], label[t]);
+        } else {
+            for (tri, on_edge, unit) in pieces {
+                out.push(t, tri, on_edge, unit);
+            }
+        }
+    }
+    out.finish(mesh, cells, points, labels)
+}
+
+/// The footprint polygons of each unit, for exact distances.
+struct UnitFootprints(Vec<Vec<Polygon<f64>>>);
+
+impl UnitFootprints {
+    fn new(cells: &Cells, buildings: &[Building]) -> UnitFootprints {
+        UnitFootprints(cells.unit_buildings.iter().map(|bs| bs.iter().flat_map(|&b| footprint_polygons(&buildings[b as usize])).collect()).collect())
+    }
+
+    /// Distance from `p` to the footprint of unit `u` (0 inside).
+    fn distance(&self, u: u32, p: Coord<f64>) -> f64 {
+        let pt = Point(p);
+        self.0[u as usize].iter().map(|poly| Euclidean.distance(&pt, poly)).fold(f64::INFINITY, f64::min)
+    }
+}
+
+/// The unit of every corner: the nearest, by footprint distance, of the units whose triangles
+/// meet at the corner's vertex without crossing a fixed edge (ties to the lower unit).
+fn corner_units(mesh: &Mesh, label: &[u32], fixed: &dyn Fn(usize, usize) -> bool, footprints: &UnitFootprints) -> Vec<u32> {
+    let n = mesh.len();
+    let mut parent: Vec<u32> = (0..3 * n as u32).collect();
+    fn find(parent: &mut [u32], mut x: u32) -> u32 {
+        while parent[x as usize] != x {
+            let p = parent[x as usize];
+            parent[x as usize] = parent[p as usize];
+            x = p;
+        }
+        x
+    }
+    let mut union = |a: Corner, b: Corner| {
+        let (ra, rb) = (find(&mut parent, a as u32), find(&mut parent, b as u32));
+        if ra != rb {
+            parent[ra.max(rb) as usize] = ra.min(rb);
+        }
+    };
+    for t in 0..n {
+        for i in 0..3 {
+            let nb = mesh.neighbours[t][i];
+            if nb == NONE || (nb as usize) < t || fixed(t, i) {
+                continue;
+            }
+            let nb = nb as usize;
+            let (va, vb) = (mesh.triangles[t][i], mesh.triangles[t][(i + 1) % 3]);
+            let Some(j) = (0..3).find(|&j| mesh.triangles[nb][j] == vb && mesh.triangles[nb][(j + 1) % 3] == va) else { continue };
+            union(3 * t + i, 3 * nb + (j + 1) % 3);
+            union(3 * t + (i + 1) % 3, 3 * nb + j);
+        }
+    }
+    // Candidate units of each group of corners, then the nearest.
+    let mut candidates: HashMap<u32, Vec<u32>> = HashMap::new();
+    for c in 0..3 * n {
+        let l = label[c / 3];
+        if l != NONE {
+            let root = find(&mut parent, c as u32);
+            let list = candidates.entry(root).or_default();
+            if !list.contains(&l) {
+                list.push(l);
+            }
+        }
+    }
+    let mut chosen: HashMap<u32, u32> = HashMap::with_capacity(candidates.len());
+    let mut out = vec![NONE; 3 * n];
+    for (c, slot) in out.iter_mut().enumerate() {
+        let root = find(&mut parent, c as u32);
+        if let Some(&u) = chosen.get(&root) {
+            *slot = u;
+            continue;
+        }
+        let Some(list) = candidates.get(&root) else { continue };
+        let v = mesh.points[mesh.triangles[c / 3][c % 3] as usize];
+        let u = if list.len() == 1 {
+            list[0]
+        } else {
+            let mut best = (f64::INFINITY, NONE);
+            for &u in list {
+                let d = footprints.distance(u, v);
+                if d < best.0 || (d == best.0 && u < best.1) {
+                    best = (d, u);
+                }
+            }
+            best.1
+        };
+        chosen.insert(root, u);
+        *slot = u;
+    }
+    out
+}
+
+/// The point of segment `a`–`b` equally near to the footprints of `ua` (nearer at `a`) and `ub`.
+fn cut_point(footprints: &UnitFootprints, a: Coord<f64>, b: Coord<f64>, ua: u32, ub: u32) -> Coord<f64> {
+    let f = |s: f64| {
+        let p = Coord { x: a.x + s * (b.x - a.x), y: a.y + s * (b.y - a.y) };
+        footprints.distance(ua, p) - footprints.distance(ub, p)
+    };
+    let (mut lo, mut hi) = (0.0, 1.0);
+    let (mut flo, mut fhi) = (f(0.0), f(1.0));
+    let mut s = 0.5;
+    if flo < 0.0 && fhi > 0.0 {
+        for step in 0..=STEPS {
+            s = lo + flo * (hi - lo) / (flo - fhi);
+            if step == STEPS {
+                break;
+            }
+            let fs = f(s);
+            if fs < 0.0 {
+                (lo, flo) = (s, fs);
+            } else if fs > 0.0 {
+                (hi, fhi) = (s, fs);
+            } else {
+                break;
+            }
+        }
+    }
+    let s = s.clamp(END_MARGIN, 1.0 - END_MARGIN);
+    Coord { x: a.x + s * (b.x - a.x), y: a.y + s * (b.y - a.y) }
+}
+
+/// A piece of a cut triangle: its vertices (counter-clockwise), the original edge each of its
+/// edges lies on (None: inside the triangle), and its unit.
+type Piece = ([u32; 3], [Option<u8>; 3], u32);
+
+/// The pieces of open triangle `t` (empty when it stays whole with its own unit).
+fn pieces_of(mesh: &Mesh, t: usize, cell: u32, corner_unit: &[u32], cut: &[u32; 3], points: &mut Vec<Coord<f64>>) -> Vec<Piece> {
+    let tri = mesh.triangles[t];
+    let own = |i: usize| corner_unit[3 * t + i];
+    let n_cuts = cut.iter().filter(|&&c| c != NONE).count();
+    if n_cuts == 0 {
+        let u = own(0);
+        if own(1) == u && own(2) == u {
+            // Whole, perhaps with another unit than its cell's.
+            return vec![(tri, [Some(0), Some(1), Some(2)], u)];
+        }
+        return Vec::new();
+    }
+    // Two cuts and an uncut edge whose ends agree: three triangles.
+    if n_cuts == 2 {
+        let i = (0..3).find(|&i| cut[i] == NONE).unwrap_or(0);
+        let (j, k) = ((i + 1) % 3, (i + 2) % 3);
+        if own(i) == own(j) {
+            let (a, b, c) = (tri[i], tri[j], tri[k]);
+            let (p, q) = (cut[j], cut[k]); // p on b–c, q on c–a
+            return vec![
+                ([a, b, p], [Some(i as u8), Some(j as u8), None], own(i)),
+                ([a, p, q], [None, None, Some(k as u8)], own(i)),
+                ([q, p, c], [None, Some(j as u8), Some(k as u8)], own(k)),
+            ];
+        }
+    }
+    // General case: a fan from a middle point, each boundary segment giving its unit.
+    let cut_points: Vec<Coord<f64>> = cut.iter().filter(|&&c| c != NONE).map(|&c| points[c as usize]).collect();
+    let middle = if cut_points.len() >= 2 {
+        let k = cut_points.len() as f64;
+        Coord { x: cut_points.iter().map(|c| c.x).sum::<f64>() / k, y: cut_points.iter().map(|c| c.y).sum::<f64>() / k }
+    } else {
+        mesh.centroid(t)
+    };
+    points.push(middle);
+    let m = (points.len() - 1) as u32;
+    let mut out = Vec::with_capacity(6);
+    for i in 0..3 {
+        let j = (i + 1) % 3;
+        let e = Some(i as u8);
+        if cut[i] == NONE {
+            // An uncut edge with ends of two units (a fixed edge): the cell's unit when it is
+            // one of them, else the lower.
+            let u = if own(i) == own(j) || own(i) == cell { own(i) } else if own(j) == cell { own(j) } else { own(i).min(own(j)) };
+            out.push(([m, tri[i], tri[j]], [None, e, None], u));
+        } else {
+            out.push(([m, tri[i], cut[i]], [None, e, None], own(i)));
+            out.push(([m, cut[i], tri[j]], [None, e, None], own(j)));
+        }
+    }
+    out
+}
+
+/// The refined mesh as it is built: triangles, their parent and which parent edge each edge is on.
+#[derive(Default)]
+struct Refined {
+    triangles: Vec<[u32; 3]>,
+    parent: Vec<u32>,
+    on_edge: Vec<[Option<u8>; 3]>,
+    unit: Vec<u32>,
+}
+
+impl Refined {
+    fn push(&mut self, parent: usize, tri: [u32; 3], on_edge: [Option<u8>; 3], unit: u32) {
+        self.triangles.push(tri);
+        self.parent.push(parent as u32);
+        self.on_edge.push(on_edge);
+        self.unit.push(unit);
+    }
+
+    /// The mesh and cells of the refined triangles: neighbours matched by their shared edges,
+    /// edge bits inherited from the parent edge, cells made connected again.
+    fn finish(self, mesh: &Mesh, cells: &Cells, points: Vec<Coord<f64>>, labels: &dyn Fn(u32) -> String) -> (Mesh, Cells) {
+        let n = self.triangles.len();
+        let mut by_edge: HashMap<(u32, u32), u32> = HashMap::with_capacity(3 * n);
+        for (t, tri) in self.triangles.iter().enumerate() {
+            for i in 0..3 {
+                by_edge.insert((tri[i], tri[(i + 1) % 3]), t as u32);
+            }
+        }
+        let mut neighbours = Vec::with_capacity(n);
+        let mut barrier_edges = Vec::with_capacity(n);
+        let mut street_edges = Vec::with_capacity(n);
+        let mut footprint_owner = Vec::with_capacity(n);
+        for (t, tri) in self.triangles.iter().enumerate() {
+            let p = self.parent[t] as usize;
+            let mut nb = [NONE; 3];
+            let (mut bar, mut street) = (0u8, 0u8);
+            for i in 0..3 {
+                nb[i] = by_edge.get(&(tri[(i + 1) % 3], tri[i])).copied().unwrap_or(NONE);
+                if let Some(e) = self.on_edge[t][i] {
+                    if mesh.is_barrier(p, e as usize) {
+                        bar |= 1 << i;
+                    }
+                    if mesh.is_street(p, e as usize) {
+                        street |= 1 << i;
+                    }
+                }
+            }
+            neighbours.push(nb);
+            barrier_edges.push(bar);
+            street_edges.push(street);
+            footprint_owner.push(mesh.footprint_owner[p]);
+        }
+        let refined = Mesh {
+            points,
+            triangles: self.triangles,
+            neighbours,
+            barrier_edges,
+            street_edges,
+            footprint_owner,
+            tied: mesh.tied.clone(),
+            outside_triangles: mesh.outside_triangles,
+            water_area: mesh.water_area,
+            refined: mesh.refined,
+        };
+        let mut unit = self.unit;
+        let walkable: Vec<bool> = self.parent.iter().map(|&p| cells.walkable[p as usize]).collect();
+        let open_land: Vec<bool> = self.parent.iter().map(|&p| cells.open_land[p as usize]).collect();
+        let seeded: Vec<bool> = refined.footprint_owner.iter().map(|&o| o != NONE).collect();
+        let mut warnings = Vec::new();
+        make_cells_connected(&refined, &mut unit, &seeded, &cells.unit_buildings, labels, &mut warnings);
+        let cells = Cells { unit_of_triangle: unit, walkable, open_land, ..cells.clone() };
+        (refined, cells)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::cells::build_cells;
+    use crate::graph::mesh::build_mesh;
+    use crate::model::{Footprint, Territory};
+    use geo::{MultiPolygon, Rect};
+
+    fn building(row: usize, x: f64, y: f64) -> Building {
+        let r = Rect::new(Coord { x, y }, Coord { x: x + 10.0, y: y + 10.0 }).to_polygon();
+        Building {
+            row,
+            id: crate::read::FeatureId::Row(row),
+            households: 10.0,
+            population: None,
+            cost_weight: 10.0,
+            footprint: Footprint::Polygons(MultiPolygon(vec![r])),
+            anchor: Coord { x: x + 5.0, y: y + 5.0 },
+            existing_grid: None,
+            part: None,
+        }
+    }
+
+    /// Two buildings whose facing walls are at x = 10 and x = 50: the boundary between their
+    /// cells runs along x = 30.
+    #[test]
+    fn cells_meet_midway_between_footprints() {
+        let buildings = vec![building(0, 0.0, 0.0), building(1, 50.0, 0.0)];
+        let area = MultiPolygon(vec![Rect::new(Coord { x: -20.0, y: -20.0 }, Coord { x: 80.0, y: 30.0 }).to_polygon()]);
+        let territory = Territory { area, derived: false };
+        let mesh = build_mesh(&buildings, &territory, &[], &[], &MultiPolygon(vec![])).unwrap();
+        let label = |b: u32| b.to_string();
+        let cells = build_cells(&mesh, 2, &label);
+        let (fine, fine_cells) = split_at_midlines(&mesh, &cells, &buildings, &|_, _| false, &label);
+        // Area of each cell; the triangles of unit 0 lie left of x = 30 (within rounding).
+        let mut area = [0.0; 2];
+        for t in 0..fine.len() {
+            let u = fine_cells.unit_of_triangle[t];
+            area[u as usize] += fine.area(t);
+            let c = fine.centroid(t);
+            if u == 0 {
+                assert!(c.x < 30.5, "triangle of unit 0 at {c:?}");
+            } else {
+                assert!(c.x > 29.5, "triangle of unit 1 at {c:?}");
+            }
+        }
+        let total: f64 = (0..mesh.len()).map(|t| mesh.area(t)).sum();
+        assert!((area[0] + area[1] - total).abs() < 1e-6, "the refined mesh covers the same area");
+        assert!((area[0] - 50.0 * 50.0).abs() < 60.0, "unit 0's cell is [-20, 30] × [-20, 30]: {}", area[0]);
+        // Conforming: every interior edge has a neighbour that shares it back.
+        for t in 0..fine.len() {
+            for i in 0..3 {
+                let nb = fine.neighbours[t][i];
+                if nb != NONE {
+                    assert!(fine.neighbours[nb as usize].contains(&(t as u32)));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,144 @@
+//! Smoothing of grid boundaries at the triangle level, outside footprints (which keep their
+//! grid): a triangle that shares two of its edges with one other grid is a tooth, and joins that
+//! grid; a triangle that is its grid's only one at a vertex where it is sharper than
+//! [`TIP_DEG`] is the tip of a sliver, and joins the grid beside it. Either has at most one
+//! neighbour in its own grid, so moving it never cuts a grid in two.
+
+use crate::graph::{Mesh, NONE};
+
+/// Rounds of smoothing (each may expose new teeth or tips behind the ones removed).
+const ROUNDS: usize = 12;
+/// A grid's corner sharper than this (degrees), made of one triangle, is a sliver's tip.
+pub const TIP_DEG: f64 = 15.0;
+
+/// Moves every tooth triangle of `label` to the label it shares two edges with (not across a
+/// barrier), when `allowed(t, new_label)`; triangle by triangle in order, round after round.
+pub fn smooth_teeth(mesh: &Mesh, label: &mut [u32], allowed: &dyn Fn(usize, u32) -> bool) {
+    let at_vertex = triangles_at_vertices(mesh);
+    let sharp = TIP_DEG.to_radians();
+    for _ in 0..ROUNDS {
+        let mut changed = false;
+        for t in 0..mesh.len() {
+            let own = label[t];
+            if own == NONE || mesh.footprint_owner[t] != NONE {
+                continue;
+            }
+            let mut other = [NONE; 3];
+            for i in 0..3 {
+                let nb = mesh.neighbours[t][i];
+                if nb != NONE && !mesh.is_barrier(t, i) {
+                    other[i] = label[nb as usize];
+                }
+            }
+            let tooth = (0..3).find_map(|i| {
+                let h = other[i];
+                (h != NONE && h != own && other.iter().filter(|&&x| x == h).count() >= 2).then_some(h)
+            });
+            let to = tooth.or_else(|| tip_target(mesh, t, own, &other, label, &at_vertex, sharp));
+            if let Some(h) = to {
+                if allowed(t, h) {
+                    label[t] = h;
+                    changed = true;
+                }
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+}
+
+/// When triangle `t` (of label `own`) is the tip of a sliver: the label across the edge, at its
+/// sharpest corner, of the neighbour that is not `own` (the longer edge's when both qualify).
+fn tip_target(mesh: &Mesh, t: usize, own: u32, other: &[u32; 3], label: &[u32], at_vertex: &Incidence, sharp: f64) -> Option<u32> {
+    let tri = mesh.triangles[t];
+    for c in 0..3 {
+        let v = tri[c] as usize;
+        let (p, a, b) = (mesh.points[v], mesh.points[tri[(c + 1) % 3] as usize], mesh.points[tri[(c + 2) % 3] as usize]);
+        let (ux, uy, wx, wy) = (a.x - p.x, a.y - p.y, b.x - p.x, b.y - p.y);
+        let angle = (ux * wy - uy * wx).abs().atan2(ux * wx + uy * wy);
+        if angle >= sharp {
+            continue;
+        }
+        // The two edges at corner c: edge c (v → a) and edge c+2 (b → v).
+        let (e1, e2) = (c, (c + 2) % 3);
+        if other[e1] == own || other[e2] == own {
+            continue;
+        }
+        if at_vertex.of(v).iter().any(|&s| s as usize != t && label[s as usize] == own) {
+            continue;
+        }
+        let len = |e: usize| {
+            let (x, y) = mesh.edge(t, e);
+            crate::geom::dist(x, y)
+        };
+        let choice = [e1, e2].into_iter().filter(|&e| other[e] != NONE).max_by(|&x, &y| len(x).total_cmp(&len(y)).then(y.cmp(&x)));
+        if let Some(e) = choice {
+            return Some(other[e]);
+        }
+    }
+    None
+}
+
+/// The triangles at each vertex (compressed rows).
+struct Incidence {
+    offsets: Vec<u32>,
+    triangles: Vec<u32>,
+}
+
+impl Incidence {
+    fn of(&self, v: usize) -> &[u32] {
+        &self.triangles[self.offsets[v] as usize..self.offsets[v + 1] as usize]
+    }
+}
+
+fn triangles_at_vertices(mesh: &Mesh) -> Incidence {
+    let n = mesh.points.len();
+    let mut count = vec![0u32; n + 1];
+    for tri in &mesh.triangles {
+        for &v in tri {
+            count[v as usize + 1] += 1;
+        }
+    }
+    for i in 0..n {
+        count[i + 1] += count[i];
+    }
+    let mut fill = count.clone();
+    let mut triangles = vec![0u32; mesh.triangles.len() * 3];
+    for (t, tri) in mesh.triangles.iter().enumerate() {
+        for &v in tri {
+            triangles[fill[v as usize] as usize] = t as u32;
+            fill[v as usize] += 1;
+        }
+    }
+    Incidence { offsets: count, triangles }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use geo::Coord;
+
+    /// Three triangles in a fan: the middle one, labelled 1 between two of 0... is not a tooth
+    /// (one shared edge each side); a triangle whose two neighbours are both 0 joins 0.
+    #[test]
+    fn a_tooth_joins_the_grid_around_it() {
+        // Square split into 4 triangles around its centre (vertex 4).
+        let points = vec![Coord { x: 0.0, y: 0.0 }, Coord { x: 1.0, y: 0.0 }, Coord { x: 1.0, y: 1.0 }, Coord { x: 0.0, y: 1.0 }, Coord { x: 0.5, y: 0.5 }];
+        let triangles = vec![[0, 1, 4], [1, 2, 4], [2, 3, 4], [3, 0, 4]];
+        // Edge i of triangle t goes from vertex i to i+1: the neighbours across edges 1 and 2.
+        let neighbours = vec![[NONE, 1, 3], [NONE, 2, 0], [NONE, 3, 1], [NONE, 0, 2]];
+        let mesh = Mesh { points, triangles, neighbours, barrier_edges: vec![0; 4], street_edges: vec![0; 4], footprint_owner: vec![NONE; 4], ..Default::default() };
+        let mut label = vec![0, 1, 0, 0];
+        smooth_teeth(&mesh, &mut label, &|_, _| true);
+        assert_eq!(label, vec![0, 0, 0, 0]);
+        let mut label = vec![0, 1, 1, 0];
+        smooth_teeth(&mesh, &mut label, &|_, _| true);
+        assert_eq!(label, vec![0, 1, 1, 0], "no triangle has two neighbours of the other grid");
+        let mut footprint = mesh.clone();
+        footprint.footprint_owner[1] = 7;
+        let mut label = vec![0, 1, 0, 0];
+        smooth_teeth(&footprint, &mut label, &|_, _| true);
+        assert_eq!(label, vec![0, 1, 0, 0], "footprints keep their grid");
+    }
+}
