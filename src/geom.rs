@@ -95,6 +95,51 @@ impl SegmentIndex {
     pub fn is_empty(&self) -> bool {
         self.tree.size() == 0
     }
+
+    /// Adds a segment.
+    pub fn insert(&mut self, a: Coord<f64>, b: Coord<f64>) {
+        if a != b {
+            self.tree.insert(GeomWithData::new(Line::new([a.x, a.y], [b.x, b.y]), ()));
+        }
+    }
+
+    /// The pieces of segment `a`–`b` that no indexed segment runs along (within `tol` of the
+    /// line through `a` and `b` at both its ends), in order from `a`; pieces shorter than `tol`
+    /// are dropped.
+    pub fn uncovered(&self, a: Coord<f64>, b: Coord<f64>, tol: f64) -> Vec<(Coord<f64>, Coord<f64>)> {
+        let (dx, dy) = (b.x - a.x, b.y - a.y);
+        let len = (dx * dx + dy * dy).sqrt();
+        if len <= tol {
+            return Vec::new();
+        }
+        let env = AABB::from_corners([a.x.min(b.x) - tol, a.y.min(b.y) - tol], [a.x.max(b.x) + tol, a.y.max(b.y) + tol]);
+        let off_line = |x: f64, y: f64| ((x - a.x) * dy - (y - a.y) * dx).abs() / len;
+        let along = |x: f64, y: f64| ((x - a.x) * dx + (y - a.y) * dy) / (len * len);
+        let mut covered: Vec<(f64, f64)> = self
+            .tree
+            .locate_in_envelope_intersecting(&env)
+            .filter_map(|s| {
+                let l = s.geom();
+                (off_line(l.from[0], l.from[1]) <= tol && off_line(l.to[0], l.to[1]) <= tol).then(|| {
+                    let (t0, t1) = (along(l.from[0], l.from[1]), along(l.to[0], l.to[1]));
+                    (t0.min(t1).max(0.0), t0.max(t1).min(1.0))
+                })
+            })
+            .filter(|(lo, hi)| hi > lo)
+            .collect();
+        covered.sort_by(|x, y| x.0.total_cmp(&y.0));
+        let mut out = Vec::new();
+        let mut at = 0.0;
+        let point = |t: f64| Coord { x: a.x + t * dx, y: a.y + t * dy };
+        let min_t = tol / len;
+        for (lo, hi) in covered.into_iter().chain(std::iter::once((1.0, 1.0))) {
+            if lo - at > min_t {
+                out.push((if at == 0.0 { a } else { point(at) }, if lo >= 1.0 { b } else { point(lo) }));
+            }
+            at = at.max(hi);
+        }
+        out
+    }
 }
 
 fn point_segment_distance(c: Coord<f64>, l: &Line<[f64; 2]>) -> f64 {

@@ -196,7 +196,7 @@ pub fn build_mesh(buildings: &[Building], territory: &Territory, barriers: &[Lin
     add_footprint_rings(&mut cons, &footprints);
     let clip = barrier_clip(territory, &footprints);
     let barrier_segments = add_barriers(&mut cons, barriers, clip);
-    let street_segments = add_barriers(&mut cons, streets, clip);
+    let street_segments = add_streets(&mut cons, streets, clip);
     cons.edges.sort_unstable();
     cons.edges.dedup();
 
@@ -321,6 +321,30 @@ fn add_barriers(cons: &mut Constraints, barriers: &[LineString<f64>], clip: Rect
         }
     }
     barrier_segments
+}
+
+/// Adds the street segments clipped to `clip`, leaving out the parts that run along a constraint
+/// already there (a barrier, the territory boundary, a wall, another street: overlapping
+/// constraints would stop the triangulation), and returns the clipped segments.
+fn add_streets(cons: &mut Constraints, streets: &[LineString<f64>], clip: Rect<f64>) -> Vec<(Coord<f64>, Coord<f64>)> {
+    if streets.is_empty() {
+        return Vec::new();
+    }
+    let at = |i: usize| Coord { x: cons.vertices[i].x, y: cons.vertices[i].y };
+    let mut existing = SegmentIndex::new(cons.edges.iter().map(|&[i, j]| (at(i), at(j))));
+    let mut segments = Vec::new();
+    for l in streets {
+        for w in l.0.windows(2) {
+            if let Some((a, b)) = clip_segment(w[0], w[1], &clip) {
+                segments.push((a, b));
+                for (p, q) in existing.uncovered(a, b, ON_BARRIER_TOL) {
+                    cons.segment(p, q);
+                    existing.insert(p, q);
+                }
+            }
+        }
+    }
+    segments
 }
 
 /// [`triangulate`] with refinement (and true), or without it (and false) should the library fail on the refinement.

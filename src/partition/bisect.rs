@@ -55,6 +55,12 @@ pub struct Sub {
     pos: Vec<Coord<f64>>,
     off: Vec<u32>,
     tgt: Vec<u32>,
+    /// Shared boundary length of each adjacency (parallel to `tgt`; empty when unknown).
+    shared: Vec<f64>,
+    /// Its part off the streets (parallel to `tgt`; empty when unknown).
+    off_street: Vec<f64>,
+    /// True when some adjacency runs along a street (cuts are then steered onto streets).
+    streets: bool,
     /// Network walking distances, when the region has them (cuts are then scored by walks).
     network: Option<Arc<NetworkScore>>,
 }
@@ -72,7 +78,9 @@ impl Sub {
             Metric::Network { .. } => Some(Arc::new(NetworkScore { metric: g.metric.clone(), global: g.global.clone() })),
             Metric::Straight { .. } => None,
         };
-        Sub { ids: (0..g.len() as u32).collect(), w: g.weight.clone(), pos: g.pos.clone(), off: g.offsets.clone(), tgt: g.targets.clone(), network }
+        let streets = g.shared.len() == g.targets.len() && g.off_street.len() == g.targets.len() && g.shared.iter().zip(&g.off_street).any(|(s, o)| o + 1e-9 < *s);
+        let (shared, off_street) = if streets { (g.shared.clone(), g.off_street.clone()) } else { (Vec::new(), Vec::new()) };
+        Sub { ids: (0..g.len() as u32).collect(), w: g.weight.clone(), pos: g.pos.clone(), off: g.offsets.clone(), tgt: g.targets.clone(), shared, off_street, streets, network }
     }
 
     /// The subgraph of `g` induced by `members` (local indices).
@@ -104,7 +112,17 @@ impl Sub {
     /// The induced subset of members with `keep[u] == side`.
     fn child(&self, keep: &[bool], side: bool) -> Sub {
         let mut map = vec![u32::MAX; self.len()];
-        let mut c = Sub { ids: Vec::new(), w: Vec::new(), pos: Vec::new(), off: vec![0], tgt: Vec::new(), network: self.network.clone() };
+        let mut c = Sub {
+            ids: Vec::new(),
+            w: Vec::new(),
+            pos: Vec::new(),
+            off: vec![0],
+            tgt: Vec::new(),
+            shared: Vec::new(),
+            off_street: Vec::new(),
+            streets: self.streets,
+            network: self.network.clone(),
+        };
         for u in 0..self.len() {
             if keep[u] == side {
                 map[u] = c.ids.len() as u32;
@@ -115,9 +133,14 @@ impl Sub {
         }
         for (u, &k) in keep.iter().enumerate().take(self.len()) {
             if k == side {
-                for &v in self.nb(u) {
+                let start = self.off[u] as usize;
+                for (e, &v) in self.nb(u).iter().enumerate() {
                     if map[v as usize] != u32::MAX {
                         c.tgt.push(map[v as usize]);
+                        if self.streets {
+                            c.shared.push(self.shared[start + e]);
+                            c.off_street.push(self.off_street[start + e]);
+                        }
                     }
                 }
                 c.off.push(c.tgt.len() as u32);
@@ -256,9 +279,36 @@ fn sweep_order(sub: &Sub, dir: Coord<f64>) -> Vec<u32> {
 /// network, the weighted walk of each side to the member nearest its centroid (so that a cut
 /// along a river with one bridge beats a more compact one across it).
 fn cut_score(sub: &Sub, side: &[bool]) -> f64 {
-    match &sub.network {
+    let base = match &sub.network {
         None => inertia(sub, side, true) + inertia(sub, side, false),
         Some(net) => network_walk(sub, net, side, true) + network_walk(sub, net, side, false),
+    };
+    base * (1.0 + OFF_STREET_CUT_PENALTY * off_street_share(sub, side))
+}
+
+/// With streets, a cut that runs wholly off the streets scores this much worse (relative) than
+/// one wholly along them.
+const OFF_STREET_CUT_PENALTY: f64 = 1.0;
+
+/// The share of a cut's boundary length that runs off the streets (0 without streets).
+fn off_street_share(sub: &Sub, side: &[bool]) -> f64 {
+    if !sub.streets {
+        return 0.0;
+    }
+    let (mut all, mut off) = (0.0, 0.0);
+    for u in 0..sub.len() {
+        let start = sub.off[u] as usize;
+        for (e, &v) in sub.nb(u).iter().enumerate() {
+            if (v as usize) > u && side[u] != side[v as usize] {
+                all += sub.shared[start + e];
+                off += sub.off_street[start + e];
+            }
+        }
+    }
+    if all > 0.0 {
+        off / all
+    } else {
+        0.0
     }
 }
 

@@ -72,6 +72,8 @@ pub struct LocalGraph {
     /// Length (m) of each adjacency's shared boundary off the streets (parallel to `targets`;
     /// empty when unknown).
     pub off_street: Vec<f64>,
+    /// Length (m) of each adjacency's shared boundary (parallel to `targets`; empty when unknown).
+    pub shared: Vec<f64>,
 }
 
 impl LocalGraph {
@@ -89,6 +91,7 @@ impl LocalGraph {
         let mut offsets = Vec::with_capacity(units.len() + 1);
         let mut targets = Vec::new();
         let mut off_street = Vec::new();
+        let mut shared = Vec::new();
         offsets.push(0);
         for &u in units {
             let start = graph.offsets[u as usize] as usize;
@@ -96,6 +99,7 @@ impl LocalGraph {
                 if let Some(&lv) = local.get(&v) {
                     targets.push(lv);
                     off_street.push(graph.off_street.get(start + k).copied().unwrap_or(0.0));
+                    shared.push(graph.shared_length.get(start + k).copied().unwrap_or(0.0));
                 }
             }
             offsets.push(targets.len() as u32);
@@ -109,6 +113,7 @@ impl LocalGraph {
             offsets,
             targets,
             off_street,
+            shared,
         }
     }
 
@@ -122,6 +127,7 @@ impl LocalGraph {
         let mut offsets = Vec::with_capacity(members.len() + 1);
         let mut targets = Vec::new();
         let mut off_street = Vec::new();
+        let mut shared = Vec::new();
         offsets.push(0);
         for &u in members {
             let start = self.offsets[u as usize] as usize;
@@ -129,6 +135,7 @@ impl LocalGraph {
                 if local[v as usize] != u32::MAX {
                     targets.push(local[v as usize]);
                     off_street.push(self.off_street.get(start + k).copied().unwrap_or(0.0));
+                    shared.push(self.shared.get(start + k).copied().unwrap_or(0.0));
                 }
             }
             offsets.push(targets.len() as u32);
@@ -142,6 +149,7 @@ impl LocalGraph {
             offsets,
             targets,
             off_street,
+            shared,
         }
     }
 
