@@ -123,6 +123,33 @@ def summary_figures(out):
                 graph_s=t.get("graph", 0.0), partition_s=t.get("partition", 0.0))
 
 
+def picture(prev_out, new_out, streets, water, png):
+    """Before/after picture of one instance: the previous release and wangge with streets."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, 2, figsize=(16, 8.5))
+    for ax, (title, out) in zip(axes, [("previous release (triangle fans, river included)", prev_out), ("wangge with --streets (major and minor roads)", new_out)]):
+        g = gpd.read_file(out / "grids.geojson")
+        crs = g.estimate_utm_crs()
+        g = g.to_crs(crs)
+        b = gpd.read_file(out / "buildings.geojson").to_crs(crs)
+        if water:
+            w = gpd.read_file(water).to_crs(crs)
+            w[w.geom_type.isin(["Polygon", "MultiPolygon"])].plot(ax=ax, color="#cfe6ff", linewidth=0)
+        g.plot(ax=ax, column=g["grid_id"].astype(int) % 12, cmap="Set3", edgecolor="#333", linewidth=0.9)
+        gpd.read_file(streets).to_crs(crs).plot(ax=ax, color="#d62728", linewidth=0.4, alpha=0.7)
+        b.plot(ax=ax, color="#555", linewidth=0)
+        x0, y0, x1, y1 = g.total_bounds
+        ax.set_xlim(x0 + 0.25 * (x1 - x0), x0 + 0.75 * (x1 - x0))
+        ax.set_ylim(y0 + 0.3 * (y1 - y0), y0 + 0.8 * (y1 - y0))
+        ax.set_title(title)
+        ax.set_axis_off()
+    fig.tight_layout()
+    fig.savefig(png, dpi=90)
+    plt.close(fig)
+
+
 def fmt(x, pct=False, digits=2):
     if x is None:
         return "–"
@@ -142,6 +169,8 @@ def main():
         wall_new = run([wangge, "partition", *wangge_args(i, True), "-o", new, "--overwrite", "-q"])
         wall_prev = run([previous, "partition", *wangge_args(i, False), "-o", prev, "--overwrite", "-q"])
         layers = [("wangge, streets", new, wall_new), ("previous release", prev, wall_prev)]
+        if name.startswith("Shanghai"):
+            picture(prev, new, i["metric_streets"], i["water"], ROOT / "bench-results" / "shapes-shanghai.png")
         for label, out, wall in layers:
             m = metrics(out / "grids.geojson", i["metric_streets"], i["water"])
             f = summary_figures(out)

@@ -12,12 +12,27 @@ use serde_json::Value;
 
 #[test]
 fn micro_grids_nest_exactly_and_codes_encode_the_nesting() {
-    let d = tmp("micro");
+    micro_grids_nest_exactly("micro", false);
+}
+
+/// The same with streets across the lattice (cells stop at them, shared arcs simplified).
+#[test]
+fn micro_grids_nest_exactly_with_streets() {
+    micro_grids_nest_exactly("micro-streets", true);
+}
+
+fn micro_grids_nest_exactly(name: &str, with_streets: bool) {
+    let d = tmp(name);
     // A 16 × 14 lattice with a few buildings above the micro maximum.
     let text = lattice(16, 14, 40.0, &mut |i, j| if (i * 5 + j * 3) % 37 == 0 { 140.0 } else { 12.0 + ((i * 7 + j * 11) % 9) as f64 * 4.0 });
     let input = write(&d, "b.geojson", &text);
+    let streets = write(&d, "streets.geojson", lines_layer(&[vec![(-40.0, 140.0), (660.0, 150.0)], vec![(300.0, -40.0), (290.0, 560.0)], vec![(100.0, -40.0), (100.0, 300.0)]]));
     let out = d.join("out");
-    let o = wangge(&["partition", &input, "-o", out.to_str().unwrap(), "-q", "--effort", "0", "--micro-min", "30", "--micro-max", "100", "--code-prefix", "310101007"]);
+    let mut args = vec!["partition", input.as_str(), "-o", out.to_str().unwrap(), "-q", "--effort", "0", "--micro-min", "30", "--micro-max", "100", "--code-prefix", "310101007"];
+    if with_streets {
+        args.extend(["--streets", streets.as_str()]);
+    }
+    let o = wangge(&args);
     assert!(matches!(o.status.code(), Some(0) | Some(4)), "{}", stderr(&o));
     assert_eq!(files(&out), vec!["buildings.geojson", "grids.geojson", "micro_grids.geojson", "summary.json"]);
     let grids = read_json(out.join("grids.geojson"));

@@ -20,7 +20,7 @@ use crate::model::Building;
 
 /// Cut points closer than this fraction of the edge to an end are moved to this fraction, so
 /// that no piece degenerates.
-const END_MARGIN: f64 = 0.05;
+const END_MARGIN: f64 = 1e-3;
 /// Regula-falsi steps per cut edge.
 const STEPS: usize = 2;
 
@@ -173,7 +173,7 @@ fn cut_point(footprints: &UnitFootprints, a: Coord<f64>, b: Coord<f64>, ua: u32,
     let (mut lo, mut hi) = (0.0, 1.0);
     let (mut flo, mut fhi) = (f(0.0), f(1.0));
     let mut s = 0.5;
-    if flo < 0.0 && fhi > 0.0 {
+    if flo <= 0.0 && fhi >= 0.0 && flo < fhi {
         for step in 0..=STEPS {
             s = lo + flo * (hi - lo) / (flo - fhi);
             if step == STEPS {
@@ -337,7 +337,7 @@ mod tests {
         let r = Rect::new(Coord { x, y }, Coord { x: x + 10.0, y: y + 10.0 }).to_polygon();
         Building {
             row,
-            id: crate::read::FeatureId::Row(row),
+            id: crate::read::FeatureId::Number(row as i64),
             households: 10.0,
             population: None,
             cost_weight: 10.0,
@@ -354,7 +354,7 @@ mod tests {
     fn cells_meet_midway_between_footprints() {
         let buildings = vec![building(0, 0.0, 0.0), building(1, 50.0, 0.0)];
         let area = MultiPolygon(vec![Rect::new(Coord { x: -20.0, y: -20.0 }, Coord { x: 80.0, y: 30.0 }).to_polygon()]);
-        let territory = Territory { area, derived: false };
+        let territory = Territory { area, derived: false, water: MultiPolygon(vec![]) };
         let mesh = build_mesh(&buildings, &territory, &[], &[], &MultiPolygon(vec![])).unwrap();
         let label = |b: u32| b.to_string();
         let cells = build_cells(&mesh, 2, &label);
