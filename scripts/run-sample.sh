@@ -13,5 +13,5 @@ code=$?
 set -e
 # 0: all grids within bounds; 4: some grids declared as violations (towers above 500 households).
 if [ "$code" != 0 ] && [ "$code" != 4 ]; then exit "$code"; fi
-"$WANGGE_VENV/bin/python" scripts/validate_partition.py data/shanghai_bund/buildings.geojson out/sample --min 300 --max 500
+"$WANGGE_VENV/bin/python" scripts/validate_partition.py data/shanghai_bund/buildings.geojson out/sample --min 300 --max 500 --water data/shanghai_bund/water.geojson
 echo "outputs: out/sample/{buildings.geojson,grids.geojson,summary.json}"

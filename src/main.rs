@@ -63,6 +63,10 @@ struct AuditArgs {
     /// Buildings with households (polygons or points).
     #[arg(long)]
     buildings: Option<PathBuf>,
+    /// Water (polygons; lines and points are skipped), repeatable: gaps inside it are not
+    /// problems and repair leaves them (wangge partition leaves water out of the grids).
+    #[arg(long = "water", value_name = "FILE")]
+    water: Vec<PathBuf>,
     /// Output directory (check: issues.geojson, summary.json; repair: grids.<ext>, repair.json).
     #[arg(short, long)]
     output: Option<PathBuf>,
@@ -89,7 +93,7 @@ impl AuditArgs {
     }
 
     /// Reads the grid layer and the optional ones.
-    fn layers(&self, config: &AuditConfig) -> Result<(Layer, Option<Layer>, Option<Layer>), Error> {
+    fn layers(&self, config: &AuditConfig) -> Result<(Layer, Option<Layer>, Option<Layer>, Vec<Layer>), Error> {
         let cols = wangge::audit::layer::grid_columns(config);
         let refs: Vec<&str> = cols.iter().map(String::as_str).collect();
         let grids = read_layer(&self.grids, &refs)?;
@@ -97,7 +101,8 @@ impl AuditArgs {
         let bcols = wangge::audit::buildings::building_columns(config);
         let brefs: Vec<&str> = bcols.iter().map(String::as_str).collect();
         let buildings = self.buildings.as_ref().map(|p| read_layer(p, &brefs)).transpose()?;
-        Ok((grids, territory, buildings))
+        let water = self.water.iter().map(|p| read_layer(p, &[])).collect::<Result<Vec<_>, _>>()?;
+        Ok((grids, territory, buildings, water))
     }
 }
 
@@ -117,8 +122,9 @@ fn run_check(args: AuditArgs) -> Result<ExitCode, Error> {
     if let Some(o) = &args.output {
         wangge::write::OutputDir::prepare(o, args.overwrite)?;
     }
-    let (grids, territory, buildings) = args.layers(&config)?;
-    let audit = wangge::audit::check(grids, AuditInputs { territory: territory.as_ref(), buildings: buildings.as_ref() }, &config)?;
+    let (grids, territory, buildings, water) = args.layers(&config)?;
+    let water: Vec<&Layer> = water.iter().collect();
+    let audit = wangge::audit::check(grids, AuditInputs { territory: territory.as_ref(), buildings: buildings.as_ref(), water: &water }, &config)?;
     if let Some(o) = &args.output {
         wangge::audit::output::write_check(o, args.overwrite, &audit)?;
     }
@@ -145,8 +151,9 @@ fn run_repair(args: AuditArgs) -> Result<ExitCode, Error> {
     };
     let format = args.output_format;
     wangge::write::OutputDir::prepare(&out, args.overwrite)?;
-    let (grids, territory, buildings) = args.layers(&config)?;
-    let repaired = wangge::audit::repair::repair(grids, AuditInputs { territory: territory.as_ref(), buildings: buildings.as_ref() }, &config)?;
+    let (grids, territory, buildings, water) = args.layers(&config)?;
+    let water: Vec<&Layer> = water.iter().collect();
+    let repaired = wangge::audit::repair::repair(grids, AuditInputs { territory: territory.as_ref(), buildings: buildings.as_ref(), water: &water }, &config)?;
     let warnings = wangge::audit::output::write_repair_as(&out, args.overwrite, &repaired, format)?;
     if !args.quiet {
         for w in &warnings {

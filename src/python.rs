@@ -262,15 +262,17 @@ fn audit_config(config_json: &str) -> PyResult<AuditConfig> {
 /// Checks a grid layer. Returns (summary JSON, problem properties as a JSON array, problem
 /// geometries as WKB in the input CRS, None where a problem has no geometry).
 #[pyfunction]
-#[pyo3(signature = (grids, config_json, territory=None, buildings=None))]
+#[pyo3(signature = (grids, config_json, territory=None, buildings=None, water=Vec::new()))]
 #[allow(clippy::type_complexity)]
-fn check(py: Python<'_>, grids: LayerArg, config_json: &str, territory: Option<LayerArg>, buildings: Option<LayerArg>) -> PyResult<(String, String, Vec<Option<Py<PyBytes>>>)> {
+fn check(py: Python<'_>, grids: LayerArg, config_json: &str, territory: Option<LayerArg>, buildings: Option<LayerArg>, water: Vec<LayerArg>) -> PyResult<(String, String, Vec<Option<Py<PyBytes>>>)> {
     let config = audit_config(config_json)?;
     let (summary, props, geoms) = run_watched(py, None, move |_| {
         let g = parse_layer(grids)?;
         let t = territory.map(parse_layer).transpose()?;
         let b = buildings.map(parse_layer).transpose()?;
-        let a = audit::check(g, AuditInputs { territory: t.as_ref(), buildings: b.as_ref() }, &config)?;
+        let w: Vec<crate::read::Layer> = water.into_iter().map(parse_layer).collect::<Result<Vec<_>, _>>()?;
+        let w: Vec<&crate::read::Layer> = w.iter().collect();
+        let a = audit::check(g, AuditInputs { territory: t.as_ref(), buildings: b.as_ref(), water: &w }, &config)?;
         let props: Vec<Value> = a
             .problems
             .iter()
@@ -286,15 +288,17 @@ fn check(py: Python<'_>, grids: LayerArg, config_json: &str, territory: Option<L
 /// Repairs a grid layer. Returns (changed flags, removed flags, new geometries as WKB in the
 /// input CRS for changed grids, report JSON).
 #[pyfunction]
-#[pyo3(signature = (grids, config_json, territory=None, buildings=None))]
+#[pyo3(signature = (grids, config_json, territory=None, buildings=None, water=Vec::new()))]
 #[allow(clippy::type_complexity)]
-fn repair(py: Python<'_>, grids: LayerArg, config_json: &str, territory: Option<LayerArg>, buildings: Option<LayerArg>) -> PyResult<(Vec<bool>, Vec<bool>, Vec<Option<Py<PyBytes>>>, String)> {
+fn repair(py: Python<'_>, grids: LayerArg, config_json: &str, territory: Option<LayerArg>, buildings: Option<LayerArg>, water: Vec<LayerArg>) -> PyResult<(Vec<bool>, Vec<bool>, Vec<Option<Py<PyBytes>>>, String)> {
     let config = audit_config(config_json)?;
     let (changed, removed, geoms, report) = run_watched(py, None, move |_| {
         let g = parse_layer(grids)?;
         let t = territory.map(parse_layer).transpose()?;
         let b = buildings.map(parse_layer).transpose()?;
-        let r = audit::repair::repair(g, AuditInputs { territory: t.as_ref(), buildings: b.as_ref() }, &config)?;
+        let w: Vec<crate::read::Layer> = water.into_iter().map(parse_layer).collect::<Result<Vec<_>, _>>()?;
+        let w: Vec<&crate::read::Layer> = w.iter().collect();
+        let r = audit::repair::repair(g, AuditInputs { territory: t.as_ref(), buildings: b.as_ref(), water: &w }, &config)?;
         let mut geoms = Vec::with_capacity(r.grids.grids.len());
         for (i, grid) in r.grids.grids.iter().enumerate() {
             geoms.push(if r.changed[i] && !r.removed[i] {

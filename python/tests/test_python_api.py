@@ -88,21 +88,21 @@ def test_check_and_repair_dataframes(shanghai):
     buildings, water = shanghai
     model = wangge.GridPartitioner(seed=0).fit(buildings, barriers=water)
     grids = model.grids_
-    problems = wangge.check(grids, buildings=buildings)
-    assert problems.attrs["summary"]["clean"] is True and len(problems) == 0
+    problems = wangge.check(grids, buildings=buildings, water=water)
+    assert problems.attrs["summary"]["clean"] is True and len(problems) == 0, list(problems.message)
     # Duplicate one grid: an overlap the size of the grid; repair drops it.
     dup = grids.iloc[[0]].copy()
     dup["grid_id"] = 999
     dup.index = [999]
     broken = pd.concat([grids, dup])
-    problems = wangge.check(broken)
+    problems = wangge.check(broken, water=water)
     assert list(problems.kind) == ["overlap"]
     assert sorted(problems.grid_ids[0]) == [int(grids.grid_id.iloc[0]), 999]
     assert problems.crs == grids.crs
-    fixed, report = wangge.repair(broken)
+    fixed, report = wangge.repair(broken, water=water)
     assert report["removed"] == 1 and 999 not in fixed.index
     assert fixed.drop(columns="geometry").equals(grids.drop(columns="geometry"))
-    assert len(wangge.check(fixed)) == 0
+    assert len(wangge.check(fixed, water=water)) == 0
 
 
 def test_parameters_are_the_configuration_with_its_defaults():

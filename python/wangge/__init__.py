@@ -438,11 +438,18 @@ def _audit_inputs(grids: Frame, territory: Optional[Frame], buildings: Optional[
     return g, t, b, json.dumps(config)
 
 
+def _water_layers(water: Union[None, Frame, Sequence[Frame]]) -> List[Any]:
+    """Water frames (polygons: rivers, lakes) as layers for check and repair."""
+    frames = [] if water is None else ([water] if isinstance(water, (gpd.GeoDataFrame, gpd.GeoSeries)) else list(water))
+    return [_layer(w, f"water[{i}]", with_ids=False) for i, w in enumerate(frames)]
+
+
 def check(
     grids: Frame,
     territory: Optional[Frame] = None,
     buildings: Optional[Frame] = None,
     *,
+    water: Union[None, Frame, Sequence[Frame]] = None,
     min_households: Optional[float] = None,
     max_households: Optional[float] = None,
     tolerance_m2: float = _AUDIT_DEFAULTS["tolerance_m2"],
@@ -456,7 +463,7 @@ def check(
     ``building_id``, ``message``, geometry in the grids' CRS). The summary (counts, areas,
     ``clean``) is in ``result.attrs["summary"]``. Kinds are those of ``wangge check``."""
     g, t, b, config = _audit_inputs(grids, territory, buildings, min_households=min_households, max_households=max_households, tolerance_m2=tolerance_m2, edge_gap_width_m=edge_gap_width_m, households=households, id=id, building_id=building_id, crs=crs)
-    summary, props, geoms = _wangge.check(g, config, territory=t, buildings=b)
+    summary, props, geoms = _wangge.check(g, config, territory=t, buildings=b, water=_water_layers(water))
     table = pd.DataFrame(json.loads(props), columns=["kind", "grid_ids", "area_m2", "building_id", "message"])
     out = gpd.GeoDataFrame(table, geometry=shapely.from_wkb(geoms) if len(geoms) else gpd.GeoSeries([]), crs=_as_frame(grids, "grids").crs)
     out.attrs["summary"] = json.loads(summary)
@@ -468,6 +475,7 @@ def repair(
     territory: Optional[Frame] = None,
     buildings: Optional[Frame] = None,
     *,
+    water: Union[None, Frame, Sequence[Frame]] = None,
     min_households: Optional[float] = None,
     max_households: Optional[float] = None,
     tolerance_m2: float = _AUDIT_DEFAULTS["tolerance_m2"],
@@ -481,7 +489,7 @@ def repair(
     exact duplicates dropped; untouched rows unchanged) and the report (what moved where)."""
     frame = _as_frame(grids, "grids")
     g, t, b, config = _audit_inputs(frame, territory, buildings, min_households=min_households, max_households=max_households, tolerance_m2=tolerance_m2, edge_gap_width_m=edge_gap_width_m, households=households, id=id, building_id=building_id, crs=crs)
-    changed, removed, geoms, report = _wangge.repair(g, config, territory=t, buildings=b)
+    changed, removed, geoms, report = _wangge.repair(g, config, territory=t, buildings=b, water=_water_layers(water))
     out = frame.copy()
     new = shapely.from_wkb([w if w is not None else None for w in geoms])
     geometry = out.geometry.values.copy()

@@ -81,6 +81,13 @@ pub fn gap_pieces(grids: &[GridShape], territory: Option<&MultiPolygon<f64>>, ed
     pieces
 }
 
+/// True when a gap lies in the water but for less than the tolerance.
+pub fn in_water(gap: &Problem, water: &MultiPolygon<f64>, config: &AuditConfig) -> bool {
+    use geo::BooleanOps;
+    let Some(geo::Geometry::MultiPolygon(shape)) = &gap.geometry else { return false };
+    !water.0.is_empty() && shape.difference(water).unsigned_area() < config.tolerance_m2.max(1.0)
+}
+
 /// One problem per gap piece: `gap`, or `gap_sliver` below the tolerance.
 pub fn find_gaps(grids: &[GridShape], territory: Option<&MultiPolygon<f64>>, config: &AuditConfig) -> Vec<Problem> {
     gap_pieces(grids, territory, config.edge_gap_width_m)

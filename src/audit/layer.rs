@@ -112,6 +112,23 @@ pub fn load_grids(layer: Layer, config: &AuditConfig) -> Result<(GridLayer, Vec<
 }
 
 /// The territory as one valid shape in working metres; its own invalid geometries are an error.
+/// The polygons of water layers (rivers, lakes; lines and points are skipped) in working
+/// metres: areas the grids may leave out.
+pub fn water_shape(layers: &[&Layer], frame: &WorkFrame, config: &AuditConfig) -> Result<MultiPolygon<f64>> {
+    let mut parts = Vec::new();
+    for layer in layers {
+        let proj = projector_for(layer, frame, config)?;
+        for f in &layer.features {
+            let polygonal = matches!(f.geometry, Some(geo::Geometry::Polygon(_)) | Some(geo::Geometry::MultiPolygon(_)));
+            if polygonal {
+                parts.extend(validity::check_feature(f.geometry.as_ref(), None, &proj, &Value::from(f.row + 1)).shape.0);
+            }
+        }
+    }
+    Ok(geo::unary_union(parts.iter()))
+}
+
+/// The territory of an audit in working metres (its polygons, united).
 pub fn territory_shape(layer: &Layer, frame: &WorkFrame, config: &AuditConfig) -> Result<MultiPolygon<f64>> {
     let proj = projector_for(layer, frame, config)?;
     let mut parts = Vec::new();

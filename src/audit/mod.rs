@@ -92,6 +92,8 @@ pub struct AuditInputs<'a> {
     pub territory: Option<&'a Layer>,
     /// Buildings with households.
     pub buildings: Option<&'a Layer>,
+    /// Water (polygon layers): gaps inside it are not problems (wangge leaves water out).
+    pub water: &'a [&'a Layer],
 }
 
 /// The outcome of `wangge check`.
@@ -125,7 +127,8 @@ pub fn check(grids: Layer, inputs: AuditInputs, config: &AuditConfig) -> Result<
     problems.extend(overlaps::find_overlaps(&grids.grids, config.tolerance_m2));
     let t_overlaps = t0.elapsed().as_secs_f64();
     let t0 = Instant::now();
-    problems.extend(gaps::find_gaps(&grids.grids, territory.as_ref(), config));
+    let water = layer::water_shape(inputs.water, &grids.frame, config)?;
+    problems.extend(gaps::find_gaps(&grids.grids, territory.as_ref(), config).into_iter().filter(|p| !gaps::in_water(p, &water, config)));
     let t_gaps = t0.elapsed().as_secs_f64();
     problems.extend(gaps::find_multipart(&grids.grids));
     let t0 = Instant::now();

@@ -85,6 +85,7 @@ pub fn repair(grids: Layer, inputs: AuditInputs, config: &AuditConfig) -> Result
     config.validate()?;
     let (layer, found) = load_grids(grids, config)?;
     let territory = inputs.territory.map(|t| super::layer::territory_shape(t, &layer.frame, config)).transpose()?;
+    let water = super::layer::water_shape(inputs.water, &layer.frame, config)?;
     let n = layer.grids.len();
     let changed: Vec<bool> = layer.grids.iter().map(|g| g.made_valid).collect();
     let removed = vec![false; n];
@@ -106,7 +107,7 @@ pub fn repair(grids: Layer, inputs: AuditInputs, config: &AuditConfig) -> Result
     };
     let mut work = Work { layer, changed, removed, moves, loads, load, unresolved: Vec::new() };
     work.resolve_overlaps();
-    work.fill_gaps(territory.as_ref(), config.edge_gap_width_m);
+    work.fill_gaps(territory.as_ref(), config.edge_gap_width_m, &water, config);
     work.move_detached_pieces();
     Ok(work.finish())
 }
@@ -209,13 +210,18 @@ impl Work {
         }
     }
 
-    /// Gives each gap to one bordering grid ([`Work::gap_winner`]); a gap no grid borders is left as it is.
-    fn fill_gaps(&mut self, territory: Option<&MultiPolygon<f64>>, edge_gap_width_m: f64) {
+    /// Gives each gap to one bordering grid ([`Work::gap_winner`]); a gap no grid borders is
+    /// left as it is, and so is water (a gap that lies in `water`).
+    fn fill_gaps(&mut self, territory: Option<&MultiPolygon<f64>>, edge_gap_width_m: f64, water: &MultiPolygon<f64>, config: &AuditConfig) {
+        use geo::BooleanOps;
         let n = self.layer.grids.len();
         let pieces = gap_pieces(&self.layer.grids, territory, edge_gap_width_m);
         let mut gained: Vec<Vec<Polygon<f64>>> = vec![Vec::new(); n];
         for piece in pieces {
             let area = piece.shape.unsigned_area();
+            if !water.0.is_empty() && piece.shape.difference(water).unsigned_area() < config.tolerance_m2.max(1.0) {
+                continue;
+            }
             if piece.borders.is_empty() {
                 self.unresolved.push(format!("a gap of {area:.1} m² borders no grid and was left as it is"));
                 continue;

@@ -66,10 +66,9 @@ impl Mesh {
         0.5 * ((b.x - a.x) * (c.y - a.y) - (c.x - a.x) * (b.y - a.y)).abs()
     }
 
-    /// Centroid of triangle `t`.
+    /// Centroid of triangle `t` (the same whichever vertex the triangle starts at).
     pub fn centroid(&self, t: usize) -> Coord<f64> {
-        let [a, b, c] = self.triangles[t].map(|v| self.points[v as usize]);
-        Coord { x: (a.x + b.x + c.x) / 3.0, y: (a.y + b.y + c.y) / 3.0 }
+        centroid_of(self.triangles[t].map(|v| self.points[v as usize]))
     }
 
     /// End points of edge `i` of triangle `t`.
@@ -97,6 +96,13 @@ impl Mesh {
     pub fn is_empty(&self) -> bool {
         self.triangles.is_empty()
     }
+}
+
+/// The centroid of three points, summed in coordinate order so that it does not depend on the
+/// order the triangle lists them in (classification must not depend on vertex numbering).
+fn centroid_of(mut p: [Coord<f64>; 3]) -> Coord<f64> {
+    p.sort_by(|a, b| (a.x, a.y).partial_cmp(&(b.x, b.y)).unwrap_or(std::cmp::Ordering::Equal));
+    Coord { x: (p[0].x + p[1].x + p[2].x) / 3.0, y: (p[0].y + p[1].y + p[2].y) / 3.0 }
 }
 
 /// Collects vertices (deduplicated exactly) and constraint edges.
@@ -426,10 +432,9 @@ impl Hull {
         0.5 * ((b.x - a.x) * (c.y - a.y) - (c.x - a.x) * (b.y - a.y)).abs()
     }
 
-    /// Centroid of triangle `t`.
+    /// Centroid of triangle `t` (the same whichever vertex the triangle starts at).
     fn centroid(&self, t: usize) -> Coord<f64> {
-        let [a, b, c] = self.tri[t].map(|v| self.points[v as usize]);
-        Coord { x: (a.x + b.x + c.x) / 3.0, y: (a.y + b.y + c.y) / 3.0 }
+        centroid_of(self.tri[t].map(|v| self.points[v as usize]))
     }
 
     /// Bit `i` of triangle `t` set when its edge `i` is a constraint edge lying on a barrier.
@@ -485,10 +490,14 @@ impl<'a> Locator<'a> {
         (self.territory.contains(c) && !self.in_water(c)) || (self.has_guides && self.guides.contains(c))
     }
 
-    /// True when `c` lies in the territory's water, or within [`WATER_SLIVER_M`] of it (the
-    /// hairline slivers left between water polygons cut at tile edges are water).
+    /// True when `c` lies in the territory's water.
     fn in_water(&self, c: Coord<f64>) -> bool {
-        self.has_water && (self.water.contains(c) || self.water_edges.near(c, WATER_SLIVER_M))
+        self.has_water && self.water.contains(c)
+    }
+
+    /// True when `c` lies within [`WATER_SLIVER_M`] of the water's edge.
+    fn near_water(&self, c: Coord<f64>) -> bool {
+        self.has_water && self.water_edges.near(c, WATER_SLIVER_M)
     }
 
     /// The buildings whose footprint holds `c`, ascending.
@@ -515,6 +524,24 @@ struct Labels {
     water_area: f64,
 }
 
+/// Up to `k` triangles of `members`, largest first, ties broken by centroid position (so the
+/// choice does not depend on how the triangulation numbered them).
+fn largest_triangles(hull: &Hull, members: &[u32], k: usize) -> Vec<usize> {
+    let key = |t: usize| {
+        let c = hull.centroid(t);
+        (hull.area(t), c.x, c.y)
+    };
+    let mut best: Vec<(f64, f64, f64, usize)> = Vec::with_capacity(k + 1);
+    for &t in members {
+        let t = t as usize;
+        let (a, x, y) = key(t);
+        best.push((a, x, y, t));
+        best.sort_by(|p, q| q.0.total_cmp(&p.0).then(p.1.total_cmp(&q.1)).then(p.2.total_cmp(&q.2)));
+        best.truncate(k);
+    }
+    best.into_iter().map(|b| b.3).collect()
+}
+
 /// Labels the triangles region by region from one sample point each, tying buildings that overlap by more than [`OVERLAP_AREA`].
 fn classify_regions(hull: &Hull, regions: &[Vec<u32>], footprints: &[Vec<Polygon<f64>>], territory: &Territory, guides: &MultiPolygon<f64>) -> Labels {
     let n_faces = hull.len();
@@ -527,13 +554,15 @@ fn classify_regions(hull: &Hull, regions: &[Vec<u32>], footprints: &[Vec<Polygon
     let mut note_water = |t: usize, inside: bool| {
         if !inside {
             let c = hull.centroid(t);
-            if locator.in_water(c) && locator.territory.contains(c) {
+            if (locator.in_water(c) || locator.near_water(c)) && locator.territory.contains(c) {
                 water_area += hull.area(t);
             }
         }
     };
     for members in regions {
-        let sample = members.iter().map(|&t| t as usize).max_by(|&a, &b| hull.area(a).total_cmp(&hull.area(b))).unwrap();
+        // The largest triangles (ties by position), whatever the numbering: the sample and the probes.
+        let ranked = largest_triangles(hull, members, 4);
+        let sample = ranked[0];
         let c = hull.centroid(sample);
         let holders = locator.containing(c);
         let in_territory = locator.in_area(c);
@@ -541,7 +570,7 @@ fn classify_regions(hull: &Hull, regions: &[Vec<u32>], footprints: &[Vec<Polygon
         let first = holders.first().copied().unwrap_or(NONE);
         // A region should lie wholly in or out of the territory; check a few more triangles and
         // classify one by one if the boundary failed to close it.
-        let probes = [members[0], members[members.len() / 2], members[members.len() - 1]];
+        let probes: Vec<u32> = ranked[1..].iter().map(|&t| t as u32).collect();
         if holders.is_empty() && probes.iter().any(|&t| locator.in_area(hull.centroid(t as usize)) != in_territory) {
             for &t in members {
                 in_domain[t as usize] = locator.in_area(hull.centroid(t as usize));
@@ -558,12 +587,25 @@ fn classify_regions(hull: &Hull, regions: &[Vec<u32>], footprints: &[Vec<Polygon
                 }
             }
         }
-        if !inside && locator.in_water(c) {
+        if !inside && (locator.in_water(c) || locator.near_water(c)) {
             members.iter().for_each(|&t| note_water(t as usize, false));
         }
         for &t in members {
             in_domain[t as usize] = inside;
             owner[t as usize] = first;
+        }
+    }
+    // Hairline slivers of land between water polygons (cut at tile edges) are water: every
+    // triangle outside the footprints whose centroid lies within WATER_SLIVER_M of the water.
+    if locator.has_water {
+        for t in 0..n_faces {
+            if in_domain[t] && owner[t] == NONE {
+                let c = hull.centroid(t);
+                if locator.near_water(c) && !(locator.has_guides && locator.guides.contains(c)) {
+                    in_domain[t] = false;
+                    water_area += hull.area(t);
+                }
+            }
         }
     }
     overlapping.sort_unstable();

@@ -54,8 +54,10 @@ pub fn split_at_midlines(mesh: &Mesh, cells: &Cells, buildings: &[Building], fro
             let (va, vb) = (mesh.triangles[t][i], mesh.triangles[t][(i + 1) % 3]);
             let key = (va.min(vb), va.max(vb));
             let id = *cut_of_edge.entry(key).or_insert_with(|| {
-                let (lo_unit, hi_unit) = if va < vb { (ua, ub) } else { (ub, ua) };
-                let p = cut_point(&footprints, mesh.points[key.0 as usize], mesh.points[key.1 as usize], lo_unit, hi_unit);
+                // From the end with the lower coordinates, so that the point does not depend on
+                // how the vertices happen to be numbered.
+                let (pa, pb) = (mesh.points[va as usize], mesh.points[vb as usize]);
+                let p = if (pa.x, pa.y) <= (pb.x, pb.y) { cut_point(&footprints, pa, pb, ua, ub) } else { cut_point(&footprints, pb, pa, ub, ua) };
                 points.push(p);
                 (points.len() - 1) as u32
             });
@@ -225,12 +227,15 @@ fn pieces_of(mesh: &Mesh, t: usize, cell: u32, corner_unit: &[u32], cut: &[u32; 
         }
     }
     // General case: a fan from a middle point, each boundary segment giving its unit.
-    let cut_points: Vec<Coord<f64>> = cut.iter().filter(|&&c| c != NONE).map(|&c| points[c as usize]).collect();
+    let mut cut_points: Vec<Coord<f64>> = cut.iter().filter(|&&c| c != NONE).map(|&c| points[c as usize]).collect();
+    cut_points.sort_by(|a, b| (a.x, a.y).partial_cmp(&(b.x, b.y)).unwrap_or(std::cmp::Ordering::Equal));
     let middle = if cut_points.len() >= 2 {
         let k = cut_points.len() as f64;
         Coord { x: cut_points.iter().map(|c| c.x).sum::<f64>() / k, y: cut_points.iter().map(|c| c.y).sum::<f64>() / k }
     } else {
-        mesh.centroid(t)
+        let mut corners = tri.map(|v| mesh.points[v as usize]);
+        corners.sort_by(|a, b| (a.x, a.y).partial_cmp(&(b.x, b.y)).unwrap_or(std::cmp::Ordering::Equal));
+        Coord { x: (corners[0].x + corners[1].x + corners[2].x) / 3.0, y: (corners[0].y + corners[1].y + corners[2].y) / 3.0 }
     };
     points.push(middle);
     let m = (points.len() - 1) as u32;

@@ -40,14 +40,24 @@ pub struct Graphed {
 /// grid polygons, so they can be kept exactly), the cells and the unit graph.
 pub fn build(model: &Model, config: &PartitionConfig) -> Result<Graphed> {
     let guides = MultiPolygon(model.locked_shapes().iter().flat_map(|l| l.working.0.iter().cloned()).collect());
-    let coarse = build_mesh(&model.buildings, &model.territory, &model.barriers, &model.streets, &guides)?;
+    let mut coarse = build_mesh(&model.buildings, &model.territory, &model.barriers, &model.streets, &guides)?;
+    let label = |b: u32| model.buildings[b as usize].name();
+    let mut coarse_cells = build_cells(&coarse, model.buildings.len(), &label);
+    if let Some(territory) = ponds_kept(model, &coarse, &coarse_cells) {
+        // Land no building reaches inside small water bodies (an island in a pond): the pond
+        // stays in the grids, so that the island is not a hole in them.
+        coarse = build_mesh(&model.buildings, &territory, &model.barriers, &model.streets, &guides)?;
+        coarse_cells = build_cells(&coarse, model.buildings.len(), &label);
+    }
     let mut warnings = Vec::new();
     if !coarse.refined {
         warnings.push("the mesh could not be refined: grid boundaries run from building corner to building corner".into());
     }
-    let label = |b: u32| model.buildings[b as usize].name();
-    let coarse_cells = build_cells(&coarse, model.buildings.len(), &label);
     warnings.extend(coarse_cells.warnings.iter().cloned());
+    if std::env::var_os("WANGGE_DEBUG_MESH").is_some() {
+        let unit_area: f64 = (0..coarse.len()).filter(|&t| coarse_cells.unit_of_triangle[t] != NONE).map(|t| coarse.area(t) * (1.0 + coarse_cells.unit_of_triangle[t] as f64)).sum();
+        eprintln!("coarse: {} triangles, {} points, label-weighted area {unit_area:.6}, open {}", coarse.len(), coarse.points.len(), coarse_cells.open_land.iter().filter(|&&b| b).count());
+    }
     let (mesh, cells) = {
         let on_guide = guide_edges(&coarse, &guides);
         midlines::split_at_midlines(&coarse, &coarse_cells, &model.buildings, &on_guide, &label)
@@ -55,6 +65,30 @@ pub fn build(model: &Model, config: &PartitionConfig) -> Result<Graphed> {
     let graph = build_unit_graph(model, &mesh, &cells, config.graph.max_edge_m);
     let blocks = blocks_of(&mesh, &cells);
     Ok(Graphed { mesh, cells, graph, blocks, warnings })
+}
+
+/// Water bodies smaller than this (m²) that hold land no building reaches stay in the grids.
+const POND_MAX_M2: f64 = 100_000.0;
+
+/// The territory with the small water bodies next to unreachable land kept in (None when there
+/// is no such land).
+fn ponds_kept(model: &Model, mesh: &Mesh, cells: &Cells) -> Option<crate::model::Territory> {
+    use geo::Area;
+    let water = &model.territory.water;
+    if water.0.is_empty() || cells.unclaimed_area <= 0.0 {
+        return None;
+    }
+    // An island: unreached land inside a water polygon's outer ring (in one of its holes).
+    let islands: Vec<geo::Point<f64>> = (0..mesh.len()).filter(|&t| cells.unit_of_triangle[t] == NONE).map(|t| geo::Point(mesh.centroid(t))).collect();
+    let near = |p: &geo::Polygon<f64>| {
+        let shell = geo::Polygon::new(p.exterior().clone(), vec![]);
+        !p.interiors().is_empty() && islands.iter().any(|q| geo::Contains::contains(&shell, q))
+    };
+    let (kept, left_out): (Vec<_>, Vec<_>) = water.0.iter().cloned().partition(|p| p.unsigned_area() < POND_MAX_M2 && near(p));
+    if kept.is_empty() {
+        return None;
+    }
+    Some(crate::model::Territory { water: MultiPolygon(left_out), ..model.territory.clone() })
 }
 
 /// Marks the mesh edges that lie on a guide ring (a locked grid's polygon), which the midline

@@ -34,6 +34,8 @@ pub struct Tiling {
     pub warnings: Vec<String>,
     /// Tolerance (m) the shared boundaries were simplified with.
     pub simplify_m: f64,
+    /// True when water was kept in the grids (`--include-water`).
+    pub include_water: bool,
 }
 
 /// Tessellate stage: the polygon of every grid, traced from the triangles of its units' cells;
@@ -42,6 +44,9 @@ pub fn tile(mesh: &Mesh, cells: &Cells, division: &Division, model: &Model, conf
     let locked_shapes = model.locked_shapes();
     let mut grid_of_triangle = grid_of_triangles(cells, &division.plan.grid_of_unit);
     give_open_land(mesh, cells, &mut grid_of_triangle, &|_, _| true);
+    if !config.graph.include_water && std::env::var_os("WANGGE_NO_GIVE").is_none() {
+        open_land::give_across_barriers(mesh, cells, &mut grid_of_triangle, &|_, _| true);
+    }
     smooth::smooth_teeth(mesh, &mut grid_of_triangle, &|_, _| true);
     let locked_grids: Vec<Option<u32>> =
         locked_shapes.iter().map(|l| division.homes.as_ref().and_then(|h| h.iter().position(|&x| x == Some(l.grid)).map(|g| g as u32))).collect();
@@ -59,7 +64,7 @@ pub fn tile(mesh: &Mesh, cells: &Cells, division: &Division, model: &Model, conf
         warnings.push("the --existing layer is not in the buildings' CRS: locked grid polygons are traced again (following the given rings) instead of being copied as given".into());
     }
     let tiled_area = (0..mesh.len()).filter(|&t| grid_of_triangle[t] != NONE).map(|t| mesh.area(t)).sum();
-    Tiling { grid_of_triangle, shapes, locked_grids, fit, tiled_area, warnings, simplify_m: config.graph.simplify_m }
+    Tiling { grid_of_triangle, shapes, locked_grids, fit, tiled_area, warnings, simplify_m: config.graph.simplify_m, include_water: config.graph.include_water }
 }
 
 /// The polygons of the micro-grids, from the same triangles as their grids' (so they nest
@@ -71,6 +76,9 @@ pub fn tile_micro(mesh: &Mesh, cells: &Cells, micro: &MicroPlan, tiling: &mut Ti
     // Open land and locked polygons as the grids have them.
     let grid_of = |t: usize| tiling.grid_of_triangle[t];
     give_open_land(mesh, cells, &mut micro_of_triangle, &|t, m| grid_of_micro[m as usize] == grid_of(t));
+    if !tiling.include_water {
+        open_land::give_across_barriers(mesh, cells, &mut micro_of_triangle, &|t, m| grid_of_micro[m as usize] == grid_of(t));
+    }
     settle_micro_triangles(mesh, &mut micro_of_triangle, &tiling.grid_of_triangle, &grid_of_micro);
     smooth::smooth_teeth(mesh, &mut micro_of_triangle, &|t, m| grid_of_micro[m as usize] == grid_of(t));
     settle_micro_triangles(mesh, &mut micro_of_triangle, &tiling.grid_of_triangle, &grid_of_micro);

@@ -13,11 +13,23 @@ use crate::graph::{Cells, Mesh, NONE};
 /// take label `l`. A piece whose move would leave a label in more pieces than before keeps its
 /// labels.
 pub fn give_open_land(mesh: &Mesh, cells: &Cells, label: &mut [u32], allowed: &dyn Fn(usize, u32) -> bool) {
-    let open = |t: usize| cells.open_land[t];
+    give_pieces(mesh, &|t| cells.open_land[t], false, label, allowed);
+}
+
+/// Land and water reached only across barriers (a pond kept because an island in it holds no
+/// building): each piece, connected across barriers, goes whole to one neighbouring grid.
+pub fn give_across_barriers(mesh: &Mesh, cells: &Cells, label: &mut [u32], allowed: &dyn Fn(usize, u32) -> bool) {
+    let before: Vec<u32> = label.to_vec();
+    give_pieces(mesh, &|t| !cells.walkable[t] && before[t] != NONE, true, label, allowed);
+}
+
+/// [`give_open_land`] for the pieces of the triangles `open` marks, connected across barriers
+/// when `cross_barriers`.
+fn give_pieces(mesh: &Mesh, open: &dyn Fn(usize) -> bool, cross_barriers: bool, label: &mut [u32], allowed: &dyn Fn(usize, u32) -> bool) {
     let (_, pieces) = crate::pieces::pieces(mesh.len(), open, |t, visit| {
         for i in 0..3 {
             let nb = mesh.neighbours[t][i];
-            if nb != NONE && !mesh.is_barrier(t, i) && !mesh.is_street(t, i) && open(nb as usize) {
+            if nb != NONE && (cross_barriers || !mesh.is_barrier(t, i)) && !mesh.is_street(t, i) && open(nb as usize) {
                 visit(nb as usize);
             }
         }
@@ -33,7 +45,7 @@ pub fn give_open_land(mesh: &Mesh, cells: &Cells, label: &mut [u32], allowed: &d
         piece.iter().for_each(|&t| in_piece[t as usize] = k as u32);
     }
     for (k, piece) in pieces.iter().enumerate() {
-        if mean_width(mesh, piece, &in_piece, k as u32) < STRIP_WIDTH_M {
+        if !cross_barriers && mean_width(mesh, piece, &in_piece, k as u32) < STRIP_WIDTH_M {
             // A strip (between two carriageways, along a river bank): its cells meet midway.
             continue;
         }
