@@ -118,7 +118,7 @@ def summary_figures(out):
     t = s["timings_s"]
     total = sum(t.values())
     blocks = s.get("territory", {}).get("blocks", {})
-    return dict(grids_in_band=s["households"]["grids_in_bounds"], grids=s["grids"], mean_walk=s["objective"].get("mean_walk_m"),
+    return dict(grids_in_band=s["households"]["grids_in_bounds"], mean_walk=s["objective"].get("mean_walk_m"),
                 blocks_split=blocks.get("split"), blocks=blocks.get("with_buildings"), total_s=total, tessellate_s=t.get("tessellate", 0.0),
                 graph_s=t.get("graph", 0.0), partition_s=t.get("partition", 0.0))
 

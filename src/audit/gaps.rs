@@ -81,11 +81,29 @@ pub fn gap_pieces(grids: &[GridShape], territory: Option<&MultiPolygon<f64>>, ed
     pieces
 }
 
-/// True when a gap lies in the water but for less than the tolerance.
+/// Water's edge (m): land within it of the water counts as water (banks traced a little off
+/// the water polygons, slivers between them).
+pub const WATER_EDGE_M: f64 = 1.0;
+
+/// True when a gap lies in the water: the part of it outside the water is within the
+/// tolerance, or no wider on average than [`WATER_EDGE_M`] along the gap's outline.
 pub fn in_water(gap: &Problem, water: &MultiPolygon<f64>, config: &AuditConfig) -> bool {
-    use geo::BooleanOps;
-    let Some(geo::Geometry::MultiPolygon(shape)) = &gap.geometry else { return false };
-    !water.0.is_empty() && shape.difference(water).unsigned_area() < config.tolerance_m2.max(1.0)
+    match &gap.geometry {
+        Some(geo::Geometry::MultiPolygon(shape)) => shape_in_water(shape, water, config),
+        Some(geo::Geometry::Polygon(p)) => shape_in_water(&MultiPolygon(vec![p.clone()]), water, config),
+        _ => false,
+    }
+}
+
+/// [`in_water`] for a shape.
+pub fn shape_in_water(shape: &MultiPolygon<f64>, water: &MultiPolygon<f64>, config: &AuditConfig) -> bool {
+    use geo::{BooleanOps, Euclidean, Length};
+    if water.0.is_empty() {
+        return false;
+    }
+    let dry = shape.difference(water).unsigned_area();
+    let outline: f64 = shape.0.iter().flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors())).map(|r| Euclidean.length(r)).sum();
+    dry < config.tolerance_m2.max(1.0) || dry <= WATER_EDGE_M * outline
 }
 
 /// One problem per gap piece: `gap`, or `gap_sliver` below the tolerance.

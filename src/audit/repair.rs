@@ -213,13 +213,12 @@ impl Work {
     /// Gives each gap to one bordering grid ([`Work::gap_winner`]); a gap no grid borders is
     /// left as it is, and so is water (a gap that lies in `water`).
     fn fill_gaps(&mut self, territory: Option<&MultiPolygon<f64>>, edge_gap_width_m: f64, water: &MultiPolygon<f64>, config: &AuditConfig) {
-        use geo::BooleanOps;
         let n = self.layer.grids.len();
         let pieces = gap_pieces(&self.layer.grids, territory, edge_gap_width_m);
         let mut gained: Vec<Vec<Polygon<f64>>> = vec![Vec::new(); n];
         for piece in pieces {
             let area = piece.shape.unsigned_area();
-            if !water.0.is_empty() && piece.shape.difference(water).unsigned_area() < config.tolerance_m2.max(1.0) {
+            if super::gaps::shape_in_water(&MultiPolygon(vec![piece.shape.clone()]), water, config) {
                 continue;
             }
             if piece.borders.is_empty() {

@@ -18,7 +18,7 @@ pub use self::blocks::{blocks_of, Blocks};
 pub use self::cells::{build_cells, Cells};
 pub use self::mesh::{build_mesh, footprint_polygons, Mesh, NONE};
 use crate::config::PartitionConfig;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::geom::dist;
 use crate::model::{Building, Model};
 
@@ -40,16 +40,25 @@ pub struct Graphed {
 /// grid polygons, so they can be kept exactly), the cells and the unit graph.
 pub fn build(model: &Model, config: &PartitionConfig) -> Result<Graphed> {
     let guides = MultiPolygon(model.locked_shapes().iter().flat_map(|l| l.working.0.iter().cloned()).collect());
-    let mut coarse = build_mesh(&model.buildings, &model.territory, &model.barriers, &model.streets, &guides)?;
+    let mut warnings = Vec::new();
+    let mut streets: &[geo::LineString<f64>] = &model.streets;
+    let mut coarse = match build_mesh(&model.buildings, &model.territory, &model.barriers, streets, &guides) {
+        Err(Error::Triangulation { message }) if !streets.is_empty() => {
+            // Streets are a preference: rather than no grids, grids without them.
+            warnings.push(format!("the triangulation failed with the streets ({message}): the grids were drawn without them"));
+            streets = &[];
+            build_mesh(&model.buildings, &model.territory, &model.barriers, streets, &guides)?
+        }
+        other => other?,
+    };
     let label = |b: u32| model.buildings[b as usize].name();
     let mut coarse_cells = build_cells(&coarse, model.buildings.len(), &label);
     if let Some(territory) = ponds_kept(model, &coarse, &coarse_cells) {
         // Land no building reaches inside small water bodies (an island in a pond): the pond
         // stays in the grids, so that the island is not a hole in them.
-        coarse = build_mesh(&model.buildings, &territory, &model.barriers, &model.streets, &guides)?;
+        coarse = build_mesh(&model.buildings, &territory, &model.barriers, streets, &guides)?;
         coarse_cells = build_cells(&coarse, model.buildings.len(), &label);
     }
-    let mut warnings = Vec::new();
     if !coarse.refined {
         warnings.push("the mesh could not be refined: grid boundaries run from building corner to building corner".into());
     }
