@@ -129,6 +129,8 @@ def picture(prev_out, new_out, streets, water, png):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     fig, axes = plt.subplots(1, 2, figsize=(16, 8.5))
+    ref = gpd.read_file(new_out / "grids.geojson")
+    x0, y0, x1, y1 = ref.to_crs(ref.estimate_utm_crs()).total_bounds  # the same window on both sides
     for ax, (title, out) in zip(axes, [("previous release (triangle fans, river included)", prev_out), ("wangge with --streets (major and minor roads)", new_out)]):
         g = gpd.read_file(out / "grids.geojson")
         crs = g.estimate_utm_crs()
@@ -140,7 +142,6 @@ def picture(prev_out, new_out, streets, water, png):
         g.plot(ax=ax, column=g["grid_id"].astype(int) % 12, cmap="Set3", edgecolor="#333", linewidth=0.9)
         gpd.read_file(streets).to_crs(crs).plot(ax=ax, color="#d62728", linewidth=0.4, alpha=0.7)
         b.plot(ax=ax, color="#555", linewidth=0)
-        x0, y0, x1, y1 = g.total_bounds
         ax.set_xlim(x0 + 0.25 * (x1 - x0), x0 + 0.75 * (x1 - x0))
         ax.set_ylim(y0 + 0.3 * (y1 - y0), y0 + 0.8 * (y1 - y0))
         ax.set_title(title)

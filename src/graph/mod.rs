@@ -254,7 +254,7 @@ pub fn build_unit_graph(model: &Model, mesh: &Mesh, cells: &Cells, max_edge_m: f
         .collect();
 
     let label = &cells.unit_of_triangle;
-    let mut pairs: HashMap<(u32, u32), (f64, f64)> = HashMap::new();
+    let mut micro_pairs: HashMap<(u32, u32), (i64, i64)> = HashMap::new();
     for t in 0..mesh.len() {
         for i in 0..3 {
             let nb = mesh.neighbours[t][i];
@@ -265,15 +265,18 @@ pub fn build_unit_graph(model: &Model, mesh: &Mesh, cells: &Cells, max_edge_m: f
             if a == b || a == NONE || b == NONE || !cells.walkable[t] || !cells.walkable[nb as usize] {
                 continue;
             }
+            // Summed in whole micrometres: the same total in any triangle order (the boundary
+            // term must not depend on how the triangulation numbered the triangles).
             let (p, q) = mesh.edge(t, i);
-            let len = dist(p, q);
-            let entry = pairs.entry((a.min(b), a.max(b))).or_insert((0.0, 0.0));
+            let len = (dist(p, q) * 1e6).round() as i64;
+            let entry = micro_pairs.entry((a.min(b), a.max(b))).or_insert((0, 0));
             entry.0 += len;
             if !mesh.is_street(t, i) {
                 entry.1 += len;
             }
         }
     }
+    let mut pairs: HashMap<(u32, u32), (f64, f64)> = micro_pairs.into_iter().map(|(k, (l, o))| (k, (l as f64 * 1e-6, o as f64 * 1e-6))).collect();
     // Drop contacts between footprints farther apart than max_edge_m.
     let far: Vec<(u32, u32)> = pairs
         .keys()

@@ -42,6 +42,13 @@ pub fn kept_vertices(mesh: &Mesh, grid_of_triangle: &[u32], tolerance: f64, froz
             sides.insert(key, (g.min(other), g.max(other)));
         }
     }
+    // Vertices next to a footprint stay too, so that no simplified arc cuts a footprint's corner.
+    let near_footprint: Vec<bool> = corner.clone();
+    for tri in &mesh.triangles {
+        if tri.iter().any(|&v| near_footprint[v as usize]) {
+            tri.iter().for_each(|&v| corner[v as usize] = true);
+        }
+    }
     // Boundary edges at each vertex.
     let mut at: HashMap<u32, Vec<(u32, (u32, u32))>> = HashMap::new();
     for (&(a, b), &pair) in &sides {
