@@ -63,10 +63,6 @@ pub fn build(model: &Model, config: &PartitionConfig) -> Result<Graphed> {
         warnings.push("the mesh could not be refined: grid boundaries run from building corner to building corner".into());
     }
     warnings.extend(coarse_cells.warnings.iter().cloned());
-    if std::env::var_os("WANGGE_DEBUG_MESH").is_some() {
-        let unit_area: f64 = (0..coarse.len()).filter(|&t| coarse_cells.unit_of_triangle[t] != NONE).map(|t| coarse.area(t) * (1.0 + coarse_cells.unit_of_triangle[t] as f64)).sum();
-        eprintln!("coarse: {} triangles, {} points, label-weighted area {unit_area:.6}, open {}", coarse.len(), coarse.points.len(), coarse_cells.open_land.iter().filter(|&&b| b).count());
-    }
     let (mesh, cells) = {
         let on_guide = guide_edges(&coarse, &guides);
         midlines::split_at_midlines(&coarse, &coarse_cells, &model.buildings, &on_guide, &label)

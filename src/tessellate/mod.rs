@@ -44,7 +44,7 @@ pub fn tile(mesh: &Mesh, cells: &Cells, division: &Division, model: &Model, conf
     let locked_shapes = model.locked_shapes();
     let mut grid_of_triangle = grid_of_triangles(cells, &division.plan.grid_of_unit);
     give_open_land(mesh, cells, &mut grid_of_triangle, &|_, _| true);
-    if !config.graph.include_water && std::env::var_os("WANGGE_NO_GIVE").is_none() {
+    if !config.graph.include_water {
         open_land::give_across_barriers(mesh, cells, &mut grid_of_triangle, &|_, _| true);
     }
     smooth::smooth_teeth(mesh, &mut grid_of_triangle, &|_, _| true);
