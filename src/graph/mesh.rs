@@ -339,18 +339,59 @@ fn add_streets(cons: &mut Constraints, streets: &[LineString<f64>], clip: Rect<f
     let at = |i: usize| Coord { x: cons.vertices[i].x, y: cons.vertices[i].y };
     let mut existing = SegmentIndex::new(cons.edges.iter().map(|&[i, j]| (at(i), at(j))));
     let mut segments = Vec::new();
+    let mut pieces = Vec::new();
     for l in streets {
         for w in l.0.windows(2) {
             if let Some((a, b)) = clip_segment(w[0], w[1], &clip) {
                 segments.push((a, b));
                 for (p, q) in existing.uncovered(a, b, ON_BARRIER_TOL) {
-                    cons.segment(p, q);
+                    pieces.push((p, q));
                     existing.insert(p, q);
                 }
             }
         }
     }
+    // A street ending on another constraint (the territory's edge, a wall) splits that
+    // constraint there: the triangulation library stops on a vertex lying inside a constraint.
+    let ends: Vec<Coord<f64>> = pieces.iter().flat_map(|&(p, q)| [p, q]).collect();
+    split_constraints_at(cons, &ends);
+    for (p, q) in pieces {
+        cons.segment(p, q);
+    }
     segments
+}
+
+/// Splits every constraint edge that passes within [`ON_BARRIER_TOL`] of one of `points` (not
+/// at its ends) at that point.
+fn split_constraints_at(cons: &mut Constraints, points: &[Coord<f64>]) {
+    let at = |cons: &Constraints, i: usize| Coord { x: cons.vertices[i].x, y: cons.vertices[i].y };
+    let tree = RTree::bulk_load(points.iter().enumerate().map(|(k, p)| GeomWithData::new([p.x, p.y], k)).collect::<Vec<_>>());
+    let edges = std::mem::take(&mut cons.edges);
+    for [i, j] in edges {
+        let (a, b) = (at(cons, i), at(cons, j));
+        let env = rstar::AABB::from_corners([a.x.min(b.x) - ON_BARRIER_TOL, a.y.min(b.y) - ON_BARRIER_TOL], [a.x.max(b.x) + ON_BARRIER_TOL, a.y.max(b.y) + ON_BARRIER_TOL]);
+        let (dx, dy) = (b.x - a.x, b.y - a.y);
+        let len2 = dx * dx + dy * dy;
+        let mut stops: Vec<(f64, Coord<f64>)> = tree
+            .locate_in_envelope(&env)
+            .map(|g| Coord { x: g.geom()[0], y: g.geom()[1] })
+            .filter_map(|p| {
+                let t = ((p.x - a.x) * dx + (p.y - a.y) * dy) / len2.max(1e-300);
+                let foot = Coord { x: a.x + t * dx, y: a.y + t * dy };
+                (t > 1e-9 && t < 1.0 - 1e-9 && crate::geom::dist(foot, p) <= ON_BARRIER_TOL && p != a && p != b).then_some((t, p))
+            })
+            .collect();
+        if stops.is_empty() {
+            cons.edges.push([i, j]);
+            continue;
+        }
+        stops.sort_by(|x, y| x.0.total_cmp(&y.0));
+        let mut prev = a;
+        for (_, p) in stops.into_iter().chain(std::iter::once((1.0, b))) {
+            cons.segment(prev, p);
+            prev = p;
+        }
+    }
 }
 
 /// [`triangulate`] with refinement (and true), or without it (and false) should the library fail on the refinement.
