@@ -196,6 +196,11 @@ struct PartitionArgs {
     /// --boundary-weight). Repeatable.
     #[arg(long = "streets", value_name = "FILE")]
     streets: Vec<PathBuf>,
+    /// Residential compounds (小区, polygons): their outlines are preferred grid boundaries like
+    /// streets, a compound is split only when the bounds need it, and the summary counts the
+    /// compounds split. Repeatable.
+    #[arg(long = "compounds", value_name = "FILE")]
+    compounds: Vec<PathBuf>,
     /// Grid workers: a number, or a CSV (id,capacity[,kind][,x,y | lon,lat]) or GeoJSON points
     /// (id, capacity, kind).
     #[arg(long, value_name = "N|FILE")]
@@ -267,6 +272,7 @@ fn run_partition(args: PartitionArgs, matches: &ArgMatches) -> Result<ExitCode, 
         barriers: args.barriers.clone(),
         network: args.network.clone(),
         streets: args.streets.clone(),
+        compounds: args.compounds.clone(),
         workers: workers_file,
         households_table: args.households_table.clone(),
         population_zones: args.population_zones.clone(),

@@ -180,7 +180,7 @@ type PartitionOutput = (Labels, Vec<Py<PyBytes>>, String, String, Vec<f64>, Vec<
 /// Partitions buildings. Returns (grid id of each building, grid polygons as WKB in the input
 /// CRS, grid properties as a JSON array, summary JSON).
 #[pyfunction]
-#[pyo3(signature = (buildings, config_json, territory=None, barriers=Vec::new(), network=None, workers_path=None, households_table=None, population_zones=None, households_table_path=None, population_zones_path=None, existing=None, progress=None, streets=Vec::new()))]
+#[pyo3(signature = (buildings, config_json, territory=None, barriers=Vec::new(), network=None, workers_path=None, households_table=None, population_zones=None, households_table_path=None, population_zones_path=None, existing=None, progress=None, streets=Vec::new(), compounds=Vec::new()))]
 #[allow(clippy::too_many_arguments, clippy::type_complexity)]
 fn partition(
     py: Python<'_>,
@@ -197,6 +197,7 @@ fn partition(
     existing: Option<LayerArg>,
     progress: Option<Bound<'_, PyAny>>,
     streets: Vec<LayerArg>,
+    compounds: Vec<LayerArg>,
 ) -> PyResult<PartitionOutput> {
     let config = PartitionConfig::from_json(config_json, std::path::Path::new("configuration")).map_err(to_py)?;
     let result = run_watched(py, progress, move |watch| {
@@ -224,6 +225,7 @@ fn partition(
             barriers: barriers.into_iter().map(parse_layer).collect::<Result<Vec<_>, _>>()?,
             network: network.map(parse_layer).transpose()?,
             streets: streets.into_iter().map(parse_layer).collect::<Result<Vec<_>, _>>()?,
+            compounds: compounds.into_iter().map(parse_layer).collect::<Result<Vec<_>, _>>()?,
             workers: workers_path.map(std::path::PathBuf::from),
             households_table,
             population_zones,

@@ -63,6 +63,51 @@ fn a_cut_along_a_street_is_preferred_to_a_cut_through_a_block() {
     }
 }
 
+/// Two residential compounds in one block (no street between them): with `--compounds`, the cut
+/// follows the compounds' common wall, no compound is split, and the summary counts them; a
+/// line feature in the layer is ignored with a warning.
+#[test]
+fn a_compound_is_kept_whole_and_its_wall_is_a_boundary() {
+    let d = tmp("shapes-compounds");
+    let input = write(&d, "b.geojson", lattice(8, 4, 40.0, &mut |_, _| 10.0));
+    let wall_x = 2.0 * 40.0 + 20.0;
+    let rect = |x0: f64, x1: f64| serde_json::json!({"type": "Feature", "properties": {"name": "小区"}, "geometry": {"type": "Polygon", "coordinates": [[[X0 + x0, Y0 - 20.0], [X0 + x1, Y0 - 20.0], [X0 + x1, Y0 + 140.0], [X0 + x0, Y0 + 140.0], [X0 + x0, Y0 - 20.0]]]}});
+    let line = serde_json::json!({"type": "Feature", "properties": {}, "geometry": {"type": "LineString", "coordinates": [[X0, Y0], [X0 + 1.0, Y0 + 1.0]]}});
+    let compounds = write(&d, "compounds.geojson", collection(vec![rect(-20.0, wall_x), rect(wall_x, 300.0), line]));
+    let out = d.join("out");
+    let o = wangge(&[
+        "partition", &input, "-o", out.to_str().unwrap(), "-q", "--grids", "2", "--min-households", "100", "--max-households", "220", "--compounds", &compounds,
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let summary = read_json(out.join("summary.json"));
+    let c = &summary["territory"]["compounds"];
+    assert_eq!((c["count"].as_u64(), c["with_buildings"].as_u64(), c["split"].as_u64()), (Some(2), Some(2), Some(0)), "{c}");
+    assert!(summary["warnings"].as_array().unwrap().iter().any(|w| w.as_str().unwrap().contains("without a polygon")), "{}", summary["warnings"]);
+    let buildings = read_json(out.join("buildings.geojson"));
+    let first_west = buildings["features"][0]["properties"]["grid_id"].as_u64().unwrap();
+    for b in buildings["features"].as_array().unwrap() {
+        let x = b["geometry"]["coordinates"][0][0][0].as_f64().unwrap() - X0;
+        assert_eq!(b["properties"]["grid_id"].as_u64().unwrap() == first_west, x < wall_x, "building at x = {x}: the cut does not follow the wall");
+    }
+    // The shared boundary lies on the wall.
+    let grids = read_json(out.join("grids.geojson"));
+    let a = multipolygon(&grids["features"][0]["geometry"]);
+    let b = multipolygon(&grids["features"][1]["geometry"]);
+    let shared: Vec<Coord<f64>> = a.0[0].exterior().0.iter().filter(|c| b.0.iter().any(|q| q.exterior().0.contains(c))).copied().collect();
+    assert!(shared.len() >= 2);
+    for c in shared {
+        assert!((c.x - X0 - wall_x).abs() < 1e-6, "a shared vertex off the wall at x = {}", c.x - X0);
+    }
+    // Without the compounds the same run splits the block through the middle (4 | 4).
+    let out2 = d.join("out-plain");
+    let o = wangge(&["partition", &input, "-o", out2.to_str().unwrap(), "-q", "--grids", "2", "--min-households", "100", "--max-households", "220"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(read_json(out2.join("summary.json"))["territory"]["compounds"]["count"], 0);
+    let plain = read_json(out2.join("buildings.geojson"));
+    let west: Vec<u64> = plain["features"].as_array().unwrap().iter().filter(|b| b["geometry"]["coordinates"][0][0][0].as_f64().unwrap() - X0 < wall_x + 40.0).map(|b| b["properties"]["grid_id"].as_u64().unwrap()).collect();
+    assert!(west.iter().all(|&g| g == west[0]), "without the wall the 4 | 4 cut is the compact one");
+}
+
 /// Cells meet midway between footprints: two buildings 40 m apart on a line, two grids; the
 /// boundary between them runs at the middle of the gap, not along a triangle fan.
 #[test]

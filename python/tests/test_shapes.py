@@ -51,3 +51,24 @@ def test_cli_streets_output_is_a_valid_coverage(wangge_bin, tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["config"]["simplify_m"] == 2
     assert summary["config"]["streets_filter"] == "kind=major_road,minor_road"
+
+
+def test_fit_keeps_compounds_whole_along_their_walls():
+    # 8 x 4 buildings of 10 households, 40 m apart, in one block; two compounds meet at x = 100.
+    crs = "EPSG:4547"
+    x0, y0 = 500_000.0, 3_385_000.0
+    cells = [(i, j) for j in range(4) for i in range(8)]
+    buildings = gpd.GeoDataFrame({"households": [10] * len(cells)},
+                                 geometry=[shapely.box(x0 + 40 * i - 10, y0 + 40 * j - 10, x0 + 40 * i + 10, y0 + 40 * j + 10) for i, j in cells], crs=crs)
+    compounds = gpd.GeoDataFrame({"name": ["东苑", "西苑"]},
+                                 geometry=[shapely.box(x0 - 20, y0 - 20, x0 + 100, y0 + 140), shapely.box(x0 + 100, y0 - 20, x0 + 300, y0 + 140)], crs=crs)
+    model = wangge.GridPartitioner(grids=2, min_households=100, max_households=220).fit(buildings, compounds=compounds)
+    c = model.summary_["territory"]["compounds"]
+    assert (c["count"], c["with_buildings"], c["split"]) == (2, 2, 0)
+    west = buildings.geometry.centroid.x < x0 + 100
+    assert model.labels_[west].nunique() == 1 and model.labels_[~west].nunique() == 1
+    assert set(model.labels_[west]) != set(model.labels_[~west])
+    # The shared boundary is the wall.
+    a, b = model.grids_.geometry.values
+    shared = shapely.intersection(a.boundary, b.boundary)
+    assert shared.length > 100 and abs(shapely.bounds(shared)[0] - (x0 + 100)) < 1e-6 and abs(shapely.bounds(shared)[2] - (x0 + 100)) < 1e-6

@@ -284,6 +284,7 @@ class GridPartitioner:
         population_zones: Union[None, str, os.PathLike, gpd.GeoDataFrame] = None,
         existing: Union[None, str, os.PathLike, gpd.GeoDataFrame] = None,
         streets: Union[None, Frame, Sequence[Frame]] = None,
+        compounds: Union[None, Frame, Sequence[Frame]] = None,
         **options: Any,
     ) -> "GridPartitioner":
         """Partitions ``buildings`` (polygons or points with a household column) and returns self.
@@ -291,7 +292,9 @@ class GridPartitioner:
         ``streets`` (lines, one frame or several): grid boundaries follow them where the bounds
         allow and the blocks they enclose are split only when they must be (``streets_filter``
         like ``network_filter``, ``boundary_weight``); water (polygon barriers) is left out of the
-        grids unless ``include_water``.
+        grids unless ``include_water``. ``compounds`` (polygons: residential compounds, 小区):
+        their outlines are preferred boundaries like streets, a compound is split only when the
+        bounds need it, and ``summary_["territory"]["compounds"]`` counts the compounds split.
 
         ``options``: configuration fields for this fit only (the constructor's parameters, e.g.
         ``households="hh"``, ``join_on="code"``, ``units="units"``).
@@ -369,6 +372,7 @@ class GridPartitioner:
             raise ConfigError(f"workers must be a number, a path or a DataFrame, not {type(workers).__name__}")
         barrier_list = [] if barriers is None else ([barriers] if isinstance(barriers, (gpd.GeoDataFrame, gpd.GeoSeries)) else list(barriers))
         street_list = [] if streets is None else ([streets] if isinstance(streets, (gpd.GeoDataFrame, gpd.GeoSeries)) else list(streets))
+        compound_list = [] if compounds is None else ([compounds] if isinstance(compounds, (gpd.GeoDataFrame, gpd.GeoSeries)) else list(compounds))
         street_cols: List[str] = []
         if config["streets_filter"]:
             street_cols = [config["streets_filter"].replace("!=", "=").split("=")[0].strip()]
@@ -391,6 +395,7 @@ class GridPartitioner:
                 existing=existing_arg,
                 progress=_printer() if self.progress else None,
                 streets=[_layer(x, f"streets[{i}]", street_cols, with_ids=False) for i, x in enumerate(street_list)],
+                compounds=[_layer(x, f"compounds[{i}]", with_ids=False) for i, x in enumerate(compound_list)],
             )
         finally:
             if tmp is not None:

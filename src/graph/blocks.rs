@@ -54,7 +54,13 @@ pub fn blocks_of(mesh: &Mesh, cells: &Cells) -> Blocks {
 
 /// The number of blocks whose units lie in more than one grid.
 pub fn blocks_split(blocks: &Blocks, grid_of_unit: &[u32]) -> usize {
-    let mut pairs: Vec<(u32, u32)> = blocks.block_of_unit.iter().zip(grid_of_unit).filter(|(&b, &g)| b != NONE && g != NONE).map(|(&b, &g)| (b, g)).collect();
+    groups_split(&blocks.block_of_unit, grid_of_unit)
+}
+
+/// The number of groups (blocks, compounds: `group_of[i]` for item i, [`NONE`] for none) whose
+/// items lie in more than one grid (`grid_of[i]`, [`NONE`] ignored).
+pub fn groups_split(group_of: &[u32], grid_of: &[u32]) -> usize {
+    let mut pairs: Vec<(u32, u32)> = group_of.iter().zip(grid_of).filter(|(&b, &g)| b != NONE && g != NONE).map(|(&b, &g)| (b, g)).collect();
     pairs.sort_unstable();
     pairs.dedup();
     let mut split = 0;

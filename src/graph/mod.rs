@@ -41,11 +41,13 @@ pub struct Graphed {
 pub fn build(model: &Model, config: &PartitionConfig) -> Result<Graphed> {
     let guides = MultiPolygon(model.locked_shapes().iter().flat_map(|l| l.working.0.iter().cloned()).collect());
     let mut warnings = Vec::new();
-    let mut streets: &[geo::LineString<f64>] = &model.streets;
+    // Streets and compound outlines: preferred boundaries.
+    let preferred: Vec<geo::LineString<f64>> = model.streets.iter().cloned().chain(model.compounds.outlines()).collect();
+    let mut streets: &[geo::LineString<f64>] = &preferred;
     let mut coarse = match build_mesh(&model.buildings, &model.territory, &model.barriers, streets, &guides) {
         Err(Error::Triangulation { message }) if !streets.is_empty() => {
             // Streets are a preference: rather than no grids, grids without them.
-            warnings.push(format!("the triangulation failed with the streets ({message}): the grids were drawn without them"));
+            warnings.push(format!("the triangulation failed with the streets and compound outlines ({message}): the grids were drawn without them"));
             streets = &[];
             build_mesh(&model.buildings, &model.territory, &model.barriers, streets, &guides)?
         }

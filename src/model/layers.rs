@@ -162,13 +162,18 @@ pub fn territory(layer: Option<&Layer>, buildings: &[Building], frames: &Frames,
 
 /// The polygons of the barrier layers (rivers, lakes): water left out of the grids.
 pub fn water_polygons(layers: &[Layer], frames: &Frames) -> Result<MultiPolygon<f64>> {
+    Ok(MultiPolygon(layer_polygons(layers, frames)?.into_iter().map(|(_, p)| p).collect()))
+}
+
+/// The polygons of `layers` in working metres, each with its feature's label; lines and points
+/// (no area) are skipped.
+pub fn layer_polygons(layers: &[Layer], frames: &Frames) -> Result<Vec<(String, Polygon<f64>)>> {
     let mut out = Vec::new();
     for layer in layers {
         let proj = frames.projector(layer)?;
         for f in &layer.features {
             let err = |fault| Error::feature(&layer.name, f.label(), fault);
             let Some(g) = &f.geometry else { continue };
-            // Lines and points carry no area: only the polygons are water.
             let mut polygons = Vec::new();
             collect_polygons(g, &mut polygons);
             for p in polygons {
@@ -177,11 +182,11 @@ pub fn water_polygons(layers: &[Layer], frames: &Frames) -> Result<MultiPolygon<
                 for h in p.interiors() {
                     holes.extend(ring_to_work(h, &proj, &err)?);
                 }
-                out.push(Polygon::new(ext, holes));
+                out.push((f.label(), Polygon::new(ext, holes)));
             }
         }
     }
-    Ok(MultiPolygon(out))
+    Ok(out)
 }
 
 /// The polygons of a geometry (collections searched), ignoring its other parts.

@@ -4,6 +4,7 @@
 //! ([`household_table`]) or from totals per zone ([`zones`]).
 
 pub mod apportion;
+pub mod compounds;
 pub mod existing;
 mod footprint;
 pub mod household_table;
@@ -85,6 +86,8 @@ pub struct Model {
     pub network: Option<Vec<LineString<f64>>>,
     /// Street lines (after the streets filter): preferred grid boundaries.
     pub streets: Vec<LineString<f64>>,
+    /// Residential compounds: their outlines are preferred boundaries like streets.
+    pub compounds: compounds::Compounds,
     /// Name of the population column used, if any.
     pub population_column: Option<String>,
     /// Where households and population came from when not (only) from the buildings' columns.
@@ -235,5 +238,6 @@ pub fn build_model(layers: &InputLayers, config: &PartitionConfig) -> Result<Mod
     let barriers = layers::barrier_lines(&layers.barriers, &frames, &mut warnings)?;
     let network = layers::network_lines(layers.network.as_ref(), &frames, config, &mut warnings)?;
     let streets = layers::street_lines(&layers.streets, &frames, config, &mut warnings)?;
-    Ok(Model { frame: frames.frame, buildings: out, territory, barriers, network, streets, population_column, sources: reports, warnings })
+    let compounds = compounds::compounds(&layers.compounds, &frames, &out, &mut warnings)?;
+    Ok(Model { frame: frames.frame, buildings: out, territory, barriers, network, streets, compounds, population_column, sources: reports, warnings })
 }

@@ -1,5 +1,5 @@
 //! The input files of a partition run and reading them all: buildings, territory, barriers,
-//! network, streets, households table, population zones, existing grids (the workers file is read by
+//! network, streets, compounds, households table, population zones, existing grids (the workers file is read by
 //! [`crate::workers`], once the working frame is known).
 
 use std::path::PathBuf;
@@ -23,6 +23,9 @@ pub struct Inputs {
     /// Street layers (lines): preferred grid boundaries.
     #[serde(default)]
     pub streets: Vec<PathBuf>,
+    /// Compound layers (polygons: residential compounds, 小区): kept whole where the bounds allow.
+    #[serde(default)]
+    pub compounds: Vec<PathBuf>,
     /// Workers file (CSV or GeoJSON).
     pub workers: Option<PathBuf>,
     /// Households table (CSV/TSV, or any vector file's attributes) joined on `join_on`.
@@ -66,6 +69,8 @@ pub struct InputLayers {
     pub network: Option<Layer>,
     /// Street layers.
     pub streets: Vec<Layer>,
+    /// Compound layers.
+    pub compounds: Vec<Layer>,
     /// Workers file (CSV or GeoJSON), if given.
     pub workers: Option<PathBuf>,
     /// Households table, if given.
@@ -79,7 +84,7 @@ pub struct InputLayers {
 impl InputLayers {
     /// Only buildings (the other layers absent).
     pub fn buildings(buildings: Layer) -> InputLayers {
-        InputLayers { buildings, territory: None, barriers: Vec::new(), network: None, streets: Vec::new(), workers: None, households_table: None, population_zones: None, existing: None }
+        InputLayers { buildings, territory: None, barriers: Vec::new(), network: None, streets: Vec::new(), compounds: Vec::new(), workers: None, households_table: None, population_zones: None, existing: None }
     }
 }
 
@@ -95,10 +100,11 @@ pub fn read_inputs(inputs: &Inputs, columns: &InputColumns) -> Result<InputLayer
     let barriers = inputs.barriers.iter().map(|p| read(p, &[])).collect::<Result<Vec<_>>>()?;
     let network = inputs.network.as_ref().map(|p| read(p, &columns.network)).transpose()?;
     let streets = inputs.streets.iter().map(|p| read(p, &columns.streets)).collect::<Result<Vec<_>>>()?;
+    let compounds = inputs.compounds.iter().map(|p| read(p, &[])).collect::<Result<Vec<_>>>()?;
     // The table's encoding is detected on its own (UTF-8, else GB18030): it need not be the buildings'.
     let table_cols: Vec<&str> = columns.households_table.iter().map(String::as_str).collect();
     let households_table = inputs.households_table.as_ref().map(|p| read_attribute_table(p, &table_cols, &ReadOptions::default())).transpose()?;
     let population_zones = inputs.population_zones.as_ref().map(|p| read(p, &columns.population_zones)).transpose()?;
     let existing = inputs.existing.as_ref().map(|p| read(p, &columns.existing)).transpose()?;
-    Ok(InputLayers { buildings, territory, barriers, network, streets, workers: inputs.workers.clone(), households_table, population_zones, existing })
+    Ok(InputLayers { buildings, territory, barriers, network, streets, compounds, workers: inputs.workers.clone(), households_table, population_zones, existing })
 }

@@ -242,6 +242,20 @@ pub struct TerritorySummary {
     /// The blocks that streets, barriers and the territory boundary cut the territory into.
     #[serde(default)]
     pub blocks: BlockSummary,
+    /// The residential compounds given (`--compounds`) and how many the grids split.
+    #[serde(default)]
+    pub compounds: CompoundSummary,
+}
+
+/// Residential compounds and how many the grids split (all zero without `--compounds`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CompoundSummary {
+    /// Compound polygons given.
+    pub count: usize,
+    /// Compounds holding buildings.
+    pub with_buildings: usize,
+    /// Compounds with buildings in more than one grid.
+    pub split: usize,
 }
 
 /// Area of the territory no grid covers, by kind (m²).
@@ -375,6 +389,11 @@ impl Summary {
                     with_buildings: p.graphed.blocks.with_buildings,
                     split: crate::graph::blocks::blocks_split(&p.graphed.blocks, &p.division.plan.grid_of_unit),
                     street_lines: p.model.streets.len(),
+                },
+                compounds: CompoundSummary {
+                    count: p.model.compounds.polygons.len(),
+                    with_buildings: p.model.compounds.with_buildings(),
+                    split: crate::graph::blocks::groups_split(&p.model.compounds.of_building, &p.division.plan.grid_of_buildings(&p.graphed.graph, p.model.buildings.len())),
                 },
             },
             timings_s: Timings(p.timings.iter().map(|(k, v)| (k.to_string(), (v * 1000.0).round() / 1000.0)).collect()),
