@@ -26,6 +26,10 @@ const OVERLAP_AREA: f64 = 1.0;
 const REFINE_ANGLE_DEG: f64 = 20.0;
 /// Triangles smaller than this (m²) are not refined.
 const REFINE_MIN_AREA: f64 = 2.0;
+/// Distance (m) within which constraint vertices are merged and a vertex splits a constraint
+/// passing by it, when the constraints must be noded before triangulating.
+const NODE_TOLERANCE_M: f64 = 1e-3;
+
 /// Distance (m) within which a vertex is moved onto a guide (locked grid) vertex.
 pub const SNAP_M: f64 = 1e-5;
 /// A point this close (m) to water counts as water (see `Locator::in_water`).
@@ -398,12 +402,18 @@ fn split_constraints_at(cons: &mut Constraints, points: &[Coord<f64>]) {
 fn triangulate_or_unrefined(vertices: Vec<Point2<f64>>, edges: Vec<[usize; 2]>) -> Result<(ConstrainedDelaunayTriangulation<Point2<f64>>, bool)> {
     // Refinement is a refinement only: should the triangulation library fail on it (it has been
     // seen to on rare degenerate input), triangulate again without it.
-    match quietly(|| triangulate(vertices.clone(), edges.clone(), true)) {
-        Some(Ok(cdt)) => Ok((cdt, true)),
-        _ => match quietly(|| triangulate(vertices, edges, false)) {
-            Some(r) => Ok((r?, false)),
-            None => Err(Error::Triangulation { message: "the triangulation library stopped on this input, with and without refinement".into() }),
-        },
+    if let Some(Ok(cdt)) = quietly(|| triangulate(vertices.clone(), edges.clone(), true)) {
+        return Ok((cdt, true));
+    }
+    // Nearly coincident constraints (a locked ring along a footprint, a street along a wall)
+    // can stop it: node them first (shared vertices wherever they meet), then try again.
+    let (vertices, edges) = super::noding::node(&vertices, &edges, NODE_TOLERANCE_M);
+    if let Some(Ok(cdt)) = quietly(|| triangulate(vertices.clone(), edges.clone(), true)) {
+        return Ok((cdt, true));
+    }
+    match quietly(|| triangulate(vertices, edges, false)) {
+        Some(r) => Ok((r?, false)),
+        None => Err(Error::Triangulation { message: "the triangulation library stopped on this input, with and without refinement".into() }),
     }
 }
 

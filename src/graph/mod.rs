@@ -8,6 +8,7 @@ pub mod blocks;
 pub mod cells;
 pub mod mesh;
 pub mod midlines;
+mod noding;
 
 use std::collections::HashMap;
 
@@ -274,7 +275,10 @@ pub fn build_unit_graph(model: &Model, mesh: &Mesh, cells: &Cells, max_edge_m: f
             }
         }
     }
-    let mut pairs: HashMap<(u32, u32), (f64, f64)> = micro_pairs.into_iter().map(|(k, (l, o))| (k, (l as f64 * 1e-6, o as f64 * 1e-6))).collect();
+    // Totals in whole centimetres: coordinates that differ in the last digits (another CRS or
+    // format of the same data) give the same lengths, so the boundary term decides alike.
+    let cm = |micro: i64| ((micro as f64) * 1e-4).round() * 1e-2;
+    let mut pairs: HashMap<(u32, u32), (f64, f64)> = micro_pairs.into_iter().map(|(k, (l, o))| (k, (cm(l), cm(o)))).collect();
     // Drop contacts between footprints farther apart than max_edge_m.
     let far: Vec<(u32, u32)> = pairs
         .keys()
@@ -292,5 +296,57 @@ pub fn build_unit_graph(model: &Model, mesh: &Mesh, cells: &Cells, max_edge_m: f
     for k in &too_far {
         pairs.remove(k);
     }
+    drop_point_contacts(&mut pairs, units.len());
     UnitGraph::from_pairs(units, pairs, too_far.len())
+}
+
+/// Cells that touch over less than this (m) are not adjacent: where four or more cells meet
+/// at one point (buildings on a lattice, cocircular corners), which pairs share a sliver of
+/// boundary depends on how the triangulation happened to number its triangles, and a grid
+/// joined only there would be a polygon pinched to a point.
+pub const MIN_CONTACT_M: f64 = 0.5;
+
+/// Removes the contacts shorter than [`MIN_CONTACT_M`], except a unit's longest contact when all
+/// of its contacts are that short (it keeps a neighbour).
+fn drop_point_contacts(pairs: &mut HashMap<(u32, u32), (f64, f64)>, n_units: usize) {
+    let mut has_long = vec![false; n_units];
+    for (&(a, b), &(len, _)) in pairs.iter() {
+        if len >= MIN_CONTACT_M {
+            has_long[a as usize] = true;
+            has_long[b as usize] = true;
+        }
+    }
+    // For each unit with only short contacts, its longest one (ties to the lower neighbour).
+    let mut keep: HashMap<u32, ((u32, u32), f64)> = HashMap::new();
+    for (&(a, b), &(len, _)) in pairs.iter() {
+        for u in [a, b] {
+            if !has_long[u as usize] {
+                let e = keep.entry(u).or_insert(((a, b), len));
+                if len > e.1 || (len == e.1 && (a, b) < e.0) {
+                    *e = ((a, b), len);
+                }
+            }
+        }
+    }
+    let kept: std::collections::HashSet<(u32, u32)> = keep.values().map(|(k, _)| *k).collect();
+    pairs.retain(|k, (len, _)| *len >= MIN_CONTACT_M || kept.contains(k));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn point_contacts_are_dropped_unless_a_unit_would_lose_its_last_neighbour() {
+        // Units 0-3 on a 2 × 2 lattice: sides 10 m, diagonals a sliver; unit 4 touches unit 3
+        // only by slivers (0.1 and 0.2 m to units 2 and 3): it keeps the longer one.
+        let mut pairs: HashMap<(u32, u32), (f64, f64)> = HashMap::new();
+        for (k, len) in [((0, 1), 10.0), ((0, 2), 10.0), ((1, 3), 10.0), ((2, 3), 10.0), ((0, 3), 1e-5), ((1, 2), 0.3), ((2, 4), 0.1), ((3, 4), 0.2)] {
+            pairs.insert(k, (len, len));
+        }
+        drop_point_contacts(&mut pairs, 5);
+        let mut kept: Vec<(u32, u32)> = pairs.keys().copied().collect();
+        kept.sort_unstable();
+        assert_eq!(kept, vec![(0, 1), (0, 2), (1, 3), (2, 3), (3, 4)]);
+    }
 }

@@ -6,6 +6,7 @@ pub mod locked;
 pub mod open_land;
 pub mod simplify;
 pub mod smooth;
+pub mod spikes;
 
 use geo::{Coord, LineString, MultiPolygon, Polygon};
 
@@ -58,6 +59,7 @@ pub fn tile(mesh: &Mesh, cells: &Cells, division: &Division, model: &Model, conf
     let mut shapes = dissolve_simplified(mesh, &grid_of_triangle, division.plan.grids.len(), keep).0;
     for shape in shapes.iter_mut() {
         fit.clean(&mut shape.polygons);
+        spikes::remove_spikes(&mut shape.polygons);
     }
     let mut warnings = Vec::new();
     if locked_shapes.iter().any(|l| l.vertices.is_empty()) {
@@ -88,10 +90,12 @@ pub fn tile_micro(mesh: &Mesh, cells: &Cells, micro: &MicroPlan, tiling: &mut Ti
     let (mut shapes, keep) = dissolve_simplified(mesh, &micro_of_triangle, micro.micro_grids.len(), keep);
     for shape in shapes.iter_mut() {
         tiling.fit.clean(&mut shape.polygons);
+        spikes::remove_spikes(&mut shape.polygons);
     }
     let mut grids = dissolve(mesh, &tiling.grid_of_triangle, tiling.shapes.len(), Some(&keep));
     for shape in grids.iter_mut() {
         tiling.fit.clean(&mut shape.polygons);
+        spikes::remove_spikes(&mut shape.polygons);
     }
     tiling.shapes = grids;
     shapes
