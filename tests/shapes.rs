@@ -207,3 +207,37 @@ fn include_water_keeps_the_river_in_the_grids() {
     let (dry, _) = partition_files(&inputs, &left_out, &mut Progress::hidden()).unwrap();
     assert!(r.summary.territory.tiled_area_m2 > dry.summary.territory.tiled_area_m2 + 1.0e6);
 }
+
+/// Shanghai with streets re-divided from its own grids with three of them locked: the run
+/// succeeds (locked rings run along footprints and water, which used to stop the
+/// triangulation), the locked polygons come out exactly as given, and `check` finds no problem.
+#[test]
+fn shanghai_locked_grids_with_streets_are_kept_as_given() {
+    let d = tmp("shapes-locked");
+    let (first, second) = (d.join("first"), d.join("second"));
+    let sh = |f: &str| data(&format!("shanghai_bund/{f}")).to_str().unwrap().to_string();
+    let common = ["--barriers", &sh("water.geojson"), "--streets", &sh("roads.geojson"), "--streets-filter", "kind=major_road,minor_road", "-q"];
+    let o = wangge(&[&["partition", &sh("buildings.geojson"), "-o", first.to_str().unwrap()], &common[..]].concat());
+    assert!(matches!(o.status.code(), Some(0) | Some(4)), "{}", stderr(&o));
+    let existing = first.join("grids.geojson");
+    let o = wangge(&[&["partition", &sh("buildings.geojson"), "-o", second.to_str().unwrap(), "--existing", existing.to_str().unwrap(), "--locked", "3,17,40"], &common[..]].concat());
+    assert!(matches!(o.status.code(), Some(0) | Some(4)), "{}", stderr(&o));
+    let given = read_json(&existing);
+    let got = read_json(second.join("grids.geojson"));
+    for id in [3, 17, 40] {
+        let find = |doc: &serde_json::Value| doc["features"].as_array().unwrap().iter().find(|f| f["properties"]["grid_id"] == id).map(|f| f["geometry"].clone());
+        assert_eq!(find(&got), find(&given), "locked grid {id} is not kept as given");
+    }
+    let o = wangge(&[
+        "check",
+        second.join("grids.geojson").to_str().unwrap(),
+        "--buildings",
+        second.join("buildings.geojson").to_str().unwrap(),
+        "--water",
+        &sh("water.geojson"),
+        "--json",
+        "-",
+    ]);
+    let report: serde_json::Value = serde_json::from_str(String::from_utf8_lossy(&o.stdout).lines().next().unwrap()).unwrap();
+    assert_eq!(report["summary"]["clean"], true, "{}", report["issues"]);
+}

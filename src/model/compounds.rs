@@ -10,12 +10,15 @@ use super::Building;
 use crate::error::Result;
 use crate::read::Layer;
 
+/// Marks a building in no compound.
+pub const NO_COMPOUND: u32 = u32::MAX;
+
 /// The compounds of a run (none when no compound layer is given).
 #[derive(Debug, Clone, Default)]
 pub struct Compounds {
     /// Compound polygons in working metres, with their feature's label.
     pub polygons: Vec<(String, Polygon<f64>)>,
-    /// The compound of each building ([`crate::graph::NONE`] for none): the smallest compound
+    /// The compound of each building ([`NO_COMPOUND`] for none): the smallest compound
     /// holding the building's anchor.
     pub of_building: Vec<u32>,
 }
@@ -28,7 +31,7 @@ impl Compounds {
 
     /// Compounds holding at least one building.
     pub fn with_buildings(&self) -> usize {
-        let mut used: Vec<u32> = self.of_building.iter().copied().filter(|&c| c != crate::graph::NONE).collect();
+        let mut used: Vec<u32> = self.of_building.iter().copied().filter(|&c| c != NO_COMPOUND).collect();
         used.sort_unstable();
         used.dedup();
         used.len()
@@ -62,7 +65,7 @@ fn has_polygon(g: &geo::Geometry<f64>) -> bool {
 }
 
 /// For each point, the smallest polygon (by area, then by index) that contains it, or
-/// [`crate::graph::NONE`].
+/// [`NO_COMPOUND`].
 pub fn compound_of_points(polygons: &[(String, Polygon<f64>)], points: &[Coord<f64>]) -> Vec<u32> {
     let boxes: Vec<GeomWithData<Rectangle<[f64; 2]>, u32>> = polygons
         .iter()
@@ -78,7 +81,7 @@ pub fn compound_of_points(polygons: &[(String, Polygon<f64>)], points: &[Coord<f
                 .map(|r| r.data)
                 .filter(|&i| polygons[i as usize].1.contains(&Point(c)))
                 .min_by(|&a, &b| areas[a as usize].total_cmp(&areas[b as usize]).then(a.cmp(&b)))
-                .unwrap_or(crate::graph::NONE)
+                .unwrap_or(NO_COMPOUND)
         })
         .collect()
 }
@@ -94,6 +97,6 @@ mod tests {
         let small = polygon![(x: 10.0, y: 10.0), (x: 30.0, y: 10.0), (x: 30.0, y: 30.0), (x: 10.0, y: 30.0)];
         let polygons = vec![("big".to_string(), big), ("small".to_string(), small)];
         let points = [Coord { x: 20.0, y: 20.0 }, Coord { x: 50.0, y: 50.0 }, Coord { x: 150.0, y: 50.0 }];
-        assert_eq!(compound_of_points(&polygons, &points), vec![1, 0, crate::graph::NONE]);
+        assert_eq!(compound_of_points(&polygons, &points), vec![1, 0, NO_COMPOUND]);
     }
 }
