@@ -303,8 +303,9 @@ pub fn build_unit_graph(model: &Model, mesh: &Mesh, cells: &Cells, max_edge_m: f
 /// Cells that touch over less than this (m) are not adjacent: where four or more cells meet
 /// at one point (buildings on a lattice, cocircular corners), which pairs share a sliver of
 /// boundary depends on how the triangulation happened to number its triangles, and a grid
-/// joined only there would be a polygon pinched to a point.
-pub const MIN_CONTACT_M: f64 = 0.5;
+/// joined only there would be a polygon pinched to a point. (Kept small: contacts of a few
+/// decimetres between terraced buildings at block corners are real.)
+pub const MIN_CONTACT_M: f64 = 0.05;
 
 /// Removes the contacts shorter than [`MIN_CONTACT_M`], except a unit's longest contact when all
 /// of its contacts are that short (it keeps a neighbour).
@@ -338,10 +339,10 @@ mod tests {
 
     #[test]
     fn point_contacts_are_dropped_unless_a_unit_would_lose_its_last_neighbour() {
-        // Units 0-3 on a 2 × 2 lattice: sides 10 m, diagonals a sliver; unit 4 touches unit 3
-        // only by slivers (0.1 and 0.2 m to units 2 and 3): it keeps the longer one.
+        // Units 0-3 on a 2 × 2 lattice: sides 10 m, diagonals a sliver; unit 4 touches units 2
+        // and 3 only by slivers (1 and 2 cm): it keeps the longer one.
         let mut pairs: HashMap<(u32, u32), (f64, f64)> = HashMap::new();
-        for (k, len) in [((0, 1), 10.0), ((0, 2), 10.0), ((1, 3), 10.0), ((2, 3), 10.0), ((0, 3), 1e-5), ((1, 2), 0.3), ((2, 4), 0.1), ((3, 4), 0.2)] {
+        for (k, len) in [((0, 1), 10.0), ((0, 2), 10.0), ((1, 3), 10.0), ((2, 3), 10.0), ((0, 3), 1e-5), ((1, 2), 0.03), ((2, 4), 0.01), ((3, 4), 0.02)] {
             pairs.insert(k, (len, len));
         }
         drop_point_contacts(&mut pairs, 5);
