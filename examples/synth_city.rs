@@ -810,8 +810,6 @@ fn write_territory(path: &Path, city: &City, coords: &Coords) -> io::Result<usiz
 
 /// Writes the arterial roads (full extent, both directions) and the river as LineStrings.
 fn write_barriers(path: &Path, city: &City, coords: &Coords) -> io::Result<usize> {
-    let mut w = create(path)?;
-    write_header(&mut w, "synth_city_barriers", coords.crs)?;
     let t = city.territory();
     let (lo_x, hi_x) = (t.x0 - LINE_OVERHANG, t.x1 + LINE_OVERHANG);
     let (lo_y, hi_y) = (t.y0 - LINE_OVERHANG, t.y1 + LINE_OVERHANG);
@@ -825,15 +823,30 @@ fn write_barriers(path: &Path, city: &City, coords: &Coords) -> io::Result<usize
         lines.push(("arterial", width, vec![(lo_x, y), (hi_x, y)]));
     }
     lines.push(("river", city.river.width, city.river.points().collect()));
+    let features: Vec<(String, Vec<(f64, f64)>)> = lines
+        .into_iter()
+        .map(|(kind, width, pts)| {
+            let mut props = format!("{{\"kind\":\"{kind}\",\"width_m\":");
+            push_fixed(&mut props, width, 1);
+            props.push('}');
+            (props, pts)
+        })
+        .collect();
+    write_lines(path, "synth_city_barriers", coords, &features)
+}
+
+/// Writes one LineString feature per line, numbered from 0, with its properties (a JSON
+/// object's text) and the layer `name`; returns the number of features.
+fn write_lines(path: &Path, name: &str, coords: &Coords, lines: &[(String, Vec<(f64, f64)>)]) -> io::Result<usize> {
+    let mut w = create(path)?;
+    write_header(&mut w, name, coords.crs)?;
     let mut s = String::new();
-    for (k, (kind, width, pts)) in lines.iter().enumerate() {
+    for (k, (props, pts)) in lines.iter().enumerate() {
         s.clear();
         if k > 0 {
             s.push_str(",\n");
         }
-        let _ = write!(s, "{{\"type\":\"Feature\",\"id\":{k},\"properties\":{{\"kind\":\"{kind}\",\"width_m\":");
-        push_fixed(&mut s, *width, 1);
-        s.push_str("},\"geometry\":{\"type\":\"LineString\",\"coordinates\":[");
+        let _ = write!(s, "{{\"type\":\"Feature\",\"id\":{k},\"properties\":{props},\"geometry\":{{\"type\":\"LineString\",\"coordinates\":[");
         for (m, p) in pts.iter().enumerate() {
             if m > 0 {
                 s.push(',');
@@ -851,8 +864,6 @@ fn write_barriers(path: &Path, city: &City, coords: &Coords) -> io::Result<usize
 /// Writes the street centre lines as LineStrings: `local` streets along every narrow gap between
 /// blocks and the `arterial` roads along the wide ones, over the full extent.
 fn write_streets(path: &Path, city: &City, coords: &Coords) -> io::Result<usize> {
-    let mut w = create(path)?;
-    write_header(&mut w, "synth_city_streets", coords.crs)?;
     let t = city.territory();
     let centres = |axis: &Axis| -> Vec<(&'static str, f64)> {
         (0..axis.starts.len().saturating_sub(1))
@@ -872,25 +883,8 @@ fn write_streets(path: &Path, city: &City, coords: &Coords) -> io::Result<usize>
         let y = city.origin.1 + pos;
         lines.push((kind, vec![(t.x0, y), (t.x1, y)]));
     }
-    let mut s = String::new();
-    for (k, (kind, pts)) in lines.iter().enumerate() {
-        s.clear();
-        if k > 0 {
-            s.push_str(",\n");
-        }
-        let _ = write!(s, "{{\"type\":\"Feature\",\"id\":{k},\"properties\":{{\"kind\":\"{kind}\"}},\"geometry\":{{\"type\":\"LineString\",\"coordinates\":[");
-        for (m, p) in pts.iter().enumerate() {
-            if m > 0 {
-                s.push(',');
-            }
-            coords.push(&mut s, *p);
-        }
-        s.push_str("]}}");
-        w.write_all(s.as_bytes())?;
-    }
-    w.write_all(b"\n]\n}\n")?;
-    w.flush()?;
-    Ok(lines.len())
+    let features: Vec<(String, Vec<(f64, f64)>)> = lines.into_iter().map(|(kind, pts)| (format!("{{\"kind\":\"{kind}\"}}"), pts)).collect();
+    write_lines(path, "synth_city_streets", coords, &features)
 }
 
 // ---------------------------------------------------------------------------------------------

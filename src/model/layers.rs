@@ -89,12 +89,7 @@ impl Frames {
             }
             let mut parts = Vec::new();
             for p in polygons {
-                let Some(ext) = ring_to_work(p.exterior(), &proj, &err)? else { continue };
-                let mut holes = Vec::new();
-                for h in p.interiors() {
-                    holes.extend(ring_to_work(h, &proj, &err)?);
-                }
-                parts.push(Polygon::new(ext, holes));
+                parts.extend(polygon_to_work(&p, &proj, &err)?);
             }
             if !parts.is_empty() {
                 out.push((i, MultiPolygon(parts)));
@@ -177,16 +172,22 @@ pub fn layer_polygons(layers: &[Layer], frames: &Frames) -> Result<Vec<(String, 
             let mut polygons = Vec::new();
             collect_polygons(g, &mut polygons);
             for p in polygons {
-                let Some(ext) = ring_to_work(p.exterior(), &proj, &err)? else { continue };
-                let mut holes = Vec::new();
-                for h in p.interiors() {
-                    holes.extend(ring_to_work(h, &proj, &err)?);
-                }
-                out.push((f.label(), Polygon::new(ext, holes)));
+                out.extend(polygon_to_work(&p, &proj, &err)?.map(|w| (f.label(), w)));
             }
         }
     }
     Ok(out)
+}
+
+/// A polygon in working metres (None when its exterior ring collapses); `err` names the
+/// feature in errors.
+fn polygon_to_work(p: &Polygon<f64>, proj: &Projector, err: &impl Fn(FeatureFault) -> Error) -> Result<Option<Polygon<f64>>> {
+    let Some(ext) = ring_to_work(p.exterior(), proj, err)? else { return Ok(None) };
+    let mut holes = Vec::new();
+    for h in p.interiors() {
+        holes.extend(ring_to_work(h, proj, err)?);
+    }
+    Ok(Some(Polygon::new(ext, holes)))
 }
 
 /// The polygons of a geometry (collections searched), ignoring its other parts.
@@ -201,19 +202,9 @@ fn collect_polygons(g: &Geometry<f64>, out: &mut Vec<Polygon<f64>>) {
 
 /// The lines of the street layers that the streets filter keeps.
 pub fn street_lines(layers: &[Layer], frames: &Frames, config: &PartitionConfig, warnings: &mut Vec<String>) -> Result<Vec<LineString<f64>>> {
-    let filter = config.graph.streets_filter.as_ref();
     let mut out = Vec::new();
     for layer in layers {
-        if let Some(f) = filter {
-            if !layer.has_column(&f.column) {
-                return Err(Error::layer(&layer.name, format!("has no '{}' column for {}", f.column, OptionName("streets_filter"))));
-            }
-        }
-        let (lines, points) = frames.layer_lines(layer)?;
-        if points > 0 {
-            warnings.push(format!("{}: {points} point feature(s) ignored: streets are lines", layer.name));
-        }
-        let kept = walkable_lines(layer, lines, filter);
+        let kept = filtered_lines(layer, frames, config.graph.streets_filter.as_ref(), "streets_filter", "streets are lines", warnings)?;
         if kept.is_empty() {
             warnings.push(format!("{}: no street line is left after the filter", layer.name));
         }
@@ -239,21 +230,26 @@ pub fn barrier_lines(layers: &[Layer], frames: &Frames, warnings: &mut Vec<Strin
 /// The walkable lines of the network layer after the network filter, when one is given.
 pub fn network_lines(layer: Option<&Layer>, frames: &Frames, config: &PartitionConfig, warnings: &mut Vec<String>) -> Result<Option<Vec<LineString<f64>>>> {
     let Some(layer) = layer else { return Ok(None) };
-    let filter = config.walking.network_filter.as_ref();
-    if let Some(f) = filter {
-        if !layer.has_column(&f.column) {
-            return Err(Error::layer(&layer.name, format!("has no '{}' column for {}", f.column, OptionName("network_filter"))));
-        }
-    }
-    let (lines, points) = frames.layer_lines(layer)?;
-    if points > 0 {
-        warnings.push(format!("{}: {points} point feature(s) ignored: the network is made of lines", layer.name));
-    }
-    let kept = walkable_lines(layer, lines, filter);
+    let kept = filtered_lines(layer, frames, config.walking.network_filter.as_ref(), "network_filter", "the network is made of lines", warnings)?;
     if kept.is_empty() {
         return Err(Error::layer(&layer.name, "no walkable line is left after the filter"));
     }
     Ok(Some(kept))
+}
+
+/// The lines of `layer` in working metres that `filter` (the option `option`) keeps; point
+/// features are skipped with a warning ending in `points_note`.
+fn filtered_lines(layer: &Layer, frames: &Frames, filter: Option<&FeatureFilter>, option: &'static str, points_note: &str, warnings: &mut Vec<String>) -> Result<Vec<LineString<f64>>> {
+    if let Some(f) = filter {
+        if !layer.has_column(&f.column) {
+            return Err(Error::layer(&layer.name, format!("has no '{}' column for {}", f.column, OptionName(option))));
+        }
+    }
+    let (lines, points) = frames.layer_lines(layer)?;
+    if points > 0 {
+        warnings.push(format!("{}: {points} point feature(s) ignored: {points_note}", layer.name));
+    }
+    Ok(walkable_lines(layer, lines, filter))
 }
 
 /// The lines of a layer (already in working metres, with their feature's row) that the filter
