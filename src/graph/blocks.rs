@@ -1,4 +1,4 @@
-//! Blocks: the enclosures that streets, barriers and the territory boundary cut the territory
+//! Blocks: the enclosures that streets (compound outlines among them), barriers and the territory boundary cut the territory
 //! into (the triangles connected without crossing a street or a barrier edge), and the block
 //! of each unit (the block of its footprint's largest part).
 

@@ -239,7 +239,8 @@ pub struct TerritorySummary {
     /// Area of the territory left out of the grids, by kind (m²).
     #[serde(default)]
     pub uncovered_m2: UncoveredArea,
-    /// The blocks that streets, barriers and the territory boundary cut the territory into.
+    /// The blocks that streets, compound outlines, barriers and the territory boundary cut the
+    /// territory into.
     #[serde(default)]
     pub blocks: BlockSummary,
     /// The residential compounds given (`--compounds`) and how many the grids split.
