@@ -1,6 +1,6 @@
-//! Blocks: the enclosures that streets (compound outlines among them), barriers and the territory boundary cut the territory
-//! into (the triangles connected without crossing a street or a barrier edge), and the block
-//! of each unit (the block of its footprint's largest part).
+//! Blocks: the enclosures that streets (compound outlines among them), barriers and the
+//! territory boundary cut the territory into (the triangles connected without crossing a street
+//! or a barrier edge), and the block of each unit (the block of its footprint's largest part).
 
 use super::cells::Cells;
 use super::mesh::{Mesh, NONE};
