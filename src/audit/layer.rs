@@ -111,7 +111,6 @@ pub fn load_grids(layer: Layer, config: &AuditConfig) -> Result<(GridLayer, Vec<
     Ok((GridLayer { name, frame, grids, layer }, problems))
 }
 
-/// The territory as one valid shape in working metres; its own invalid geometries are an error.
 /// The polygons of water layers (rivers, lakes; lines and points are skipped) in working
 /// metres: areas the grids may leave out.
 pub fn water_shape(layers: &[&Layer], frame: &WorkFrame, config: &AuditConfig) -> Result<MultiPolygon<f64>> {
@@ -128,7 +127,7 @@ pub fn water_shape(layers: &[&Layer], frame: &WorkFrame, config: &AuditConfig) -
     Ok(geo::unary_union(parts.iter()))
 }
 
-/// The territory of an audit in working metres (its polygons, united).
+/// The territory as one valid shape in working metres; its own invalid geometries are an error.
 pub fn territory_shape(layer: &Layer, frame: &WorkFrame, config: &AuditConfig) -> Result<MultiPolygon<f64>> {
     let proj = projector_for(layer, frame, config)?;
     let mut parts = Vec::new();

@@ -233,9 +233,7 @@ fn pieces_of(mesh: &Mesh, t: usize, cell: u32, corner_unit: &[u32], cut: &[u32; 
         let k = cut_points.len() as f64;
         Coord { x: cut_points.iter().map(|c| c.x).sum::<f64>() / k, y: cut_points.iter().map(|c| c.y).sum::<f64>() / k }
     } else {
-        let mut corners = tri.map(|v| mesh.points[v as usize]);
-        corners.sort_by(|a, b| (a.x, a.y).partial_cmp(&(b.x, b.y)).unwrap_or(std::cmp::Ordering::Equal));
-        Coord { x: (corners[0].x + corners[1].x + corners[2].x) / 3.0, y: (corners[0].y + corners[1].y + corners[2].y) / 3.0 }
+        mesh.centroid(t)
     };
     points.push(middle);
     let m = (points.len() - 1) as u32;

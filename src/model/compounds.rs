@@ -5,7 +5,7 @@ use geo::{Area, BoundingRect, Contains, Coord, LineString, Point, Polygon};
 use rstar::primitives::{GeomWithData, Rectangle};
 use rstar::{RTree, AABB};
 
-use super::layers::{layer_polygons, Frames};
+use super::layers::{collect_polygons, layer_polygons, Frames};
 use super::Building;
 use crate::error::Result;
 use crate::read::Layer;
@@ -16,8 +16,8 @@ pub const NO_COMPOUND: u32 = u32::MAX;
 /// The compounds of a run (none when no compound layer is given).
 #[derive(Debug, Clone, Default)]
 pub struct Compounds {
-    /// Compound polygons in working metres, with their feature's label.
-    pub polygons: Vec<(String, Polygon<f64>)>,
+    /// Compound polygons in working metres.
+    pub polygons: Vec<Polygon<f64>>,
     /// The compound of each building ([`NO_COMPOUND`] for none): the smallest compound
     /// holding the building's anchor.
     pub of_building: Vec<u32>,
@@ -26,7 +26,7 @@ pub struct Compounds {
 impl Compounds {
     /// The rings of every compound, as lines for the mesh (preferred boundaries, like streets).
     pub fn outlines(&self) -> Vec<LineString<f64>> {
-        self.polygons.iter().flat_map(|(_, p)| std::iter::once(p.exterior().clone()).chain(p.interiors().iter().cloned())).collect()
+        self.polygons.iter().flat_map(|p| std::iter::once(p.exterior().clone()).chain(p.interiors().iter().cloned())).collect()
     }
 
     /// Compounds holding at least one building.
@@ -57,29 +57,27 @@ pub fn compounds(layers: &[Layer], frames: &Frames, buildings: &[Building], warn
 
 /// True when a geometry has a polygon part.
 fn has_polygon(g: &geo::Geometry<f64>) -> bool {
-    match g {
-        geo::Geometry::Polygon(_) | geo::Geometry::MultiPolygon(_) => true,
-        geo::Geometry::GeometryCollection(gc) => gc.0.iter().any(has_polygon),
-        _ => false,
-    }
+    let mut polygons = Vec::new();
+    collect_polygons(g, &mut polygons);
+    !polygons.is_empty()
 }
 
 /// For each point, the smallest polygon (by area, then by index) that contains it, or
 /// [`NO_COMPOUND`].
-pub fn compound_of_points(polygons: &[(String, Polygon<f64>)], points: &[Coord<f64>]) -> Vec<u32> {
+pub fn compound_of_points(polygons: &[Polygon<f64>], points: &[Coord<f64>]) -> Vec<u32> {
     let boxes: Vec<GeomWithData<Rectangle<[f64; 2]>, u32>> = polygons
         .iter()
         .enumerate()
-        .filter_map(|(i, (_, p))| p.bounding_rect().map(|r| GeomWithData::new(Rectangle::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y]), i as u32)))
+        .filter_map(|(i, p)| p.bounding_rect().map(|r| GeomWithData::new(Rectangle::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y]), i as u32)))
         .collect();
-    let areas: Vec<f64> = polygons.iter().map(|(_, p)| p.unsigned_area()).collect();
+    let areas: Vec<f64> = polygons.iter().map(|p| p.unsigned_area()).collect();
     let tree = RTree::bulk_load(boxes);
     points
         .iter()
         .map(|&c| {
             tree.locate_in_envelope_intersecting(&AABB::from_point([c.x, c.y]))
                 .map(|r| r.data)
-                .filter(|&i| polygons[i as usize].1.contains(&Point(c)))
+                .filter(|&i| polygons[i as usize].contains(&Point(c)))
                 .min_by(|&a, &b| areas[a as usize].total_cmp(&areas[b as usize]).then(a.cmp(&b)))
                 .unwrap_or(NO_COMPOUND)
         })
@@ -95,7 +93,7 @@ mod tests {
     fn a_point_belongs_to_the_smallest_compound_holding_it() {
         let big = polygon![(x: 0.0, y: 0.0), (x: 100.0, y: 0.0), (x: 100.0, y: 100.0), (x: 0.0, y: 100.0)];
         let small = polygon![(x: 10.0, y: 10.0), (x: 30.0, y: 10.0), (x: 30.0, y: 30.0), (x: 10.0, y: 30.0)];
-        let polygons = vec![("big".to_string(), big), ("small".to_string(), small)];
+        let polygons = vec![big, small];
         let points = [Coord { x: 20.0, y: 20.0 }, Coord { x: 50.0, y: 50.0 }, Coord { x: 150.0, y: 50.0 }];
         assert_eq!(compound_of_points(&polygons, &points), vec![1, 0, NO_COMPOUND]);
     }

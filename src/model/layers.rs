@@ -157,12 +157,11 @@ pub fn territory(layer: Option<&Layer>, buildings: &[Building], frames: &Frames,
 
 /// The polygons of the barrier layers (rivers, lakes): water left out of the grids.
 pub fn water_polygons(layers: &[Layer], frames: &Frames) -> Result<MultiPolygon<f64>> {
-    Ok(MultiPolygon(layer_polygons(layers, frames)?.into_iter().map(|(_, p)| p).collect()))
+    Ok(MultiPolygon(layer_polygons(layers, frames)?))
 }
 
-/// The polygons of `layers` in working metres, each with its feature's label; lines and points
-/// (no area) are skipped.
-pub fn layer_polygons(layers: &[Layer], frames: &Frames) -> Result<Vec<(String, Polygon<f64>)>> {
+/// The polygons of `layers` in working metres; lines and points (no area) are skipped.
+pub fn layer_polygons(layers: &[Layer], frames: &Frames) -> Result<Vec<Polygon<f64>>> {
     let mut out = Vec::new();
     for layer in layers {
         let proj = frames.projector(layer)?;
@@ -172,7 +171,7 @@ pub fn layer_polygons(layers: &[Layer], frames: &Frames) -> Result<Vec<(String, 
             let mut polygons = Vec::new();
             collect_polygons(g, &mut polygons);
             for p in polygons {
-                out.extend(polygon_to_work(&p, &proj, &err)?.map(|w| (f.label(), w)));
+                out.extend(polygon_to_work(&p, &proj, &err)?);
             }
         }
     }
@@ -191,7 +190,7 @@ fn polygon_to_work(p: &Polygon<f64>, proj: &Projector, err: &impl Fn(FeatureFaul
 }
 
 /// The polygons of a geometry (collections searched), ignoring its other parts.
-fn collect_polygons(g: &Geometry<f64>, out: &mut Vec<Polygon<f64>>) {
+pub(super) fn collect_polygons(g: &Geometry<f64>, out: &mut Vec<Polygon<f64>>) {
     match g {
         Geometry::Polygon(p) => out.push(p.clone()),
         Geometry::MultiPolygon(mp) => out.extend(mp.0.iter().cloned()),

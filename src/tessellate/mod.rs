@@ -57,16 +57,22 @@ pub fn tile(mesh: &Mesh, cells: &Cells, division: &Division, model: &Model, conf
     let is_locked = |g: u32| locked_grids.contains(&Some(g));
     let keep = simplify::kept_vertices(mesh, &grid_of_triangle, config.graph.simplify_m, &is_locked);
     let mut shapes = dissolve_simplified(mesh, &grid_of_triangle, division.plan.grids.len(), keep).0;
-    for shape in shapes.iter_mut() {
-        fit.clean(&mut shape.polygons);
-        spikes::remove_spikes(&mut shape.polygons);
-    }
+    clean_shapes(&mut shapes, &fit);
     let mut warnings = Vec::new();
     if locked_shapes.iter().any(|l| l.vertices.is_empty()) {
         warnings.push("the --existing layer is not in the buildings' CRS: locked grid polygons are traced again (following the given rings) instead of being copied as given".into());
     }
     let tiled_area = (0..mesh.len()).filter(|&t| grid_of_triangle[t] != NONE).map(|t| mesh.area(t)).sum();
     Tiling { grid_of_triangle, shapes, locked_grids, fit, tiled_area, warnings, simplify_m: config.graph.simplify_m, include_water: config.graph.include_water }
+}
+
+/// Traced shapes made final: the mesh's vertices along locked edges removed (see
+/// [`LockedFit::clean`]) and zero-width spikes cut.
+fn clean_shapes(shapes: &mut [GridShape], fit: &LockedFit) {
+    for shape in shapes.iter_mut() {
+        fit.clean(&mut shape.polygons);
+        spikes::remove_spikes(&mut shape.polygons);
+    }
 }
 
 /// The polygons of the micro-grids, from the same triangles as their grids' (so they nest
@@ -88,15 +94,9 @@ pub fn tile_micro(mesh: &Mesh, cells: &Cells, micro: &MicroPlan, tiling: &mut Ti
     let is_locked = |m: u32| locked.contains(&grid_of_micro[m as usize]);
     let keep = simplify::kept_vertices(mesh, &micro_of_triangle, tiling.simplify_m, &is_locked);
     let (mut shapes, keep) = dissolve_simplified(mesh, &micro_of_triangle, micro.micro_grids.len(), keep);
-    for shape in shapes.iter_mut() {
-        tiling.fit.clean(&mut shape.polygons);
-        spikes::remove_spikes(&mut shape.polygons);
-    }
+    clean_shapes(&mut shapes, &tiling.fit);
     let mut grids = dissolve(mesh, &tiling.grid_of_triangle, tiling.shapes.len(), Some(&keep));
-    for shape in grids.iter_mut() {
-        tiling.fit.clean(&mut shape.polygons);
-        spikes::remove_spikes(&mut shape.polygons);
-    }
+    clean_shapes(&mut grids, &tiling.fit);
     tiling.shapes = grids;
     shapes
 }
