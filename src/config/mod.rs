@@ -248,7 +248,7 @@ pub struct Search {
 
 impl Default for Search {
     fn default() -> Self {
-        Search { seed: 0, improve_passes: 60, effort: None, boundary_weight: 25.0 }
+        Search { seed: 0, improve_passes: 60, effort: None, boundary_weight: 100.0 }
     }
 }
 

@@ -70,8 +70,8 @@ pub fn build(model: &Model, config: &PartitionConfig) -> Result<Graphed> {
         let on_guide = guide_edges(&coarse, &guides);
         midlines::split_at_midlines(&coarse, &coarse_cells, &model.buildings, &on_guide, &label)
     };
-    let graph = build_unit_graph(model, &mesh, &cells, config.graph.max_edge_m);
     let blocks = blocks_of(&mesh, &cells);
+    let graph = build_unit_graph(model, &mesh, &cells, &blocks, config.graph.max_edge_m);
     Ok(Graphed { mesh, cells, graph, blocks, warnings })
 }
 
@@ -125,6 +125,9 @@ pub struct Unit {
     pub cost_weight: f64,
     /// Household-weighted mean of the buildings' interior points (working metres).
     pub position: Coord<f64>,
+    /// Block (enclosure of streets, compound outlines, barriers and the territory boundary)
+    /// holding the unit, as numbered by [`Blocks`]; [`NONE`] when unknown.
+    pub block: u32,
 }
 
 /// Units and their adjacency (compressed sparse rows, neighbours ascending).
@@ -233,11 +236,12 @@ impl UnitGraph {
 }
 
 /// Builds the unit graph from the labelled mesh.
-pub fn build_unit_graph(model: &Model, mesh: &Mesh, cells: &Cells, max_edge_m: f64) -> UnitGraph {
+pub fn build_unit_graph(model: &Model, mesh: &Mesh, cells: &Cells, blocks: &Blocks, max_edge_m: f64) -> UnitGraph {
     let units: Vec<Unit> = cells
         .unit_buildings
         .iter()
-        .map(|bs| {
+        .enumerate()
+        .map(|(u, bs)| {
             let households: f64 = bs.iter().map(|&b| model.buildings[b as usize].households).sum();
             let (mut x, mut y, mut w) = (0.0, 0.0, 0.0);
             for &b in bs {
@@ -248,7 +252,7 @@ pub fn build_unit_graph(model: &Model, mesh: &Mesh, cells: &Cells, max_edge_m: f
                 w += wt;
             }
             let cost_weight: f64 = bs.iter().map(|&b| model.buildings[b as usize].cost_weight).sum();
-            Unit { buildings: bs.clone(), households, cost_weight, position: Coord { x: x / w, y: y / w } }
+            Unit { buildings: bs.clone(), households, cost_weight, position: Coord { x: x / w, y: y / w }, block: blocks.block_of_unit[u] }
         })
         .collect();
 

@@ -149,7 +149,7 @@ mod tests {
         let units: Vec<Unit> = (0..w * h)
             .map(|i| {
                 let hh = (10.0 + 40.0 * rnd()).round();
-                Unit { buildings: vec![i as u32], households: hh, cost_weight: hh, position: Coord { x: (i % w) as f64 * 20.0 + 5.0 * rnd(), y: (i / w) as f64 * 20.0 + 5.0 * rnd() } }
+                Unit { buildings: vec![i as u32], households: hh, cost_weight: hh, position: Coord { x: (i % w) as f64 * 20.0 + 5.0 * rnd(), y: (i / w) as f64 * 20.0 + 5.0 * rnd() }, block: crate::graph::NONE }
             })
             .collect();
         let mut edges = Vec::new();

@@ -151,7 +151,7 @@ mod tests {
         let units: Vec<Unit> = weights
             .iter()
             .enumerate()
-            .map(|(i, &w)| Unit { buildings: vec![i as u32], households: w, cost_weight: w, position: Coord { x: i as f64 * 10.0, y: 0.0 } })
+            .map(|(i, &w)| Unit { buildings: vec![i as u32], households: w, cost_weight: w, position: Coord { x: i as f64 * 10.0, y: 0.0 }, block: crate::graph::NONE })
             .collect();
         let edges: Vec<(u32, u32)> = (1..weights.len() as u32).map(|i| (i - 1, i)).collect();
         let g = UnitGraph::from_edges(units, &edges);

@@ -436,7 +436,7 @@ mod tests {
     /// A grid graph of w × h units of weight `wt`, 10 m apart.
     fn lattice(w: usize, h: usize, wt: &dyn Fn(usize) -> f64) -> LocalGraph {
         let units: Vec<Unit> = (0..w * h)
-            .map(|i| Unit { buildings: vec![i as u32], households: wt(i), cost_weight: wt(i), position: Coord { x: (i % w) as f64 * 10.0, y: (i / w) as f64 * 10.0 } })
+            .map(|i| Unit { buildings: vec![i as u32], households: wt(i), cost_weight: wt(i), position: Coord { x: (i % w) as f64 * 10.0, y: (i / w) as f64 * 10.0 }, block: crate::graph::NONE })
             .collect();
         let mut edges = Vec::new();
         for i in 0..w * h {

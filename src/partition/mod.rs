@@ -18,6 +18,7 @@ pub mod milp;
 pub mod region;
 pub mod repair;
 pub mod stable;
+pub mod whole_blocks;
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -580,6 +581,9 @@ fn solve_region(graph: &UnitGraph, metric: &Metric, task: &RegionTask, config: &
         // Boundaries onto streets and blocks kept whole, at a bounded cost in walks.
         let rules = Rules { boundary_weight: config.search.boundary_weight, ..search.rules };
         improve::improve(&g, &mut parts, &rules, config.search.improve_passes, &mut rng);
+        if whole_blocks::keep_blocks_whole(&g, &mut parts, &rules, config.search.improve_passes) > 0 {
+            improve::improve(&g, &mut parts, &rules, config.search.improve_passes, &mut rng);
+        }
     }
     let proof = if config.solver.exact && g.len() <= milp::EXACT_REGION_MAX {
         search.exact_milp(&mut parts, &mut status)?

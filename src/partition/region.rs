@@ -74,6 +74,8 @@ pub struct LocalGraph {
     pub off_street: Vec<f64>,
     /// Length (m) of each adjacency's shared boundary (parallel to `targets`; empty when unknown).
     pub shared: Vec<f64>,
+    /// Block of each local unit ([`crate::graph::NONE`] when unknown).
+    pub block: Vec<u32>,
 }
 
 impl LocalGraph {
@@ -114,6 +116,7 @@ impl LocalGraph {
             targets,
             off_street,
             shared,
+            block: units.iter().map(|&u| graph.units[u as usize].block).collect(),
         }
     }
 
@@ -150,6 +153,7 @@ impl LocalGraph {
             targets,
             off_street,
             shared,
+            block: members.iter().map(|&u| self.block[u as usize]).collect(),
         }
     }
 
