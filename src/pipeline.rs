@@ -32,6 +32,8 @@ pub fn partition_layers(layers: &InputLayers, config: &PartitionConfig, inputs: 
     progress.stage("graph", "triangulating the territory and building the adjacency graph");
     progress.checkpoint()?;
     let graphed = graph::build(&model, config)?;
+    // The boundary weight in force, recorded in the summary's configuration.
+    let config = &config.with_boundary_weight_for(graphed.graph.has_boundary_along_streets());
     let walking = distance::walks(&model, &graphed.graph, config);
 
     progress.stage("partition", "dividing into grids");

@@ -168,6 +168,8 @@ class GridPartitioner:
     network_filter : e.g. ``"kind=path,minor_road"``; network_radius_m : 1500.
     exact, polish, lp_bound, lower_bound : exact MILP, MILP polishing, LP bound, the bound.
     effort : 0 (fastest) to 1 (default 1 up to 20,000 buildings).
+    boundary_weight : cost per metre of grid boundary off the streets, in household-metres of walk
+        (default 100 with streets or compounds, 25 without: then every metre counts).
     time_limit_s, mip_gap, solver_threads : HiGHS settings (60 s, 1e-4, 1).
     workers, worker_capacity : a number of identical workers and the households each serves
         (``fit(workers=...)`` also takes a file or a DataFrame).
@@ -225,7 +227,7 @@ class GridPartitioner:
         seed: int = _D["seed"],
         improve_passes: int = _D["improve_passes"],
         effort: Optional[float] = _D["effort"],
-        boundary_weight: float = _D["boundary_weight"],
+        boundary_weight: Optional[float] = _D["boundary_weight"],
         exact: bool = _D["exact"],
         polish: bool = _D["polish"],
         lp_bound: bool = _D["lp_bound"],

@@ -241,14 +241,31 @@ pub struct Search {
     pub effort: Option<f64>,
     /// Cost of one metre of grid boundary that does not run along a street, in the objective's
     /// walk units (household-metres with the default weight): higher values keep blocks whole
-    /// and move boundaries onto streets at the price of longer walks (0: walks only).
-    #[arg(long, default_value_t = Search::default().boundary_weight)]
-    pub boundary_weight: f64,
+    /// and move boundaries onto streets at the price of longer walks (0: walks only). Without
+    /// streets every metre of boundary counts. [default: 100 when streets or compound outlines
+    /// run along the buildings' cells, else 25]
+    #[arg(long)]
+    pub boundary_weight: Option<f64>,
 }
 
 impl Default for Search {
     fn default() -> Self {
-        Search { seed: 0, improve_passes: 60, effort: None, boundary_weight: 100.0 }
+        Search { seed: 0, improve_passes: 60, effort: None, boundary_weight: None }
+    }
+}
+
+impl Search {
+    /// Default boundary weight when streets or compound outlines run along the cells: boundary
+    /// off them is what planners avoid.
+    pub const BOUNDARY_WEIGHT_WITH_STREETS: f64 = 100.0;
+    /// Default boundary weight without streets, where every metre of boundary counts: a light
+    /// preference for short boundaries that costs little walking.
+    pub const BOUNDARY_WEIGHT_WITHOUT_STREETS: f64 = 25.0;
+
+    /// The boundary weight in force: the one given, else the default for a graph with or
+    /// without boundary along streets.
+    pub fn boundary_weight_for(&self, along_streets: bool) -> f64 {
+        self.boundary_weight.unwrap_or(if along_streets { Self::BOUNDARY_WEIGHT_WITH_STREETS } else { Self::BOUNDARY_WEIGHT_WITHOUT_STREETS })
     }
 }
 
@@ -406,6 +423,16 @@ impl TryFrom<FlatConfig> for PartitionConfig {
 }
 
 impl PartitionConfig {
+    /// This configuration with the boundary weight resolved (the given weight, else the default
+    /// for a unit graph with or without boundary `along_streets`).
+    pub fn with_boundary_weight_for(&self, along_streets: bool) -> PartitionConfig {
+        if self.search.boundary_weight.is_some() {
+            return self.clone();
+        }
+        let weight = self.search.boundary_weight_for(along_streets);
+        PartitionConfig { search: Search { boundary_weight: Some(weight), ..self.search.clone() }, ..self.clone() }
+    }
+
     /// The names of every field, in order (the keys of its JSON form).
     pub fn field_names() -> Vec<String> {
         match serde_json::to_value(PartitionConfig::default()) {
@@ -483,8 +510,9 @@ impl PartitionConfig {
         range("max_edge_m", g.max_edge_m, g.max_edge_m.is_finite() && g.max_edge_m > 0.0, "> 0")?;
         range("territory_buffer_m", g.territory_buffer_m, g.territory_buffer_m.is_finite() && g.territory_buffer_m >= 0.0, ">= 0")?;
         range("simplify_m", g.simplify_m, g.simplify_m.is_finite() && (0.0..=100.0).contains(&g.simplify_m), "from 0 to 100")?;
-        let bw = self.search.boundary_weight;
-        range("boundary_weight", bw, bw.is_finite() && bw >= 0.0, ">= 0")?;
+        if let Some(bw) = self.search.boundary_weight {
+            range("boundary_weight", bw, bw.is_finite() && bw >= 0.0, ">= 0")?;
+        }
         let w = &self.walking;
         range("detour_factor", w.detour_factor, w.detour_factor.is_finite() && w.detour_factor >= 1.0, ">= 1")?;
         range("network_radius_m", w.network_radius_m, w.network_radius_m.is_finite() && w.network_radius_m > 0.0, "> 0")?;
@@ -558,6 +586,16 @@ impl std::fmt::Display for OptionName {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_boundary_weight_defaults_by_streets_and_a_given_one_wins() {
+        let c = PartitionConfig::default();
+        assert_eq!(c.with_boundary_weight_for(true).search.boundary_weight, Some(Search::BOUNDARY_WEIGHT_WITH_STREETS));
+        assert_eq!(c.with_boundary_weight_for(false).search.boundary_weight, Some(Search::BOUNDARY_WEIGHT_WITHOUT_STREETS));
+        let given = PartitionConfig { search: Search { boundary_weight: Some(7.0), ..Search::default() }, ..c };
+        assert_eq!(given.with_boundary_weight_for(true).search.boundary_weight, Some(7.0));
+        assert_eq!(given.with_boundary_weight_for(false).search.boundary_weight, Some(7.0));
+    }
 
     #[test]
     fn the_json_form_is_flat_and_reads_back() {

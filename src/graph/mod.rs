@@ -166,6 +166,11 @@ impl UnitGraph {
         self.units.len()
     }
 
+    /// True when some shared boundary runs along a street or compound outline (at least 1 cm).
+    pub fn has_boundary_along_streets(&self) -> bool {
+        self.shared_length.iter().zip(&self.off_street).any(|(shared, off)| shared - off >= 0.01)
+    }
+
     /// True when there is no unit.
     pub fn is_empty(&self) -> bool {
         self.units.is_empty()

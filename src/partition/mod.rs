@@ -191,6 +191,7 @@ pub fn partition_with_progress(
 
     // Search effort: full up to 20,000 units, less beyond, so large instances stay fast.
     let effort = config.search.effort.unwrap_or_else(|| (20_000.0 / graph.len().max(1) as f64).clamp(0.05, 1.0));
+    let config = &config.with_boundary_weight_for(config.search.boundary_weight.is_none() && graph.has_boundary_along_streets());
     let solved = solve_regions(graph, metric, &tasks, config, effort, step)?;
     let n_regions = tasks.len();
     let totals = RegionTotals::of(&solved, config);
@@ -577,9 +578,11 @@ fn solve_region(graph: &UnitGraph, metric: &Metric, task: &RegionTask, config: &
     if !config.solver.exact && config.solver.polish && status == RegionStatus::Balanced && g.len() > 2 && g.len() <= POLISH_MAX_UNITS {
         search.milp_polish(&mut parts)?;
     }
-    if !config.solver.exact && config.search.boundary_weight > 0.0 {
+    // Resolved by `partition_with_progress` for the whole graph.
+    let boundary_weight = config.search.boundary_weight.unwrap_or(0.0);
+    if !config.solver.exact && boundary_weight > 0.0 {
         // Boundaries onto streets and blocks kept whole, at a bounded cost in walks.
-        let rules = Rules { boundary_weight: config.search.boundary_weight, ..search.rules };
+        let rules = Rules { boundary_weight, ..search.rules };
         improve::improve(&g, &mut parts, &rules, config.search.improve_passes, &mut rng);
         if whole_blocks::keep_blocks_whole(&g, &mut parts, &rules, config.search.improve_passes) > 0 {
             improve::improve(&g, &mut parts, &rules, config.search.improve_passes, &mut rng);
