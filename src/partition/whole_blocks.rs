@@ -94,21 +94,8 @@ fn with_stranded(g: &LocalGraph, parts: &Parts, members: &[u32], fragment: &[u32
     for &u in fragment {
         s.new_part[u as usize] = u32::MAX - 1;
     }
-    let start = parts.centre[p as usize];
-    let mut visited = vec![start];
-    s.seen[start as usize] = true;
-    s.stack.clear();
-    s.stack.push(start);
-    while let Some(x) = s.stack.pop() {
-        for &v in g.neighbours(x as usize) {
-            let vi = v as usize;
-            if !s.seen[vi] && s.new_part[vi] == u32::MAX && parts.part_of[vi] == p {
-                s.seen[vi] = true;
-                visited.push(v);
-                s.stack.push(v);
-            }
-        }
-    }
+    let new_part = &s.new_part;
+    let visited = flood(g, parts.centre[p as usize], &mut s.seen, &mut s.stack, |v| new_part[v] == u32::MAX && parts.part_of[v] == p);
     let carried: Vec<u32> = members.iter().copied().filter(|&u| !s.seen[u as usize]).collect();
     for v in visited {
         s.seen[v as usize] = false;
@@ -277,29 +264,37 @@ impl Search<'_> {
 /// are connected. Its centre stays in it (moved fragments never hold a centre), so the search
 /// starts there.
 fn connected_after(g: &LocalGraph, parts: &Parts, q: u32, expected: usize, s: &mut Scratch) -> bool {
-    let part = |s: &Scratch, v: usize| if s.new_part[v] != u32::MAX { s.new_part[v] } else { parts.part_of[v] };
+    let new_part = &s.new_part;
+    let in_q = |v: usize| if new_part[v] != u32::MAX { new_part[v] == q } else { parts.part_of[v] == q };
     let start = parts.centre[q as usize];
-    if part(s, start as usize) != q {
+    if !in_q(start as usize) {
         return false;
     }
-    let mut visited = vec![start];
-    s.seen[start as usize] = true;
-    s.stack.clear();
-    s.stack.push(start);
-    while let Some(x) = s.stack.pop() {
-        for &v in g.neighbours(x as usize) {
-            if !s.seen[v as usize] && part(s, v as usize) == q {
-                s.seen[v as usize] = true;
-                visited.push(v);
-                s.stack.push(v);
-            }
-        }
-    }
+    let visited = flood(g, start, &mut s.seen, &mut s.stack, in_q);
     let reached = visited.len();
     for v in visited {
         s.seen[v as usize] = false;
     }
     reached == expected
+}
+
+/// Units reached from `start` through adjacencies to units that `admits` accepts, `start`
+/// first; they are left marked in `seen` (the caller clears them).
+fn flood(g: &LocalGraph, start: u32, seen: &mut [bool], stack: &mut Vec<u32>, admits: impl Fn(usize) -> bool) -> Vec<u32> {
+    let mut visited = vec![start];
+    seen[start as usize] = true;
+    stack.clear();
+    stack.push(start);
+    while let Some(x) = stack.pop() {
+        for &v in g.neighbours(x as usize) {
+            if !seen[v as usize] && admits(v as usize) {
+                seen[v as usize] = true;
+                visited.push(v);
+                stack.push(v);
+            }
+        }
+    }
+    visited
 }
 
 /// True when a part's load going from `old` to `new` keeps the band's rule: a part may lose
