@@ -1,9 +1,8 @@
 //! Coordinate reference systems: parse what files and users say, check it against the
 //! coordinates, and move between the input CRS and the metric working frame (via `proj`).
 
-use std::cell::RefCell;
 use std::collections::HashMap;
-use std::rc::Rc;
+use std::sync::{Mutex, OnceLock};
 
 use geo::{Coord, Rect};
 use proj::Proj;
@@ -253,7 +252,7 @@ impl WorkFrame {
             CrsKind::Projected { metres_per_unit } => {
                 // Work in the UTM zone of the data whenever PROJ can place it on the globe, so the
                 // same buildings give the same grids whatever CRS they come in.
-                let lonlat = Proj::new_known_crs(&source.proj_definition(), "OGC:CRS84", None).ok().and_then(|p| p.convert((centre.x, centre.y)).ok());
+                let lonlat = cached_proj(&source.proj_definition(), "OGC:CRS84").ok().and_then(|p| p.convert((centre.x, centre.y)).ok());
                 match lonlat {
                     Some((lon, lat)) if lon.is_finite() && lat.is_finite() && lat.abs() < 84.0 => {
                         WorkFrame::utm(source, Coord { x: lon, y: lat }, centre, path)
@@ -337,7 +336,7 @@ impl WorkFrame {
         })
     }
 
-    fn transform(&self, from: &CrsSpec, to: &str, path: &str) -> Result<Rc<Proj>> {
+    fn transform(&self, from: &CrsSpec, to: &str, path: &str) -> Result<PooledProj> {
         cached_proj(&from.proj_definition(), to).map_err(|e| Error::Crs {
             path: path.into(),
             crs: from.to_string(),
@@ -346,26 +345,59 @@ impl WorkFrame {
     }
 }
 
-thread_local! {
-    /// PROJ transformations made on this thread, by (from, to): creating one searches PROJ's
-    /// database (up to ~50 ms), using one is fast.
-    static PROJ_CACHE: RefCell<HashMap<(String, String), Rc<Proj>>> = RefCell::new(HashMap::new());
+/// A PROJ transformation with its own PROJ context. PROJ allows such an object to be used from
+/// any thread, one thread at a time; owning it gives exactly that.
+struct OwnedProj(Proj);
+
+// SAFETY: the `Proj` owns its PJ and its PJ_CONTEXT (made by `Proj::new_known_crs`) and nothing
+// else refers to them; an `OwnedProj` is only reached through `&`/`&mut` of its one owner
+// (a `PooledProj`, or the pool behind a mutex), so no two threads use them at once.
+unsafe impl Send for OwnedProj {}
+
+/// Transformations by (from, to) not in use: creating one searches PROJ's database (up to a few
+/// hundred milliseconds for a datum change), using one is fast. Created once per process and
+/// per concurrent user, then handed from job to job.
+fn proj_pool() -> &'static Mutex<HashMap<(String, String), Vec<OwnedProj>>> {
+    static POOL: OnceLock<Mutex<HashMap<(String, String), Vec<OwnedProj>>>> = OnceLock::new();
+    POOL.get_or_init(|| Mutex::new(HashMap::new()))
 }
 
-/// The transformation `from` → `to` (normalised to x = easting/longitude), cached per thread.
-fn cached_proj(from: &str, to: &str) -> std::result::Result<Rc<Proj>, String> {
-    let key = (from.to_string(), to.to_string());
-    if let Some(p) = PROJ_CACHE.with(|c| c.borrow().get(&key).cloned()) {
-        return Ok(p);
+/// A transformation taken from the pool, given back when dropped.
+pub struct PooledProj {
+    key: (String, String),
+    proj: Option<OwnedProj>,
+}
+
+impl std::ops::Deref for PooledProj {
+    type Target = Proj;
+    fn deref(&self) -> &Proj {
+        &self.proj.as_ref().expect("present until dropped").0
     }
-    let p = Rc::new(Proj::new_known_crs(from, to, None).map_err(|e| e.to_string())?);
-    PROJ_CACHE.with(|c| c.borrow_mut().insert(key, p.clone()));
-    Ok(p)
+}
+
+impl Drop for PooledProj {
+    fn drop(&mut self) {
+        if let Some(p) = self.proj.take() {
+            let mut pool = proj_pool().lock().unwrap_or_else(|e| e.into_inner());
+            pool.entry(std::mem::take(&mut self.key)).or_default().push(p);
+        }
+    }
+}
+
+/// The transformation `from` → `to` (normalised to x = easting/longitude), from the pool.
+fn cached_proj(from: &str, to: &str) -> std::result::Result<PooledProj, String> {
+    let key = (from.to_string(), to.to_string());
+    let pooled = proj_pool().lock().unwrap_or_else(|e| e.into_inner()).get_mut(&key).and_then(|v| v.pop());
+    let proj = match pooled {
+        Some(p) => p,
+        None => OwnedProj(Proj::new_known_crs(from, to, None).map_err(|e| e.to_string())?),
+    };
+    Ok(PooledProj { key, proj: Some(proj) })
 }
 
 /// Converts working metres to WGS84 longitude, latitude.
 pub struct LonLat {
-    proj: Option<Rc<Proj>>,
+    proj: Option<PooledProj>,
     scale: f64,
     origin: Coord<f64>,
 }
@@ -383,8 +415,8 @@ impl LonLat {
 
 /// Converts single coordinates between a layer's CRS and the working frame.
 pub struct Projector {
-    forward: Option<Rc<Proj>>,
-    inverse: Option<Rc<Proj>>,
+    forward: Option<PooledProj>,
+    inverse: Option<PooledProj>,
     scale: f64,
     origin: Coord<f64>,
     /// The layer's offset system (GCJ-02, BD-09), undone before PROJ and redone after.

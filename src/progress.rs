@@ -139,3 +139,19 @@ impl Drop for Progress {
         }
     }
 }
+
+/// Developer timing: with the environment variable `WANGGE_TRACE` set, prints `label` and the
+/// seconds since the previous trace point on stderr (for finding the slow step of a stage).
+pub fn trace(label: &str) {
+    use std::sync::{Mutex, OnceLock};
+    static ON: OnceLock<bool> = OnceLock::new();
+    static LAST: Mutex<Option<Instant>> = Mutex::new(None);
+    if !*ON.get_or_init(|| std::env::var_os("WANGGE_TRACE").is_some()) {
+        return;
+    }
+    let now = Instant::now();
+    let mut last = LAST.lock().unwrap_or_else(|e| e.into_inner());
+    let since = last.map_or(0.0, |l| now.duration_since(l).as_secs_f64());
+    *last = Some(now);
+    eprintln!("trace {since:8.3} s  {label}");
+}

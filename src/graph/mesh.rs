@@ -10,6 +10,8 @@ use rstar::RTree;
 use spade::handles::FixedVertexHandle;
 use spade::{AngleLimit, ConstrainedDelaunayTriangulation, Point2, RefinementParameters, PositionInTriangulation, Triangulation};
 
+use rayon::prelude::*;
+
 use crate::error::{Error, Result};
 use crate::geom::{clip_segment, BoxIndex, PolygonIndex, SegmentIndex};
 use crate::pieces::pieces;
@@ -182,6 +184,7 @@ fn triangulate(vertices: Vec<Point2<f64>>, edges: Vec<[usize; 2]>, refine: bool)
     for [a, b] in conflicts {
         cdt.add_constraint_and_split(FixedVertexHandle::from_index(a), FixedVertexHandle::from_index(b), |p| p);
     }
+    crate::progress::trace("mesh: bulk load");
     if refine {
         let budget = 3 * cdt.num_vertices();
         cdt.refine(
@@ -212,18 +215,26 @@ pub fn build_mesh(buildings: &[Building], territory: &Territory, barriers: &[Lin
 
     let vertices = std::mem::take(&mut cons.vertices);
     let edges = std::mem::take(&mut cons.edges);
+    crate::progress::trace("mesh: constraints");
     let (cdt, refined) = triangulate_or_unrefined(vertices, edges)?;
+    crate::progress::trace("mesh: triangulated");
     if cdt.num_inner_faces() == 0 {
         return Err(Error::layer("buildings", "all buildings and the territory lie on one line: nothing to divide"));
     }
 
     let hull = Hull::of(&cdt);
+    crate::progress::trace("mesh: hull");
     let regions = hull.regions();
     let mut labels = classify_regions(&hull, &regions, &footprints, territory, guides);
-    tie_displaced_anchors(&cdt, buildings, &mut labels);
+    crate::progress::trace("mesh: classified");
+    tie_displaced_anchors(&cdt, &hull, buildings, &mut labels);
+    crate::progress::trace("mesh: anchors");
     let barrier_bits = hull.barrier_bits(barrier_segments);
     let street_bits = hull.barrier_bits(street_segments);
-    Ok(keep_domain(hull, labels, barrier_bits, street_bits, refined))
+    crate::progress::trace("mesh: barrier bits");
+    let mesh = keep_domain(hull, labels, barrier_bits, street_bits, refined);
+    crate::progress::trace("mesh: kept");
+    Ok(mesh)
 }
 
 /// Constraints holding the guides' rings, with the guide vertices as the snap targets.
@@ -427,30 +438,59 @@ struct Hull {
     nb: Vec<[u32; 3]>,
     /// Bit `i` set when edge `i` is a constraint edge.
     constraint: Vec<u8>,
+    /// Triangle of each inner face of the triangulation (face `f` is entry `f - 1`).
+    face_index: Vec<u32>,
 }
 
 impl Hull {
-    /// Extracts the triangles, their neighbours and their constraint edges from `cdt`.
+    /// Extracts the triangles, their neighbours and their constraint edges from `cdt`, with
+    /// vertices and triangles in the order of a Hilbert curve through the domain, so that
+    /// neighbours lie near each other in memory (the sweeps over millions of triangles are bound
+    /// by memory access; refinement appends its vertices and faces wherever they fall). Ties keep
+    /// the triangulation's order, so the order is deterministic.
     fn of(cdt: &ConstrainedDelaunayTriangulation<Point2<f64>>) -> Hull {
+        let raw_points: Vec<Coord<f64>> = cdt.vertices().map(|v| Coord { x: v.position().x, y: v.position().y }).collect();
+        let curve = HilbertCurve::over(&raw_points);
+        let mut point_order: Vec<(u32, u32)> = raw_points.iter().enumerate().map(|(v, &p)| (curve.key(p), v as u32)).collect();
+        point_order.par_sort_unstable();
+        let mut new_point = vec![NONE; raw_points.len()];
+        for (i, &(_, v)) in point_order.iter().enumerate() {
+            new_point[v as usize] = i as u32;
+        }
+        let points: Vec<Coord<f64>> = point_order.iter().map(|&(_, v)| raw_points[v as usize]).collect();
+        drop(raw_points);
+
         let n_faces = cdt.num_all_faces() - 1; // inner faces are 1..=n
-        let mut all_tri = vec![[0u32; 3]; n_faces];
-        let mut all_nb = vec![[NONE; 3]; n_faces];
-        let mut all_constraint = vec![0u8; n_faces];
+        let mut raw_tri = vec![[0u32; 3]; n_faces];
         for face in cdt.inner_faces() {
             let t = face.fix().index() - 1;
-            let edges = face.adjacent_edges();
-            for (i, e) in edges.iter().enumerate() {
-                all_tri[t][i] = e.from().fix().index() as u32;
-                if let Some(nb) = e.rev().face().as_inner() {
-                    all_nb[t][i] = (nb.fix().index() - 1) as u32;
+            for (i, v) in face.vertices().iter().enumerate() {
+                raw_tri[t][i] = new_point[v.fix().index()];
+            }
+        }
+        let mut face_order: Vec<(u32, u32)> =
+            raw_tri.par_iter().enumerate().map(|(t, tri)| (curve.key(centroid_of(tri.map(|v| points[v as usize]))), t as u32)).collect();
+        face_order.par_sort_unstable();
+        let mut face_index = vec![NONE; n_faces];
+        for (i, &(_, t)) in face_order.iter().enumerate() {
+            face_index[t as usize] = i as u32;
+        }
+        let mut tri = vec![[0u32; 3]; n_faces];
+        let mut nb = vec![[NONE; 3]; n_faces];
+        let mut constraint = vec![0u8; n_faces];
+        for face in cdt.inner_faces() {
+            let t = face_index[face.fix().index() - 1] as usize;
+            for (i, e) in face.adjacent_edges().iter().enumerate() {
+                tri[t][i] = new_point[e.from().fix().index()];
+                if let Some(other) = e.rev().face().as_inner() {
+                    nb[t][i] = face_index[other.fix().index() - 1];
                 }
                 if e.as_undirected().is_constraint_edge() {
-                    all_constraint[t] |= 1 << i;
+                    constraint[t] |= 1 << i;
                 }
             }
         }
-        let points: Vec<Coord<f64>> = cdt.vertices().map(|v| Coord { x: v.position().x, y: v.position().y }).collect();
-        Hull { points, tri: all_tri, nb: all_nb, constraint: all_constraint }
+        Hull { points, tri, nb, constraint, face_index }
     }
 
     /// Number of triangles.
@@ -493,7 +533,7 @@ impl Hull {
         let barrier_index = SegmentIndex::new(barrier_segments);
         let mut barrier_bits = vec![0u8; self.len()];
         if !barrier_index.is_empty() {
-            for (t, bits) in barrier_bits.iter_mut().enumerate() {
+            barrier_bits.par_iter_mut().enumerate().with_min_len(1 << 14).for_each(|(t, bits)| {
                 for i in 0..3 {
                     if self.constraint[t] & (1 << i) != 0 {
                         let a = self.points[self.tri[t][i] as usize];
@@ -504,7 +544,7 @@ impl Hull {
                         }
                     }
                 }
-            }
+            });
         }
         barrier_bits
     }
@@ -665,7 +705,7 @@ fn classify_regions(hull: &Hull, regions: &[Vec<u32>], footprints: &[Vec<Polygon
 }
 
 /// Ties each overlapping building whose interior point lies in another building's part of the mesh to that building.
-fn tie_displaced_anchors(cdt: &ConstrainedDelaunayTriangulation<Point2<f64>>, buildings: &[Building], labels: &mut Labels) {
+fn tie_displaced_anchors(cdt: &ConstrainedDelaunayTriangulation<Point2<f64>>, hull: &Hull, buildings: &[Building], labels: &mut Labels) {
     // A building that overlaps others must hold its own interior point, else it shares a grid
     // with the building whose part of the mesh holds it.
     for &b in &labels.overlapping {
@@ -678,7 +718,7 @@ fn tie_displaced_anchors(cdt: &ConstrainedDelaunayTriangulation<Point2<f64>>, bu
             }
             _ => None,
         };
-        if let Some(t) = face {
+        if let Some(t) = face.map(|f| hull.face_index[f] as usize) {
             if labels.owner[t] != NONE && labels.owner[t] != b {
                 labels.tied.push((labels.owner[t], b));
             }
@@ -712,4 +752,47 @@ fn keep_domain(hull: Hull, labels: Labels, barrier_bits: Vec<u8>, street_bits: V
         mesh.footprint_owner.push(owner[t]);
     }
     mesh
+}
+
+/// Positions along a Hilbert curve over the bounding box of a point set (a 2¹⁶ × 2¹⁶ grid).
+struct HilbertCurve {
+    min: Coord<f64>,
+    scale: f64,
+}
+
+impl HilbertCurve {
+    const SIDE: u32 = 1 << 16;
+
+    fn over(points: &[Coord<f64>]) -> HilbertCurve {
+        let (mut min, mut max) = (Coord { x: f64::INFINITY, y: f64::INFINITY }, Coord { x: f64::NEG_INFINITY, y: f64::NEG_INFINITY });
+        for p in points {
+            min = Coord { x: min.x.min(p.x), y: min.y.min(p.y) };
+            max = Coord { x: max.x.max(p.x), y: max.y.max(p.y) };
+        }
+        let extent = (max.x - min.x).max(max.y - min.y);
+        let scale = if extent > 0.0 && extent.is_finite() { (Self::SIDE - 1) as f64 / extent } else { 0.0 };
+        HilbertCurve { min: if min.x.is_finite() { min } else { Coord::zero() }, scale }
+    }
+
+    /// The position of `p` along the curve.
+    fn key(&self, p: Coord<f64>) -> u32 {
+        let cell = |v: f64, lo: f64| (((v - lo) * self.scale).max(0.0) as u32).min(Self::SIDE - 1);
+        let (mut x, mut y) = (cell(p.x, self.min.x), cell(p.y, self.min.y));
+        let mut d: u32 = 0;
+        let mut s = Self::SIDE / 2;
+        while s > 0 {
+            let rx = u32::from(x & s > 0);
+            let ry = u32::from(y & s > 0);
+            d = d.wrapping_add(s.wrapping_mul(s).wrapping_mul((3 * rx) ^ ry));
+            if ry == 0 {
+                if rx == 1 {
+                    x = Self::SIDE - 1 - x;
+                    y = Self::SIDE - 1 - y;
+                }
+                std::mem::swap(&mut x, &mut y);
+            }
+            s /= 2;
+        }
+        d
+    }
 }

@@ -10,9 +10,9 @@
 //! triangles cut their shared edge at the same new vertex, so the refined mesh is conforming
 //! and the grids traced from it still tile with no gap and no overlap.
 
-use std::collections::HashMap;
 
 use geo::{Coord, Distance, Euclidean, Point, Polygon};
+use rayon::prelude::*;
 
 use super::cells::{make_cells_connected, Cells};
 use super::mesh::{footprint_polygons, Mesh, NONE};
@@ -30,41 +30,79 @@ type Corner = usize;
 /// Refines `mesh` and `cells` so that cells meet midway between footprints. `frozen(t, i)` marks
 /// edges that must not be cut (guide rings of locked grids); barrier and street edges are never
 /// cut. `labels` names buildings in messages.
-pub fn split_at_midlines(mesh: &Mesh, cells: &Cells, buildings: &[Building], frozen: &dyn Fn(usize, usize) -> bool, labels: &dyn Fn(u32) -> String) -> (Mesh, Cells) {
+pub fn split_at_midlines(mesh: &Mesh, cells: &Cells, buildings: &[Building], frozen: &(dyn Fn(usize, usize) -> bool + Sync), labels: &dyn Fn(u32) -> String) -> (Mesh, Cells) {
     let fixed = |t: usize, i: usize| mesh.is_barrier(t, i) || mesh.is_street(t, i) || frozen(t, i);
     let label = &cells.unit_of_triangle;
     let open = |t: usize| mesh.footprint_owner[t] == NONE && label[t] != NONE;
     let footprints = UnitFootprints::new(cells, buildings);
     let corner_unit = corner_units(mesh, label, &fixed, &footprints);
+    crate::progress::trace("midlines: corner units");
 
-    // Cut points of edges, keyed by their vertex pair (lower index first).
-    let mut points = mesh.points.clone();
-    let mut cut_of_edge: HashMap<(u32, u32), u32> = HashMap::new();
+    // Cut points of edges: made by the first triangle (in index order) along the edge that
+    // cuts it, and found by the other through its neighbour's matching edge. The points are
+    // computed in parallel and numbered in the order of their edges.
+    let wants_cut = |t: usize, i: usize| -> Option<(u32, u32)> {
+        let (ua, ub) = (corner_unit[3 * t + i], corner_unit[3 * t + (i + 1) % 3]);
+        let nb = mesh.neighbours[t][i];
+        let skip = ua == ub || ua == NONE || ub == NONE || fixed(t, i) || (nb != NONE && !open(nb as usize));
+        (!skip).then_some((ua, ub))
+    };
+    let twin = |t: usize, i: usize| -> Option<(usize, usize)> {
+        let nb = mesh.neighbours[t][i];
+        if nb == NONE || nb as usize >= t {
+            return None;
+        }
+        let nb = nb as usize;
+        let (va, vb) = (mesh.triangles[t][i], mesh.triangles[t][(i + 1) % 3]);
+        (0..3).find(|&j| mesh.triangles[nb][j] == vb && mesh.triangles[nb][(j + 1) % 3] == va).map(|j| (nb, j))
+    };
     let mut cuts: Vec<[u32; 3]> = vec![[NONE; 3]; mesh.len()];
+    // Edges whose point a triangle makes: those whose earlier twin does not cut them.
+    let made: Vec<(u32, u8, u32, u32)> = (0..mesh.len())
+        .into_par_iter()
+        .with_min_len(1 << 12)
+        .flat_map_iter(|t| {
+            let own = open(t);
+            (0..3).filter_map(move |i| {
+                let (ua, ub) = if own { wants_cut(t, i)? } else { return None };
+                let earlier = twin(t, i).is_some_and(|(nb, j)| open(nb) && wants_cut(nb, j).is_some());
+                (!earlier).then_some((t as u32, i as u8, ua, ub))
+            })
+        })
+        .collect();
+    let made_points: Vec<Coord<f64>> = made
+        .par_iter()
+        .with_min_len(1 << 10)
+        .map(|&(t, i, ua, ub)| {
+            let (t, i) = (t as usize, i as usize);
+            // From the end with the lower coordinates, so that the point does not depend on
+            // how the vertices happen to be numbered.
+            let (pa, pb) = mesh.edge(t, i);
+            if (pa.x, pa.y) <= (pb.x, pb.y) {
+                cut_point(&footprints, pa, pb, ua, ub)
+            } else {
+                cut_point(&footprints, pb, pa, ub, ua)
+            }
+        })
+        .collect();
+    let mut points = mesh.points.clone();
+    for (&(t, i, _, _), p) in made.iter().zip(made_points) {
+        cuts[t as usize][i as usize] = points.len() as u32;
+        points.push(p);
+    }
     for t in 0..mesh.len() {
         if !open(t) {
             continue;
         }
         for i in 0..3 {
-            let (ua, ub) = (corner_unit[3 * t + i], corner_unit[3 * t + (i + 1) % 3]);
-            let nb = mesh.neighbours[t][i];
-            if ua == ub || ua == NONE || ub == NONE || fixed(t, i) || (nb != NONE && !open(nb as usize)) {
-                continue;
+            if cuts[t][i] == NONE && wants_cut(t, i).is_some() {
+                if let Some((nb, j)) = twin(t, i) {
+                    cuts[t][i] = cuts[nb][j];
+                }
             }
-            let (va, vb) = (mesh.triangles[t][i], mesh.triangles[t][(i + 1) % 3]);
-            let key = (va.min(vb), va.max(vb));
-            let id = *cut_of_edge.entry(key).or_insert_with(|| {
-                // From the end with the lower coordinates, so that the point does not depend on
-                // how the vertices happen to be numbered.
-                let (pa, pb) = (mesh.points[va as usize], mesh.points[vb as usize]);
-                let p = if (pa.x, pa.y) <= (pb.x, pb.y) { cut_point(&footprints, pa, pb, ua, ub) } else { cut_point(&footprints, pb, pa, ub, ua) };
-                points.push(p);
-                (points.len() - 1) as u32
-            });
-            cuts[t][i] = id;
         }
     }
-
+    crate::progress::trace("midlines: cut points");
     let mut out = Refined::default();
     for t in 0..mesh.len() {
         let pieces = if open(t) { pieces_of(mesh, t, label[t], &corner_unit, &cuts[t], &mut points) } else { Vec::new() };
@@ -76,6 +114,7 @@ pub fn split_at_midlines(mesh: &Mesh, cells: &Cells, buildings: &[Building], fro
             }
         }
     }
+    crate::progress::trace("midlines: pieces");
     out.finish(mesh, cells, points, labels)
 }
 
@@ -96,7 +135,7 @@ impl UnitFootprints {
 
 /// The unit of every corner: the nearest, by footprint distance, of the units whose triangles
 /// meet at the corner's vertex without crossing a fixed edge (ties to the lower unit).
-fn corner_units(mesh: &Mesh, label: &[u32], fixed: &dyn Fn(usize, usize) -> bool, footprints: &UnitFootprints) -> Vec<u32> {
+fn corner_units(mesh: &Mesh, label: &[u32], fixed: &(dyn Fn(usize, usize) -> bool + Sync), footprints: &UnitFootprints) -> Vec<u32> {
     let n = mesh.len();
     let mut parent: Vec<u32> = (0..3 * n as u32).collect();
     fn find(parent: &mut [u32], mut x: u32) -> u32 {
@@ -126,44 +165,60 @@ fn corner_units(mesh: &Mesh, label: &[u32], fixed: &dyn Fn(usize, usize) -> bool
             union(3 * t + (i + 1) % 3, 3 * nb + j);
         }
     }
-    // Candidate units of each group of corners, then the nearest.
-    let mut candidates: HashMap<u32, Vec<u32>> = HashMap::new();
+    // Groups of corners (all at one vertex), numbered densely: a group's root is its lowest
+    // corner, so it is met first.
+    let mut group = vec![NONE; 3 * n];
+    let mut groups = 0u32;
     for c in 0..3 * n {
-        let l = label[c / 3];
-        if l != NONE {
-            let root = find(&mut parent, c as u32);
-            let list = candidates.entry(root).or_default();
-            if !list.contains(&l) {
-                list.push(l);
-            }
+        let root = find(&mut parent, c as u32) as usize;
+        if root == c {
+            group[c] = groups;
+            groups += 1;
+        } else {
+            group[c] = group[root];
         }
     }
-    let mut chosen: HashMap<u32, u32> = HashMap::with_capacity(candidates.len());
-    let mut out = vec![NONE; 3 * n];
-    for (c, slot) in out.iter_mut().enumerate() {
-        let root = find(&mut parent, c as u32);
-        if let Some(&u) = chosen.get(&root) {
-            *slot = u;
+    drop(parent);
+    // The candidate units of each group: the first one met, and whether there are others.
+    let mut first = vec![NONE; groups as usize];
+    let mut several = vec![false; groups as usize];
+    for c in 0..3 * n {
+        let (l, g) = (label[c / 3], group[c] as usize);
+        if l == NONE {
             continue;
         }
-        let Some(list) = candidates.get(&root) else { continue };
-        let v = mesh.points[mesh.triangles[c / 3][c % 3] as usize];
-        let u = if list.len() == 1 {
-            list[0]
-        } else {
-            let mut best = (f64::INFINITY, NONE);
-            for &u in list {
-                let d = footprints.distance(u, v);
-                if d < best.0 || (d == best.0 && u < best.1) {
-                    best = (d, u);
-                }
-            }
-            best.1
-        };
-        chosen.insert(root, u);
-        *slot = u;
+        if first[g] == NONE {
+            first[g] = l;
+        } else if first[g] != l {
+            several[g] = true;
+        }
     }
-    out
+    // Of several candidates, the nearest (ties to the lower unit).
+    let mut nearest = vec![(f64::INFINITY, NONE); groups as usize];
+    for c in 0..3 * n {
+        let (l, g) = (label[c / 3], group[c] as usize);
+        if l == NONE || !several[g] {
+            continue;
+        }
+        let best = &mut nearest[g];
+        if l == best.1 {
+            continue;
+        }
+        let d = footprints.distance(l, mesh.points[mesh.triangles[c / 3][c % 3] as usize]);
+        if d < best.0 || (d == best.0 && l < best.1) {
+            *best = (d, l);
+        }
+    }
+    (0..3 * n)
+        .map(|c| {
+            let g = group[c] as usize;
+            if several[g] {
+                nearest[g].1
+            } else {
+                first[g]
+            }
+        })
+        .collect()
 }
 
 /// The point of segment `a`–`b` equally near to the footprints of `ua` (nearer at `a`) and `ub`.
@@ -275,12 +330,20 @@ impl Refined {
     /// edge bits inherited from the parent edge, cells made connected again.
     fn finish(self, mesh: &Mesh, cells: &Cells, points: Vec<Coord<f64>>, labels: &dyn Fn(u32) -> String) -> (Mesh, Cells) {
         let n = self.triangles.len();
-        let mut by_edge: HashMap<(u32, u32), u32> = HashMap::with_capacity(3 * n);
-        for (t, tri) in self.triangles.iter().enumerate() {
-            for i in 0..3 {
-                by_edge.insert((tri[i], tri[(i + 1) % 3]), t as u32);
-            }
+        // The pieces of each parent triangle are consecutive.
+        let mut first_piece = vec![0u32; mesh.len() + 1];
+        for &p in &self.parent {
+            first_piece[p as usize + 1] += 1;
         }
+        for p in 0..mesh.len() {
+            first_piece[p + 1] += first_piece[p];
+        }
+        let pieces = |p: usize| first_piece[p] as usize..first_piece[p + 1] as usize;
+        // The piece holding edge a → b among the pieces of parent `p` (the last one, as a map
+        // from edges would keep).
+        let holding = |p: usize, a: u32, b: u32| -> u32 {
+            pieces(p).rev().find(|&r| (0..3).any(|j| self.triangles[r][j] == a && self.triangles[r][(j + 1) % 3] == b)).map_or(NONE, |r| r as u32)
+        };
         let mut neighbours = Vec::with_capacity(n);
         let mut barrier_edges = Vec::with_capacity(n);
         let mut street_edges = Vec::with_capacity(n);
@@ -290,7 +353,12 @@ impl Refined {
             let mut nb = [NONE; 3];
             let (mut bar, mut street) = (0u8, 0u8);
             for i in 0..3 {
-                nb[i] = by_edge.get(&(tri[(i + 1) % 3], tri[i])).copied().unwrap_or(NONE);
+                // Across a parent edge: a piece of the parent's neighbour; inside: a sibling.
+                let across = match self.on_edge[t][i] {
+                    Some(e) => mesh.neighbours[p][e as usize],
+                    None => p as u32,
+                };
+                nb[i] = if across == NONE { NONE } else { holding(across as usize, tri[(i + 1) % 3], tri[i]) };
                 if let Some(e) = self.on_edge[t][i] {
                     if mesh.is_barrier(p, e as usize) {
                         bar |= 1 << i;
@@ -317,6 +385,7 @@ impl Refined {
             water_area: mesh.water_area,
             refined: mesh.refined,
         };
+        crate::progress::trace("midlines: refined mesh");
         let mut unit = self.unit;
         let walkable: Vec<bool> = self.parent.iter().map(|&p| cells.walkable[p as usize]).collect();
         let open_land: Vec<bool> = self.parent.iter().map(|&p| cells.open_land[p as usize]).collect();

@@ -45,6 +45,7 @@ pub fn build(model: &Model, config: &PartitionConfig) -> Result<Graphed> {
     // Streets and compound outlines: preferred boundaries.
     let preferred: Vec<geo::LineString<f64>> = model.streets.iter().cloned().chain(model.compounds.outlines()).collect();
     let mut streets: &[geo::LineString<f64>] = &preferred;
+    crate::progress::trace("graph: start");
     let mut coarse = match build_mesh(&model.buildings, &model.territory, &model.barriers, streets, &guides) {
         Err(Error::Triangulation { message }) if !streets.is_empty() => {
             // Streets are a preference: rather than no grids, grids without them.
@@ -54,8 +55,10 @@ pub fn build(model: &Model, config: &PartitionConfig) -> Result<Graphed> {
         }
         other => other?,
     };
+    crate::progress::trace("graph: mesh");
     let label = |b: u32| model.buildings[b as usize].name();
     let mut coarse_cells = build_cells(&coarse, model.buildings.len(), &label);
+    crate::progress::trace("graph: cells");
     if let Some(territory) = ponds_kept(model, &coarse, &coarse_cells) {
         // Land no building reaches inside small water bodies (an island in a pond): the pond
         // stays in the grids, so that the island is not a hole in them.
@@ -70,8 +73,11 @@ pub fn build(model: &Model, config: &PartitionConfig) -> Result<Graphed> {
         let on_guide = guide_edges(&coarse, &guides);
         midlines::split_at_midlines(&coarse, &coarse_cells, &model.buildings, &on_guide, &label)
     };
+    crate::progress::trace("graph: midlines");
     let blocks = blocks_of(&mesh, &cells);
+    crate::progress::trace("graph: blocks");
     let graph = build_unit_graph(model, &mesh, &cells, &blocks, config.graph.max_edge_m);
+    crate::progress::trace("graph: unit graph");
     Ok(Graphed { mesh, cells, graph, blocks, warnings })
 }
 
@@ -101,7 +107,7 @@ fn ponds_kept(model: &Model, mesh: &Mesh, cells: &Cells) -> Option<crate::model:
 
 /// Marks the mesh edges that lie on a guide ring (a locked grid's polygon), which the midline
 /// split must not cut.
-fn guide_edges<'a>(mesh: &'a Mesh, guides: &MultiPolygon<f64>) -> impl Fn(usize, usize) -> bool + 'a {
+fn guide_edges<'a>(mesh: &'a Mesh, guides: &MultiPolygon<f64>) -> impl Fn(usize, usize) -> bool + Sync + 'a {
     let index = (!guides.0.is_empty()).then(|| {
         crate::geom::SegmentIndex::new(
             guides.0.iter().flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors())).flat_map(|r| r.0.windows(2).map(|w| (w[0], w[1]))),

@@ -148,26 +148,6 @@ impl Sub {
         }
         c
     }
-
-    /// True when the members with `side[u] == s` are connected.
-    fn connected(&self, side: &[bool], s: bool) -> bool {
-        let Some(start) = (0..self.len()).find(|&u| side[u] == s) else { return true };
-        let mut seen = vec![false; self.len()];
-        let mut stack = vec![start];
-        seen[start] = true;
-        let mut count = 1;
-        while let Some(u) = stack.pop() {
-            for &v in self.nb(u) {
-                let v = v as usize;
-                if !seen[v] && side[v] == s {
-                    seen[v] = true;
-                    count += 1;
-                    stack.push(v);
-                }
-            }
-        }
-        count == side.iter().filter(|&&x| x == s).count()
-    }
 }
 
 /// Divides the whole of `g` (connected) into `k` parts within `band`.
@@ -422,12 +402,17 @@ fn sweep_cuts(sub: &Sub, range: (f64, f64), ideal: f64, jitter: f64, out: &mut V
             for &u in &order {
                 prefix.push(prefix.last().unwrap() + sub.w[u as usize]);
             }
+            // The positions nearest the range and the ideal load, best first (only the first
+            // few are tried: select them, then sort those).
+            let key = |x: usize| (violation_of(prefix[x], range.0, range.1), (prefix[x] - ideal).abs(), x);
+            let order_by = |x: &usize, y: &usize| key(*x).partial_cmp(&key(*y)).unwrap_or(std::cmp::Ordering::Equal);
             let mut cands: Vec<usize> = (1..n).collect();
-            cands.sort_by(|&x, &y| {
-                (violation_of(prefix[x], range.0, range.1), (prefix[x] - ideal).abs(), x)
-                    .partial_cmp(&(violation_of(prefix[y], range.0, range.1), (prefix[y] - ideal).abs(), y))
-                    .unwrap()
-            });
+            let wanted = TRIES_PER_SWEEP * 2;
+            if cands.len() > wanted {
+                cands.select_nth_unstable_by(wanted, order_by);
+                cands.truncate(wanted);
+            }
+            cands.sort_by(order_by);
             let mut valid = 0;
             for &j in cands.iter().take(TRIES_PER_SWEEP * 2) {
                 let (side, w1) = close_cut(sub, &order, j);
@@ -517,17 +502,49 @@ fn tree_cuts(sub: &Sub, range: (f64, f64), rng: &mut Rng, out: &mut Vec<Cut>) {
     }
 }
 
-/// Every split of a small set into two connected sides within `range` and the band.
+/// Every split of a small set into two connected sides within `range` and the band. Subsets are
+/// bit masks: loads come from two tables of half-mask sums and connectivity from a flood fill
+/// over neighbour masks, so only the valid cuts allocate.
 fn enumerated_cuts(sub: &Sub, range: (f64, f64), out: &mut Vec<Cut>) {
     let n = sub.len();
+    debug_assert!(n <= ENUMERATE_MAX);
     let total = sub.total();
-    for mask in 1u32..(1u32 << n) - 1 {
-        let w1: f64 = (0..n).filter(|&u| mask & (1 << u) != 0).map(|u| sub.w[u]).sum();
+    let neighbours: Vec<u32> = (0..n).map(|u| sub.nb(u).iter().fold(0u32, |m, &v| m | (1 << v))).collect();
+    // Loads of every half mask: the low `half` units and the rest.
+    let half = n.min(8);
+    let sums = |first: usize, count: usize| -> Vec<f64> {
+        let mut s = vec![0.0; 1 << count];
+        for m in 1..s.len() {
+            let low = m.trailing_zeros() as usize;
+            s[m] = s[m & (m - 1)] + sub.w[first + low];
+        }
+        s
+    };
+    let (low_sums, high_sums) = (sums(0, half), sums(half, n - half));
+    let connected = |mask: u32| -> bool {
+        let mut reached = mask & mask.wrapping_neg();
+        loop {
+            let mut next = reached;
+            let mut rest = reached;
+            while rest != 0 {
+                next |= neighbours[rest.trailing_zeros() as usize];
+                rest &= rest - 1;
+            }
+            next &= mask;
+            if next == reached {
+                return reached == mask;
+            }
+            reached = next;
+        }
+    };
+    let all = (1u32 << n) - 1;
+    for mask in 1u32..all {
+        let w1 = low_sums[(mask & ((1 << half) - 1)) as usize] + high_sums[(mask >> half) as usize];
         if violation_of(w1, range.0, range.1) > 0.0 || violation_of(total - w1, total - range.1, total - range.0) > 0.0 {
             continue;
         }
-        let side: Vec<bool> = (0..n).map(|u| mask & (1 << u) != 0).collect();
-        if sub.connected(&side, true) && sub.connected(&side, false) {
+        if connected(mask) && connected(all & !mask) {
+            let side: Vec<bool> = (0..n).map(|u| mask & (1 << u) != 0).collect();
             let score = cut_score(sub, &side);
             out.push(Cut { side, violation: 0.0, score });
         }

@@ -2,7 +2,7 @@
 //! finds, by dynamic programming over subsets, the most compact division into `k` such sets, or
 //! proves that none exists. Used when the heuristic misses a bound on a region this small.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use super::region::{Band, LocalGraph};
 
@@ -72,7 +72,7 @@ pub fn solve(g: &LocalGraph, k: usize, band: Band, max_walk: Option<f64>, budget
         }
     }
     let full: u32 = if n == 32 { u32::MAX } else { (1u32 << n) - 1 };
-    let mut memo: HashMap<(u32, u8), Option<(f64, u32)>> = HashMap::new();
+    let mut memo: HashMap<(u32, u8), Option<(f64, u32)>> = HashMap::default();
     let best = dp(full, k as u8, &by_low, &mut memo, &mut work, budget);
     if work > budget {
         return Exact::Unknown;
@@ -101,12 +101,28 @@ pub fn solve(g: &LocalGraph, k: usize, band: Band, max_walk: Option<f64>, budget
 /// Cost of the set around its best centre (one keeping every member within `max_walk`);
 /// infinite when no member can serve as centre.
 fn medoid_cost(set: u32, g: &LocalGraph, d: &[Vec<f64>], max_walk: Option<f64>) -> f64 {
-    let members: Vec<usize> = (0..g.len()).filter(|&u| set & (1 << u) != 0).collect();
-    members
-        .iter()
-        .filter(|&&c| max_walk.is_none_or(|m| members.iter().all(|&u| d[u][c] <= m + 1e-9)))
-        .map(|&c| members.iter().map(|&u| g.cost[u] * d[u][c]).sum::<f64>())
-        .fold(f64::INFINITY, f64::min)
+    let mut best = f64::INFINITY;
+    let mut centres = set;
+    while centres != 0 {
+        let c = centres.trailing_zeros() as usize;
+        centres &= centres - 1;
+        let mut members = set;
+        let mut within = true;
+        let mut sum = 0.0;
+        while members != 0 {
+            let u = members.trailing_zeros() as usize;
+            members &= members - 1;
+            if max_walk.is_some_and(|m| d[u][c] > m + 1e-9) {
+                within = false;
+                break;
+            }
+            sum += g.cost[u] * d[u][c];
+        }
+        if within {
+            best = best.min(sum);
+        }
+    }
+    best
 }
 
 /// Cheapest division of `rem` into `left` parts: (cost, first part chosen).

@@ -43,21 +43,29 @@ pub struct Tiling {
 /// locked grids of an existing polygon layer keep their polygon and the others are fitted to it.
 pub fn tile(mesh: &Mesh, cells: &Cells, division: &Division, model: &Model, config: &PartitionConfig) -> Tiling {
     let locked_shapes = model.locked_shapes();
+    crate::progress::trace("tessellate: start");
     let mut grid_of_triangle = grid_of_triangles(cells, &division.plan.grid_of_unit);
     give_open_land(mesh, cells, &mut grid_of_triangle, &|_, _| true);
+    crate::progress::trace("tessellate: open land");
     if !config.graph.include_water {
         open_land::give_across_barriers(mesh, cells, &mut grid_of_triangle, &|_, _| true);
     }
+    crate::progress::trace("tessellate: across barriers");
     smooth::smooth_teeth(mesh, &mut grid_of_triangle, &|_, _| true);
+    crate::progress::trace("tessellate: smooth");
     let locked_grids: Vec<Option<u32>> =
         locked_shapes.iter().map(|l| division.homes.as_ref().and_then(|h| h.iter().position(|&x| x == Some(l.grid)).map(|g| g as u32))).collect();
     let locked_pairs: Vec<(u32, &MultiPolygon<f64>)> = locked_shapes.iter().zip(&locked_grids).filter_map(|(l, g)| g.map(|g| (g, &l.working))).collect();
     settle_locked_triangles(mesh, &mut grid_of_triangle, &locked_pairs);
     let fit = LockedFit::new(locked_shapes.iter().zip(&locked_grids).filter(|(_, g)| g.is_some()).map(|(l, _)| (&l.working, l.vertices.as_slice())));
     let is_locked = |g: u32| locked_grids.contains(&Some(g));
+    crate::progress::trace("tessellate: locked");
     let keep = simplify::kept_vertices(mesh, &grid_of_triangle, config.graph.simplify_m, &is_locked);
+    crate::progress::trace("tessellate: simplify");
     let mut shapes = dissolve_simplified(mesh, &grid_of_triangle, division.plan.grids.len(), keep).0;
+    crate::progress::trace("tessellate: dissolve");
     clean_shapes(&mut shapes, &fit);
+    crate::progress::trace("tessellate: clean");
     let mut warnings = Vec::new();
     if locked_shapes.iter().any(|l| l.vertices.is_empty()) {
         warnings.push("the --existing layer is not in the buildings' CRS: locked grid polygons are traced again (following the given rings) instead of being copied as given".into());

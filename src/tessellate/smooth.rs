@@ -15,7 +15,7 @@ pub const TIP_DEG: f64 = 15.0;
 /// barrier), when `allowed(t, new_label)`; triangle by triangle in order, round after round.
 pub fn smooth_teeth(mesh: &Mesh, label: &mut [u32], allowed: &dyn Fn(usize, u32) -> bool) {
     let at_vertex = triangles_at_vertices(mesh);
-    let sharp = TIP_DEG.to_radians();
+    let mut sharp = SharpCorners::new(mesh);
     for _ in 0..ROUNDS {
         let mut changed = false;
         for t in 0..mesh.len() {
@@ -30,11 +30,15 @@ pub fn smooth_teeth(mesh: &Mesh, label: &mut [u32], allowed: &dyn Fn(usize, u32)
                     other[i] = label[nb as usize];
                 }
             }
+            // Only a triangle on a grid boundary can be a tooth or a tip (most are not).
+            if !other.iter().any(|&h| h != NONE && h != own) {
+                continue;
+            }
             let tooth = (0..3).find_map(|i| {
                 let h = other[i];
                 (h != NONE && h != own && other.iter().filter(|&&x| x == h).count() >= 2).then_some(h)
             });
-            let to = tooth.or_else(|| tip_target(mesh, t, own, &other, label, &at_vertex, sharp));
+            let to = tooth.or_else(|| tip_target(mesh, t, own, &other, label, &at_vertex, sharp.of(t)));
             if let Some(h) = to {
                 if allowed(t, h) {
                     label[t] = h;
@@ -50,14 +54,12 @@ pub fn smooth_teeth(mesh: &Mesh, label: &mut [u32], allowed: &dyn Fn(usize, u32)
 
 /// When triangle `t` (of label `own`) is the tip of a sliver: the label across the edge, at its
 /// sharpest corner, of the neighbour that is not `own` (the longer edge's when both qualify).
-fn tip_target(mesh: &Mesh, t: usize, own: u32, other: &[u32; 3], label: &[u32], at_vertex: &Incidence, sharp: f64) -> Option<u32> {
+/// `sharp`: bit `c` set when corner `c` of `t` is sharper than [`TIP_DEG`].
+fn tip_target(mesh: &Mesh, t: usize, own: u32, other: &[u32; 3], label: &[u32], at_vertex: &Incidence, sharp: u8) -> Option<u32> {
     let tri = mesh.triangles[t];
     for c in 0..3 {
         let v = tri[c] as usize;
-        let (p, a, b) = (mesh.points[v], mesh.points[tri[(c + 1) % 3] as usize], mesh.points[tri[(c + 2) % 3] as usize]);
-        let (ux, uy, wx, wy) = (a.x - p.x, a.y - p.y, b.x - p.x, b.y - p.y);
-        let angle = (ux * wy - uy * wx).abs().atan2(ux * wx + uy * wy);
-        if angle >= sharp {
+        if sharp & (1 << c) == 0 {
             continue;
         }
         // The two edges at corner c: edge c (v → a) and edge c+2 (b → v).
@@ -78,6 +80,38 @@ fn tip_target(mesh: &Mesh, t: usize, own: u32, other: &[u32; 3], label: &[u32], 
         }
     }
     None
+}
+
+/// Which corners of each triangle are sharper than [`TIP_DEG`], measured when first asked.
+struct SharpCorners<'a> {
+    mesh: &'a Mesh,
+    /// Bit `c`: corner `c` is sharp; [`SharpCorners::UNKNOWN`]: not measured yet.
+    bits: Vec<u8>,
+}
+
+impl<'a> SharpCorners<'a> {
+    const UNKNOWN: u8 = 0x80;
+
+    fn new(mesh: &'a Mesh) -> SharpCorners<'a> {
+        SharpCorners { mesh, bits: vec![Self::UNKNOWN; mesh.len()] }
+    }
+
+    fn of(&mut self, t: usize) -> u8 {
+        if self.bits[t] == Self::UNKNOWN {
+            let (mesh, limit) = (self.mesh, TIP_DEG.to_radians());
+            let tri = mesh.triangles[t];
+            let mut bits = 0;
+            for c in 0..3 {
+                let (p, a, b) = (mesh.points[tri[c] as usize], mesh.points[tri[(c + 1) % 3] as usize], mesh.points[tri[(c + 2) % 3] as usize]);
+                let (ux, uy, wx, wy) = (a.x - p.x, a.y - p.y, b.x - p.x, b.y - p.y);
+                if (ux * wy - uy * wx).abs().atan2(ux * wx + uy * wy) < limit {
+                    bits |= 1 << c;
+                }
+            }
+            self.bits[t] = bits;
+        }
+        self.bits[t]
+    }
 }
 
 /// The triangles at each vertex (compressed rows).
