@@ -303,14 +303,11 @@ impl WorkFrame {
 
     /// A converter for this frame. PROJ objects are not thread-safe: make one per thread.
     pub fn projector(&self, path: &str) -> Result<Projector> {
-        let (forward, inverse) = match &self.work_crs {
+        let (forward, inverse_spec) = match &self.work_crs {
             None => (None, None),
-            Some(work) => (
-                Some(self.transform(&self.source, work, path)?),
-                Some(self.transform(&CrsSpec::parse(work), &self.source.proj_definition(), path)?),
-            ),
+            Some(work) => (Some(self.transform(&self.source, work, path)?), Some((CrsSpec::parse(work).proj_definition(), self.source.proj_definition()))),
         };
-        Ok(Projector { forward, inverse, scale: self.metres_per_unit, origin: self.origin, offset: self.source.offset() })
+        Ok(Projector { forward, inverse_spec, inverse: std::cell::OnceCell::new(), scale: self.metres_per_unit, origin: self.origin, offset: self.source.offset() })
     }
 
     /// A converter from working metres to WGS84 longitude, latitude (for CRS-independent keys).
@@ -329,7 +326,8 @@ impl WorkFrame {
         let base = self.work_crs.clone().unwrap_or_else(|| self.source.proj_definition());
         Ok(Projector {
             forward: Some(self.transform(spec, &base, path)?),
-            inverse: None,
+            inverse_spec: None,
+            inverse: std::cell::OnceCell::new(),
             scale: self.metres_per_unit,
             origin: self.origin,
             offset: spec.offset(),
@@ -416,7 +414,10 @@ impl LonLat {
 /// Converts single coordinates between a layer's CRS and the working frame.
 pub struct Projector {
     forward: Option<PooledProj>,
-    inverse: Option<PooledProj>,
+    /// The inverse transformation (working CRS → source) as (from, to) definitions, made on
+    /// first use (most projectors only go forward, and making one costs a database search).
+    inverse_spec: Option<(String, String)>,
+    inverse: std::cell::OnceCell<std::result::Result<PooledProj, String>>,
     scale: f64,
     origin: Coord<f64>,
     /// The layer's offset system (GCJ-02, BD-09), undone before PROJ and redone after.
@@ -449,9 +450,10 @@ impl Projector {
     /// Working metres → the input CRS (only for projectors made by [`WorkFrame::projector`]).
     pub fn to_source(&self, c: Coord<f64>) -> std::result::Result<Coord<f64>, String> {
         let p = Coord { x: (c.x + self.origin.x) / self.scale, y: (c.y + self.origin.y) / self.scale };
-        let p = match &self.inverse {
+        let p = match &self.inverse_spec {
             None => p,
-            Some(proj) => {
+            Some((from, to)) => {
+                let proj = self.inverse.get_or_init(|| cached_proj(from, to)).as_ref().map_err(|e| format!("PROJ cannot transform {from} to {to}: {e}"))?;
                 let (x, y) = proj.convert((p.x, p.y)).map_err(|e| e.to_string())?;
                 Coord { x, y }
             }

@@ -29,7 +29,7 @@ pub fn blocks_of(mesh: &Mesh, cells: &Cells) -> Blocks {
     let n_units = cells.unit_buildings.len();
     // Footprint area of each unit in each block it touches: the largest wins.
     let mut best: Vec<(f64, u32)> = vec![(0.0, NONE); n_units];
-    let mut area: std::collections::HashMap<(u32, u32), f64> = std::collections::HashMap::new();
+    let mut area: rustc_hash::FxHashMap<(u32, u32), f64> = rustc_hash::FxHashMap::default();
     for t in 0..mesh.len() {
         let owner = mesh.footprint_owner[t];
         if owner == NONE {

@@ -4,7 +4,9 @@
 //! Each unit's cell is one edge-connected piece of the mesh.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::BinaryHeap;
+
+use rustc_hash::FxHashMap as HashMap;
 
 use super::mesh::{Mesh, NONE};
 use crate::geom::{dist, OrdF64};
@@ -60,7 +62,7 @@ pub fn build_cells(mesh: &Mesh, n_buildings: usize, labels: &dyn Fn(u32) -> Stri
     }
     let mut unit_of_building = vec![NONE; n_buildings];
     let mut unit_buildings: Vec<Vec<u32>> = Vec::new();
-    let mut root_unit: HashMap<u32, u32> = HashMap::new();
+    let mut root_unit: HashMap<u32, u32> = HashMap::default();
     for b in 0..n_buildings as u32 {
         let r = uf.find(b);
         let u = *root_unit.entry(r).or_insert_with(|| {
@@ -205,7 +207,7 @@ pub(crate) fn make_cells_connected(
             })
             .collect(); // (label, triangles, seeded area)
         // Main piece of each label: most seeded area, then most triangles, then first found.
-        let mut main: HashMap<u32, u32> = HashMap::new();
+        let mut main: HashMap<u32, u32> = HashMap::default();
         for (id, (l, members, sa)) in pieces.iter().enumerate() {
             let better = match main.get(l) {
                 None => true,
@@ -224,7 +226,7 @@ pub(crate) fn make_cells_connected(
                 continue;
             }
             // Longest shared boundary with another label's main piece.
-            let mut shared: HashMap<u32, f64> = HashMap::new();
+            let mut shared: HashMap<u32, f64> = HashMap::default();
             for &t in members {
                 let t = t as usize;
                 for i in 0..3 {

@@ -2,7 +2,7 @@
 //! territory boundary, every footprint ring and every barrier line; each triangle knows whether it
 //! lies in the domain, which footprint holds it, and which of its edges lie on a barrier.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use geo::{BoundingRect, Contains, Coord, LineString, MultiPolygon, Polygon, Rect};
 use rstar::primitives::GeomWithData;

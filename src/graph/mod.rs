@@ -10,7 +10,7 @@ pub mod mesh;
 pub mod midlines;
 mod noding;
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use geo::{Coord, Distance, Euclidean, MultiPolygon};
 use rayon::prelude::*;
@@ -194,7 +194,7 @@ impl UnitGraph {
 
     /// Builds a graph from explicit units and undirected edges (used by tests and benches).
     pub fn from_edges(units: Vec<Unit>, edges: &[(u32, u32)]) -> UnitGraph {
-        let mut map: HashMap<(u32, u32), (f64, f64)> = HashMap::new();
+        let mut map: HashMap<(u32, u32), (f64, f64)> = HashMap::default();
         for &(a, b) in edges {
             if a != b {
                 map.insert((a.min(b), a.max(b)), (1.0, 1.0));
@@ -207,7 +207,7 @@ impl UnitGraph {
     /// `units[i]`; adjacencies between kept units and their shared lengths are kept.
     pub fn induced(&self, units: &[u32]) -> UnitGraph {
         let local: HashMap<u32, u32> = units.iter().enumerate().map(|(i, &u)| (u, i as u32)).collect();
-        let mut pairs = HashMap::new();
+        let mut pairs = HashMap::default();
         for (i, &u) in units.iter().enumerate() {
             let (a, b) = (self.offsets[u as usize] as usize, self.offsets[u as usize + 1] as usize);
             for k in a..b {
@@ -268,7 +268,7 @@ pub fn build_unit_graph(model: &Model, mesh: &Mesh, cells: &Cells, blocks: &Bloc
         .collect();
 
     let label = &cells.unit_of_triangle;
-    let mut micro_pairs: HashMap<(u32, u32), (i64, i64)> = HashMap::new();
+    let mut micro_pairs: HashMap<(u32, u32), (i64, i64)> = HashMap::default();
     for t in 0..mesh.len() {
         for i in 0..3 {
             let nb = mesh.neighbours[t][i];
@@ -333,7 +333,7 @@ fn drop_point_contacts(pairs: &mut HashMap<(u32, u32), (f64, f64)>, n_units: usi
         }
     }
     // For each unit with only short contacts, its longest one (ties to the lower neighbour).
-    let mut keep: HashMap<u32, ((u32, u32), f64)> = HashMap::new();
+    let mut keep: HashMap<u32, ((u32, u32), f64)> = HashMap::default();
     for (&(a, b), &(len, _)) in pairs.iter() {
         for u in [a, b] {
             if !has_long[u as usize] {
@@ -344,7 +344,7 @@ fn drop_point_contacts(pairs: &mut HashMap<(u32, u32), (f64, f64)>, n_units: usi
             }
         }
     }
-    let kept: std::collections::HashSet<(u32, u32)> = keep.values().map(|(k, _)| *k).collect();
+    let kept: rustc_hash::FxHashSet<(u32, u32)> = keep.values().map(|(k, _)| *k).collect();
     pairs.retain(|k, (len, _)| *len >= MIN_CONTACT_M || kept.contains(k));
 }
 
@@ -356,7 +356,7 @@ mod tests {
     fn point_contacts_are_dropped_unless_a_unit_would_lose_its_last_neighbour() {
         // Units 0-3 on a 2 × 2 lattice: sides 10 m, diagonals a sliver; unit 4 touches units 2
         // and 3 only by slivers (1 and 2 cm): it keeps the longer one.
-        let mut pairs: HashMap<(u32, u32), (f64, f64)> = HashMap::new();
+        let mut pairs: HashMap<(u32, u32), (f64, f64)> = HashMap::default();
         for (k, len) in [((0, 1), 10.0), ((0, 2), 10.0), ((1, 3), 10.0), ((2, 3), 10.0), ((0, 3), 1e-5), ((1, 2), 0.03), ((2, 4), 0.01), ((3, 4), 0.02)] {
             pairs.insert(k, (len, len));
         }

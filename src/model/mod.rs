@@ -215,11 +215,14 @@ pub fn build_model(layers: &InputLayers, config: &PartitionConfig) -> Result<Mod
         return Err(Error::layer(&buildings.name, "has no features"));
     }
     let frames = Frames::of_buildings(buildings, config)?;
+    crate::progress::trace("model: frames");
     let mut warnings = Vec::new();
     let households_elsewhere = layers.households_table.is_some()
         || (layers.population_zones.is_some() && (config.sources.zone_households.is_some() || config.sources.persons_per_household.is_some()));
     let mut values = BuildingValues::extract(buildings, config, households_elsewhere)?;
+    crate::progress::trace("model: values");
     let footprints = footprint::footprints(buildings, &frames.frame, &values.ids, &mut warnings)?;
+    crate::progress::trace("model: footprints");
     let anchors: Vec<Coord<f64>> = footprints.iter().map(anchor_of).collect();
     let mut reports = sources::apply(layers, config, &frames, &sources::Sharing { footprints: &footprints, anchors: &anchors }, &mut values, &mut warnings)?;
     let placed = existing::Placed { layer: buildings, footprints: &footprints, anchors: &anchors, ids: &values.ids };
@@ -230,7 +233,9 @@ pub fn build_model(layers: &InputLayers, config: &PartitionConfig) -> Result<Mod
     }
     let population_column = values.population_column.clone();
     let mut out = values.into_buildings(buildings, footprints, anchors, existing_grid.as_ref());
+    crate::progress::trace("model: sources");
     footprint::canonical_order(&mut out, &frames.frame, &buildings.name)?;
+    crate::progress::trace("model: canonical order");
     let mut territory = layers::territory(layers.territory.as_ref(), &out, &frames, config, &mut warnings)?;
     if !config.graph.include_water {
         territory.water = layers::water_polygons(&layers.barriers, &frames)?;
@@ -239,5 +244,6 @@ pub fn build_model(layers: &InputLayers, config: &PartitionConfig) -> Result<Mod
     let network = layers::network_lines(layers.network.as_ref(), &frames, config, &mut warnings)?;
     let streets = layers::street_lines(&layers.streets, &frames, config, &mut warnings)?;
     let compounds = compounds::compounds(&layers.compounds, &frames, &out, &mut warnings)?;
+    crate::progress::trace("model: layers");
     Ok(Model { frame: frames.frame, buildings: out, territory, barriers, network, streets, compounds, population_column, sources: reports, warnings })
 }

@@ -4,7 +4,7 @@
 //! (if unit i joins centre j, some unit around i's piece must too), and solve again, until every
 //! grid is connected. The last solve's bound is a proven lower bound on the connected optimum.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::time::Instant;
 
 use good_lp::{variable, Constraint, Expression, ProblemVariables, Variable};
@@ -110,7 +110,7 @@ pub fn solve_model(
     let mut sp_rows: Vec<(usize, Vec<(u32, u32)>)> = Vec::new(); // (pair of x_ij, pairs x_vj on the right)
     if shortest_path {
         let sp = graph_distances_to_centres(g, &pairs);
-        let has: std::collections::HashSet<(u32, u32)> = pairs.iter().copied().collect();
+        let has: rustc_hash::FxHashSet<(u32, u32)> = pairs.iter().copied().collect();
         let mut keep = Vec::with_capacity(pairs.len());
         for &(i, j) in &pairs {
             if i == j {
@@ -332,7 +332,7 @@ fn feasible_start(g: &LocalGraph, parts: &Parts, band: Band, max_walk: Option<f6
 fn graph_distances_to_centres(g: &LocalGraph, pairs: &[(u32, u32)]) -> HashMap<(u32, u32), f64> {
     use std::cmp::Reverse;
     use std::collections::BinaryHeap;
-    let mut reach: HashMap<u32, f64> = HashMap::new();
+    let mut reach: HashMap<u32, f64> = HashMap::default();
     for &(i, j) in pairs {
         let d = crate::geom::dist(g.pos[i as usize], g.pos[j as usize]);
         let e = reach.entry(j).or_insert(0.0);
@@ -340,8 +340,8 @@ fn graph_distances_to_centres(g: &LocalGraph, pairs: &[(u32, u32)]) -> HashMap<(
     }
     let mut centres: Vec<(u32, f64)> = reach.into_iter().collect();
     centres.sort_unstable_by_key(|c| c.0);
-    let mut out = HashMap::new();
-    let mut dist_to: HashMap<u32, f64> = HashMap::new();
+    let mut out = HashMap::default();
+    let mut dist_to: HashMap<u32, f64> = HashMap::default();
     for (j, r) in centres {
         let limit = 3.0 * r + 1e-6;
         dist_to.clear();

@@ -26,7 +26,7 @@ pub fn recombine(g: &LocalGraph, parts: &mut Parts, rules: &Rules, passes: usize
     }
     let mut improvements = 0;
     // Pairs whose last exact division found nothing better are skipped until one side changes.
-    let mut stale: std::collections::HashSet<(u32, u32)> = std::collections::HashSet::new();
+    let mut stale: rustc_hash::FxHashSet<(u32, u32)> = rustc_hash::FxHashSet::default();
     for _ in 0..passes {
         let mut members = parts.all_members();
         let mut pairs: Vec<(u32, u32)> = Vec::new();

@@ -137,7 +137,7 @@ fn chain(g: &LocalGraph, parts: &mut Parts, band: Band, p: usize, mark: &mut Vec
     let in_band = |x: f64| band.holds(x);
     let members = parts.all_members();
     let mut states = vec![ChainState { part: p as u32, delta: 0.0, depth: 0, via: None }];
-    let mut seen: std::collections::HashSet<(u32, i64)> = std::collections::HashSet::new();
+    let mut seen: rustc_hash::FxHashSet<(u32, i64)> = rustc_hash::FxHashSet::default();
     seen.insert((p as u32, 0));
     let mut queue = VecDeque::from([0usize]);
     let mut found = None;

@@ -5,7 +5,7 @@
 //! opens more boundary than it closes. Fragments are taken in a fixed order (no randomness), and
 //! each accepted move lowers the objective, so the search ends.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use super::medoid::weighted_medoid;
 use super::region::{Band, LocalGraph, Parts, Rules};
@@ -41,7 +41,7 @@ pub fn keep_blocks_whole(g: &LocalGraph, parts: &mut Parts, rules: &Rules, passe
         for (f, fr) in fragments.iter().enumerate() {
             by_part[fr.part as usize].push(f as u32);
         }
-        let mut pieces_in_block: HashMap<u32, u32> = HashMap::new();
+        let mut pieces_in_block: HashMap<u32, u32> = HashMap::default();
         for fr in &fragments {
             *pieces_in_block.entry(g.block[fr.units[0] as usize]).or_default() += 1;
         }
@@ -359,7 +359,7 @@ mod tests {
     }
 
     fn blocks_split(g: &LocalGraph, parts: &Parts) -> usize {
-        let mut seen: HashMap<u32, u32> = HashMap::new();
+        let mut seen: HashMap<u32, u32> = HashMap::default();
         let mut split = std::collections::BTreeSet::new();
         for u in 0..g.len() {
             if *seen.entry(g.block[u]).or_insert(parts.part_of[u]) != parts.part_of[u] {

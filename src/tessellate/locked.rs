@@ -1,7 +1,7 @@
 //! Locked grids keep their input polygon: the triangles inside it go to the locked grid, and
 //! the rings of the other grids meet it at its own vertices, so the grids still tile.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use geo::kernels::{Kernel, Orientation, RobustKernel};
 use geo::{Coord, LineString, MultiPolygon, Polygon};
@@ -77,7 +77,7 @@ pub fn settle_locked_triangles(mesh: &Mesh, grid_of_triangle: &mut [u32], locked
         },
     );
     let area = |p: &Vec<u32>| p.iter().map(|&t| mesh.area(t as usize)).sum::<f64>();
-    let mut largest: HashMap<u32, (f64, usize)> = HashMap::new();
+    let mut largest: HashMap<u32, (f64, usize)> = HashMap::default();
     for (i, p) in pieces.iter().enumerate() {
         let e = largest.entry(labels[p[0] as usize]).or_insert((-1.0, i));
         if area(p) > e.0 {
@@ -152,7 +152,7 @@ impl LockedFit {
     /// The fit for locked polygons (working metres) with each vertex's working and given
     /// position.
     pub fn new<'a>(polygons: impl IntoIterator<Item = (&'a MultiPolygon<f64>, &'a [(Coord<f64>, Coord<f64>)])>) -> LockedFit {
-        let mut vertices = HashMap::new();
+        let mut vertices = HashMap::default();
         let mut edges = Vec::new();
         for (mp, pairs) in polygons {
             let given: HashMap<Key, Coord<f64>> = pairs.iter().map(|(w, g)| (key(*w), *g)).collect();

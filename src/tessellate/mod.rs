@@ -9,6 +9,7 @@ pub mod smooth;
 pub mod spikes;
 
 use geo::{Coord, LineString, MultiPolygon, Polygon};
+use rayon::prelude::*;
 
 use self::locked::{settle_locked_triangles, settle_micro_triangles, LockedFit};
 use self::open_land::give_open_land;
@@ -134,7 +135,7 @@ pub fn dissolve_simplified(mesh: &Mesh, labels: &[u32], n: usize, mut keep: Vec<
     use geo::Validation;
     let mut shapes = dissolve(mesh, labels, n, Some(&keep));
     for _ in 0..3 {
-        let invalid: Vec<bool> = shapes.iter().map(|s| !s.polygons.is_valid()).collect();
+        let invalid: Vec<bool> = shapes.par_iter().map(|s| !s.polygons.is_valid()).collect();
         if !invalid.iter().any(|&b| b) {
             break;
         }
@@ -175,8 +176,9 @@ pub fn dissolve(mesh: &Mesh, grid_of_triangle: &[u32], n_grids: usize, keep: Opt
             }
         }
     }
-    edges.sort_unstable();
-    let mut shapes: Vec<GridShape> = area.into_iter().map(|a| GridShape { polygons: MultiPolygon(Vec::new()), area: a }).collect();
+    edges.par_sort_unstable();
+    // The edges of each grid, traced in parallel.
+    let mut runs: Vec<(u32, usize, usize)> = Vec::new();
     let mut start = 0;
     while start < edges.len() {
         let g = edges[start].0;
@@ -184,13 +186,19 @@ pub fn dissolve(mesh: &Mesh, grid_of_triangle: &[u32], n_grids: usize, keep: Opt
         while end < edges.len() && edges[end].0 == g {
             end += 1;
         }
-        shapes[g as usize].polygons = trace(&mesh.points, &edges[start..end], keep);
+        runs.push((g, start, end));
+        start = end;
+    }
+    let traced: Vec<(u32, MultiPolygon<f64>)> = runs.par_iter().map(|&(g, start, end)| (g, trace(&mesh.points, &edges[start..end], keep))).collect();
+    let mut shapes: Vec<GridShape> = area.into_iter().map(|a| GridShape { polygons: MultiPolygon(Vec::new()), area: a }).collect();
+    for (g, polygons) in traced {
+        let shape = &mut shapes[g as usize];
         if keep.is_some() {
             // Simplified rings: the area of the polygons as drawn (shared arcs move area
             // between neighbours only, so the total stays the tiled area).
-            shapes[g as usize].area = geo::Area::unsigned_area(&shapes[g as usize].polygons);
+            shape.area = geo::Area::unsigned_area(&polygons);
         }
-        start = end;
+        shape.polygons = polygons;
     }
     shapes
 }

@@ -2,7 +2,7 @@
 //! goes whole to the neighbouring grid it shares the longest boundary with, instead of being
 //! shared out among the cells around it, unless that would cut a grid in two.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use crate::geom::dist;
 use crate::graph::{Cells, Mesh, NONE};
@@ -44,7 +44,7 @@ fn give_pieces(mesh: &Mesh, open: &dyn Fn(usize) -> bool, cross_barriers: bool, 
         piece.iter().for_each(|&t| in_piece[t as usize] = k as u32);
     }
     // The triangles of each label (entries go stale when a triangle moves; counting checks).
-    let mut members: HashMap<u32, Vec<u32>> = HashMap::new();
+    let mut members: HashMap<u32, Vec<u32>> = HashMap::default();
     for (t, &l) in label.iter().enumerate() {
         if l != NONE {
             members.entry(l).or_default().push(t as u32);
@@ -56,7 +56,7 @@ fn give_pieces(mesh: &Mesh, open: &dyn Fn(usize) -> bool, cross_barriers: bool, 
             // A strip (between two carriageways, along a river bank): its cells meet midway.
             continue;
         }
-        let mut shared: HashMap<u32, f64> = HashMap::new();
+        let mut shared: HashMap<u32, f64> = HashMap::default();
         for &t in piece {
             let t = t as usize;
             for i in 0..3 {

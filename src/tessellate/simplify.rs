@@ -4,7 +4,7 @@
 //! of mesh vertices to keep. Both grids along an arc drop the same vertices, so they still share
 //! their boundary exactly: no gap, no overlap.
 
-use std::collections::HashMap;
+use rayon::prelude::*;
 
 use geo::Coord;
 
@@ -19,9 +19,10 @@ pub fn kept_vertices(mesh: &Mesh, grid_of_triangle: &[u32], tolerance: f64, froz
     if tolerance <= 0.0 {
         return keep;
     }
-    // Undirected boundary edges with the grids on their two sides (NONE outside).
-    let mut sides: HashMap<(u32, u32), (u32, u32)> = HashMap::new();
+    // Undirected boundary edges (lower vertex first) with the grids on their two sides (NONE
+    // outside), each once.
     let mut corner = vec![false; mesh.points.len()];
+    let mut sides: Vec<(u32, u32, (u32, u32))> = Vec::new();
     for t in 0..mesh.len() {
         let g = grid_of_triangle[t];
         let tri = mesh.triangles[t];
@@ -38,10 +39,11 @@ pub fn kept_vertices(mesh: &Mesh, grid_of_triangle: &[u32], tolerance: f64, froz
                 continue;
             }
             let (a, b) = (tri[i], tri[(i + 1) % 3]);
-            let key = (a.min(b), a.max(b));
-            sides.insert(key, (g.min(other), g.max(other)));
+            sides.push((a.min(b), a.max(b), (g.min(other), g.max(other))));
         }
     }
+    sides.par_sort_unstable();
+    sides.dedup_by_key(|e| (e.0, e.1));
     // Vertices next to a footprint stay too, so that no simplified arc cuts a footprint's corner.
     let near_footprint: Vec<bool> = corner.clone();
     for tri in &mesh.triangles {
@@ -49,37 +51,42 @@ pub fn kept_vertices(mesh: &Mesh, grid_of_triangle: &[u32], tolerance: f64, froz
             tri.iter().for_each(|&v| corner[v as usize] = true);
         }
     }
-    // Boundary edges at each vertex.
-    let mut at: HashMap<u32, Vec<(u32, (u32, u32))>> = HashMap::new();
-    for (&(a, b), &pair) in &sides {
-        at.entry(a).or_default().push((b, pair));
-        at.entry(b).or_default().push((a, pair));
+    // Boundary edges at each vertex, as (other end, grids, edge), sorted (compressed rows).
+    let mut at_entries: Vec<(u32, u32, (u32, u32), u32)> = Vec::with_capacity(2 * sides.len());
+    for (e, &(a, b, pair)) in sides.iter().enumerate() {
+        at_entries.push((a, b, pair, e as u32));
+        at_entries.push((b, a, pair, e as u32));
     }
-    for list in at.values_mut() {
-        list.sort_unstable();
+    at_entries.par_sort_unstable();
+    let mut offsets = vec![0u32; mesh.points.len() + 1];
+    for &(v, ..) in &at_entries {
+        offsets[v as usize + 1] += 1;
     }
+    for v in 0..mesh.points.len() {
+        offsets[v + 1] += offsets[v];
+    }
+    let at = |v: u32| &at_entries[offsets[v as usize] as usize..offsets[v as usize + 1] as usize];
+    let on_boundary: Vec<u32> = (0..mesh.points.len() as u32).filter(|&v| offsets[v as usize] < offsets[v as usize + 1]).collect();
     let shared = |pair: (u32, u32)| pair.0 != NONE && pair.1 != NONE && !frozen(pair.0) && !frozen(pair.1);
     // A vertex inside an arc: two boundary edges between the same two grids, not a corner.
     let inner = |v: u32| -> bool {
-        let list = &at[&v];
-        list.len() == 2 && list[0].1 == list[1].1 && shared(list[0].1) && !corner[v as usize]
+        let list = at(v);
+        list.len() == 2 && list[0].2 == list[1].2 && shared(list[0].2) && !corner[v as usize]
     };
-    let mut starts: Vec<u32> = at.keys().copied().filter(|&v| !inner(v)).collect();
-    starts.sort_unstable();
-    let mut visited: std::collections::HashSet<(u32, u32)> = std::collections::HashSet::new();
-    let walk = |start: u32, keep: &mut Vec<bool>, visited: &mut std::collections::HashSet<(u32, u32)>| {
-        for &(next, pair) in &at[&start] {
-            if !shared(pair) || visited.contains(&(start.min(next), start.max(next))) {
+    let mut visited = vec![false; sides.len()];
+    let walk = |start: u32, keep: &mut Vec<bool>, visited: &mut Vec<bool>| {
+        for &(_, next, pair, edge) in at(start) {
+            if !shared(pair) || visited[edge as usize] {
                 continue;
             }
             let mut arc = vec![start];
             let (mut prev, mut cur) = (start, next);
-            visited.insert((start.min(cur), start.max(cur)));
+            visited[edge as usize] = true;
             arc.push(cur);
             while cur != start && inner(cur) {
-                let list = &at[&cur];
-                let nxt = if list[0].0 == prev { list[1].0 } else { list[0].0 };
-                visited.insert((cur.min(nxt), cur.max(nxt)));
+                let list = at(cur);
+                let (nxt, edge) = if list[0].1 == prev { (list[1].1, list[1].3) } else { (list[0].1, list[0].3) };
+                visited[edge as usize] = true;
                 prev = cur;
                 cur = nxt;
                 arc.push(cur);
@@ -87,15 +94,12 @@ pub fn kept_vertices(mesh: &Mesh, grid_of_triangle: &[u32], tolerance: f64, froz
             simplify_arc(&mesh.points, &arc, tolerance, keep);
         }
     };
-    for &s in &starts {
+    for &s in on_boundary.iter().filter(|&&v| !inner(v)) {
         walk(s, &mut keep, &mut visited);
     }
     // Closed arcs without a junction (a grid inside another): start at their lowest vertex.
-    let mut rest: Vec<u32> = at.keys().copied().filter(|&v| inner(v)).collect();
-    rest.sort_unstable();
-    for v in rest {
-        let list = &at[&v];
-        if list.iter().any(|&(w, _)| !visited.contains(&(v.min(w), v.max(w)))) {
+    for &v in on_boundary.iter().filter(|&&v| inner(v)) {
+        if at(v).iter().any(|&(.., edge)| !visited[edge as usize]) {
             walk(v, &mut keep, &mut visited);
         }
     }

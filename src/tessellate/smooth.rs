@@ -16,40 +16,73 @@ pub const TIP_DEG: f64 = 15.0;
 pub fn smooth_teeth(mesh: &Mesh, label: &mut [u32], allowed: &dyn Fn(usize, u32) -> bool) {
     let at_vertex = triangles_at_vertices(mesh);
     let mut sharp = SharpCorners::new(mesh);
+    // A round visits, in index order, the triangles whose surroundings changed since their last
+    // visit (all in the first round): the others would decide as they did, so the rounds move
+    // the same triangles as rounds over every triangle would.
+    let words = mesh.len().div_ceil(64);
+    let mut due = vec![!0u64; words];
+    if mesh.len() % 64 != 0 {
+        due[words - 1] = (1u64 << (mesh.len() % 64)) - 1;
+    }
     for _ in 0..ROUNDS {
+        let mut next = vec![0u64; words];
         let mut changed = false;
-        for t in 0..mesh.len() {
-            let own = label[t];
-            if own == NONE || mesh.footprint_owner[t] != NONE {
-                continue;
-            }
-            let mut other = [NONE; 3];
-            for i in 0..3 {
-                let nb = mesh.neighbours[t][i];
-                if nb != NONE && !mesh.is_barrier(t, i) {
-                    other[i] = label[nb as usize];
+        for w in 0..words {
+            let mut bits = due[w];
+            while bits != 0 {
+                let b = bits.trailing_zeros() as usize;
+                let t = 64 * w + b;
+                if let Some(h) = new_label(mesh, t, label, &at_vertex, &mut sharp) {
+                    if allowed(t, h) {
+                        label[t] = h;
+                        changed = true;
+                        // Triangles sharing a vertex with t see the change: later ones this
+                        // round, earlier ones (and t) in the next.
+                        for &v in &mesh.triangles[t] {
+                            for &a in at_vertex.of(v as usize) {
+                                let a = a as usize;
+                                if a > t {
+                                    due[a / 64] |= 1 << (a % 64);
+                                } else {
+                                    next[a / 64] |= 1 << (a % 64);
+                                }
+                            }
+                        }
+                    }
                 }
-            }
-            // Only a triangle on a grid boundary can be a tooth or a tip (most are not).
-            if !other.iter().any(|&h| h != NONE && h != own) {
-                continue;
-            }
-            let tooth = (0..3).find_map(|i| {
-                let h = other[i];
-                (h != NONE && h != own && other.iter().filter(|&&x| x == h).count() >= 2).then_some(h)
-            });
-            let to = tooth.or_else(|| tip_target(mesh, t, own, &other, label, &at_vertex, sharp.of(t)));
-            if let Some(h) = to {
-                if allowed(t, h) {
-                    label[t] = h;
-                    changed = true;
-                }
+                let higher = if b == 63 { 0 } else { !0u64 << (b + 1) };
+                bits = due[w] & higher;
             }
         }
         if !changed {
             break;
         }
+        due = next;
     }
+}
+
+/// The label triangle `t` should take as a tooth or a sliver's tip, if it is one.
+fn new_label(mesh: &Mesh, t: usize, label: &[u32], at_vertex: &Incidence, sharp: &mut SharpCorners) -> Option<u32> {
+    let own = label[t];
+    if own == NONE || mesh.footprint_owner[t] != NONE {
+        return None;
+    }
+    let mut other = [NONE; 3];
+    for i in 0..3 {
+        let nb = mesh.neighbours[t][i];
+        if nb != NONE && !mesh.is_barrier(t, i) {
+            other[i] = label[nb as usize];
+        }
+    }
+    // Only a triangle on a grid boundary can be a tooth or a tip (most are not).
+    if !other.iter().any(|&h| h != NONE && h != own) {
+        return None;
+    }
+    let tooth = (0..3).find_map(|i| {
+        let h = other[i];
+        (h != NONE && h != own && other.iter().filter(|&&x| x == h).count() >= 2).then_some(h)
+    });
+    tooth.or_else(|| tip_target(mesh, t, own, &other, label, at_vertex, sharp.of(t)))
 }
 
 /// When triangle `t` (of label `own`) is the tip of a sliver: the label across the edge, at its
