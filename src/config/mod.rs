@@ -236,7 +236,7 @@ pub struct Search {
     #[arg(long, default_value_t = Search::default().improve_passes)]
     pub improve_passes: usize,
     /// Search effort from 0 (fastest) to 1 (restarts, recombination of neighbouring grids, the
-    /// lower bound). [default: 1 up to 20,000 buildings, then 20,000/n (≥ 0.05)]
+    /// lower bound). [default: 1 up to 20,000 buildings, then (20,000/n)², e.g. 0.04 at 100,000]
     #[arg(long)]
     pub effort: Option<f64>,
     /// Cost of one metre of grid boundary that does not run along a street, in the objective's
@@ -289,7 +289,10 @@ pub struct SolverConfig {
     /// Compute a proven lower bound (Lagrangian) of the heuristic's plan and report the gap.
     #[arg(long = "no-lower-bound", action = ArgAction::SetFalse, help = "Skip the lower bound and the gap (faster)")]
     pub lower_bound: bool,
-    /// Time limit (s) of each MILP/LP solve.
+    /// Time budget (s) of the whole search: the division itself always completes, the optional
+    /// phases (recombination, restarts, boundary search, MILPs, the lower bound) stop when it is
+    /// spent and the best plan so far is returned (summary: solution.time_limit_reached); every
+    /// MILP/LP solve gets what remains.
     #[arg(long = "time-limit", value_name = "SECONDS", default_value_t = SolverConfig::default().time_limit_s)]
     pub time_limit_s: f64,
     /// Relative MIP gap at which a MILP solve stops.

@@ -462,10 +462,18 @@ impl Hull {
 
         let n_faces = cdt.num_all_faces() - 1; // inner faces are 1..=n
         let mut raw_tri = vec![[0u32; 3]; n_faces];
+        let mut raw_nb = vec![[NONE; 3]; n_faces];
+        let mut raw_constraint = vec![0u8; n_faces];
         for face in cdt.inner_faces() {
             let t = face.fix().index() - 1;
-            for (i, v) in face.vertices().iter().enumerate() {
-                raw_tri[t][i] = new_point[v.fix().index()];
+            for (i, e) in face.adjacent_edges().iter().enumerate() {
+                raw_tri[t][i] = new_point[e.from().fix().index()];
+                if let Some(other) = e.rev().face().as_inner() {
+                    raw_nb[t][i] = (other.fix().index() - 1) as u32;
+                }
+                if e.as_undirected().is_constraint_edge() {
+                    raw_constraint[t] |= 1 << i;
+                }
             }
         }
         let mut face_order: Vec<(u32, u32)> =
@@ -475,21 +483,9 @@ impl Hull {
         for (i, &(_, t)) in face_order.iter().enumerate() {
             face_index[t as usize] = i as u32;
         }
-        let mut tri = vec![[0u32; 3]; n_faces];
-        let mut nb = vec![[NONE; 3]; n_faces];
-        let mut constraint = vec![0u8; n_faces];
-        for face in cdt.inner_faces() {
-            let t = face_index[face.fix().index() - 1] as usize;
-            for (i, e) in face.adjacent_edges().iter().enumerate() {
-                tri[t][i] = new_point[e.from().fix().index()];
-                if let Some(other) = e.rev().face().as_inner() {
-                    nb[t][i] = face_index[other.fix().index() - 1];
-                }
-                if e.as_undirected().is_constraint_edge() {
-                    constraint[t] |= 1 << i;
-                }
-            }
-        }
+        let tri: Vec<[u32; 3]> = face_order.par_iter().map(|&(_, t)| raw_tri[t as usize]).collect();
+        let nb: Vec<[u32; 3]> = face_order.par_iter().map(|&(_, t)| raw_nb[t as usize].map(|o| if o == NONE { NONE } else { face_index[o as usize] })).collect();
+        let constraint: Vec<u8> = face_order.par_iter().map(|&(_, t)| raw_constraint[t as usize]).collect();
         Hull { points, tri, nb, constraint, face_index }
     }
 

@@ -193,18 +193,20 @@ fn corner_units(mesh: &Mesh, label: &[u32], fixed: &(dyn Fn(usize, usize) -> boo
             several[g] = true;
         }
     }
-    // Of several candidates, the nearest (ties to the lower unit).
+    // Of several candidates, the nearest (ties to the lower unit): each (group, unit) pair once,
+    // measured in parallel.
+    let mut pairs: Vec<(u32, u32, u32)> = (0..3 * n)
+        .filter_map(|c| {
+            let (l, g) = (label[c / 3], group[c]);
+            (l != NONE && several[g as usize]).then(|| (g, l, mesh.triangles[c / 3][c % 3]))
+        })
+        .collect();
+    pairs.par_sort_unstable_by_key(|&(g, l, _)| (g, l));
+    pairs.dedup_by_key(|&mut (g, l, _)| (g, l));
+    let measured: Vec<f64> = pairs.par_iter().with_min_len(1 << 10).map(|&(_, l, v)| footprints.distance(l, mesh.points[v as usize])).collect();
     let mut nearest = vec![(f64::INFINITY, NONE); groups as usize];
-    for c in 0..3 * n {
-        let (l, g) = (label[c / 3], group[c] as usize);
-        if l == NONE || !several[g] {
-            continue;
-        }
-        let best = &mut nearest[g];
-        if l == best.1 {
-            continue;
-        }
-        let d = footprints.distance(l, mesh.points[mesh.triangles[c / 3][c % 3] as usize]);
+    for (&(g, l, _), &d) in pairs.iter().zip(&measured) {
+        let best = &mut nearest[g as usize];
         if d < best.0 || (d == best.0 && l < best.1) {
             *best = (d, l);
         }

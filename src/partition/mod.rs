@@ -9,6 +9,7 @@
 pub mod bisect;
 pub mod bound;
 pub mod count;
+pub mod deadline;
 pub mod exact;
 pub mod improve;
 pub mod medoid;
@@ -24,6 +25,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use self::count::{choose_counts, count_range, RegionCount};
+use self::deadline::Deadline;
 use self::region::{Band, LocalGraph, Parts, Rules};
 use crate::config::PartitionConfig;
 use crate::error::{Error, Result};
@@ -118,6 +120,9 @@ pub struct Plan {
     pub exact_work: (usize, usize),
     /// Grids the household bounds call for, before any cap by the number of workers.
     pub grids_wanted: usize,
+    /// True when the time limit stopped some optional phase of the search (the plan is the
+    /// best found by then and may differ between runs).
+    pub time_limit_reached: bool,
 }
 
 impl Plan {
@@ -189,10 +194,10 @@ pub fn partition_with_progress(
     let n_fixed = grids.len();
     let Tasks { tasks, limited_by_workers, grids_wanted } = region_tasks(graph, config, regions, n_fixed);
 
-    // Search effort: full up to 20,000 units, less beyond, so large instances stay fast.
-    let effort = config.search.effort.unwrap_or_else(|| (20_000.0 / graph.len().max(1) as f64).clamp(0.05, 1.0));
+    let effort = config.search.effort.unwrap_or_else(|| default_effort(graph.len()));
     let config = &config.with_boundary_weight_for(config.search.boundary_weight.is_none() && graph.has_boundary_along_streets());
-    let solved = solve_regions(graph, metric, &tasks, config, effort, step)?;
+    let deadline = Deadline::after(config.solver.time_limit_s);
+    let solved = solve_regions(graph, metric, &tasks, config, effort, &deadline, step)?;
     let n_regions = tasks.len();
     let totals = RegionTotals::of(&solved, config);
     let wording = Wording { lo, hi, limited_by_workers, name };
@@ -216,7 +221,16 @@ pub fn partition_with_progress(
         exact_work: totals.exact_work,
         effort,
         grids_wanted,
+        time_limit_reached: deadline.reached(),
     })
+}
+
+/// The search effort when none is given: full (1) up to 20,000 units, then falling with the
+/// square of the size ((20,000 / n)²: 0.04 at 100,000 units), so that the optional phases
+/// cost about as much per unit at every size and large cities stay fast.
+pub fn default_effort(units: usize) -> f64 {
+    let r = (20_000.0 / units.max(1) as f64).min(1.0);
+    r * r
 }
 
 /// The grids made before any region is divided, and the regions left to divide.
@@ -327,6 +341,7 @@ fn solve_regions(
     tasks: &[RegionTask],
     config: &PartitionConfig,
     effort: f64,
+    deadline: &Deadline,
     step: &(dyn Fn(Option<usize>) + Sync),
 ) -> Result<Vec<RegionResult>> {
     step(Some(tasks.len()));
@@ -334,7 +349,11 @@ fn solve_regions(
         .par_iter()
         .enumerate()
         .map(|(r, task)| {
-            let solved = solve_region(graph, metric, task, config, r as u64, effort);
+            let t0 = std::time::Instant::now();
+            let solved = solve_region(graph, metric, task, config, r as u64, effort, deadline);
+            if std::env::var_os("WANGGE_TRACE_REGIONS").is_some() {
+                eprintln!("region {r}: {} units, {} grids, {:.3} s", task.units.len(), task.count.k, t0.elapsed().as_secs_f64());
+            }
             step(None);
             solved
         })
@@ -561,12 +580,12 @@ pub struct RegionResult {
 /// small regions (which also proves infeasibility), else neighbouring counts, restarts and a
 /// plateau walk; then local search for compactness; then, with `exact`, the MILP (warm-started
 /// from the heuristic), else the Lagrangian lower bound.
-fn solve_region(graph: &UnitGraph, metric: &Metric, task: &RegionTask, config: &PartitionConfig, stream: u64, effort: f64) -> Result<RegionResult> {
+fn solve_region(graph: &UnitGraph, metric: &Metric, task: &RegionTask, config: &PartitionConfig, stream: u64, effort: f64, deadline: &Deadline) -> Result<RegionResult> {
     let g = LocalGraph::induced(graph, &task.units, metric);
     let mut rng = Rng::new(config.search.seed, stream);
     let band = task.count.band;
     let rules = Rules { band, contiguity: config.bounds.contiguity, max_walk: config.bounds.max_walk_m, boundary_weight: 0.0 };
-    let search = RegionSearch { g: &g, task, config, band, rules, effort };
+    let search = RegionSearch { g: &g, task, config, band, rules, effort, deadline };
     let (mut parts, mut status) = search.balance(&mut rng);
     search.polish_local(&mut parts, &mut rng);
     if status == RegionStatus::Balanced {
@@ -575,12 +594,12 @@ fn solve_region(graph: &UnitGraph, metric: &Metric, task: &RegionTask, config: &
     if let Some(limit) = config.bounds.max_walk_m {
         search.hold_max_walk(&mut parts, &mut status, limit, &mut rng);
     }
-    if !config.solver.exact && config.solver.polish && status == RegionStatus::Balanced && g.len() > 2 && g.len() <= POLISH_MAX_UNITS {
+    if !config.solver.exact && config.solver.polish && status == RegionStatus::Balanced && g.len() > 2 && g.len() <= POLISH_MAX_UNITS && !deadline.passed() {
         search.milp_polish(&mut parts)?;
     }
     // Resolved by `partition_with_progress` for the whole graph.
     let boundary_weight = config.search.boundary_weight.unwrap_or(0.0);
-    if !config.solver.exact && boundary_weight > 0.0 {
+    if !config.solver.exact && boundary_weight > 0.0 && !deadline.passed() {
         // Boundaries onto streets and blocks kept whole, at a bounded cost in walks.
         let rules = Rules { boundary_weight, ..search.rules };
         improve::improve(&g, &mut parts, &rules, config.search.improve_passes, &mut rng);
@@ -588,9 +607,9 @@ fn solve_region(graph: &UnitGraph, metric: &Metric, task: &RegionTask, config: &
             improve::improve(&g, &mut parts, &rules, config.search.improve_passes, &mut rng);
         }
     }
-    let proof = if config.solver.exact && g.len() <= milp::EXACT_REGION_MAX {
+    let proof = if config.solver.exact && g.len() <= milp::EXACT_REGION_MAX && !deadline.passed() {
         search.exact_milp(&mut parts, &mut status)?
-    } else if config.solver.lower_bound && effort >= 0.5 {
+    } else if config.solver.lower_bound && effort >= 0.5 && !deadline.passed() {
         Proof { bound: Some(search.lower_bound(&parts)?), exact: None, exact_work: (0, 0) }
     } else {
         Proof { bound: None, exact: None, exact_work: (0, 0) }
@@ -612,6 +631,8 @@ struct RegionSearch<'a> {
     rules: Rules,
     /// Search effort.
     effort: f64,
+    /// The end of the time budget.
+    deadline: &'a Deadline,
 }
 
 /// What the exact search of a small region found.
@@ -635,6 +656,12 @@ struct Proof {
 }
 
 impl RegionSearch<'_> {
+    /// The settings of a MILP/LP solve: the configuration's, limited to the time that remains.
+    fn solver_options(&self, max_nodes: Option<usize>) -> SolverOptions {
+        let options = SolverOptions::of(&self.config.solver, max_nodes);
+        SolverOptions { time_limit_s: options.time_limit_s.min(self.deadline.remaining_s()).max(0.01), ..options }
+    }
+
     /// Bisection into `k` parts, repaired when it misses the band: (excess over the band, division).
     fn attempt(&self, k: usize, rng: &mut Rng) -> (f64, Parts) {
         let (g, band) = (self.g, self.band);
@@ -720,6 +747,9 @@ impl RegionSearch<'_> {
     fn polish_local(&self, parts: &mut Parts, rng: &mut Rng) {
         let (g, config, effort) = (self.g, self.config, self.effort);
         improve::improve(g, parts, &self.rules, config.search.improve_passes, rng);
+        if self.deadline.passed() {
+            return;
+        }
         let passes = ((config.search.improve_passes as f64 * effort).ceil() as usize).max(1);
         if recombine::recombine_all(g, parts, &self.rules, passes, effort >= 0.5, rng) > 0 {
             improve::improve(g, parts, &self.rules, config.search.improve_passes, rng);
@@ -731,6 +761,9 @@ impl RegionSearch<'_> {
         let g = self.g;
         let starts = ((MULTISTART_UNITS / g.len().max(1)).min(MULTISTART_MAX) as f64 * self.effort) as usize;
         for _ in 0..starts {
+            if self.deadline.passed() {
+                break;
+            }
             let (e, mut p) = self.attempt(parts.len(), rng);
             if e > 0.0 {
                 continue;
@@ -771,7 +804,7 @@ impl RegionSearch<'_> {
     /// Matheuristic: the MILP restricted to nearby centres, warm-started, with a deterministic work limit; its division replaces a costlier one.
     fn milp_polish(&self, parts: &mut Parts) -> Result<()> {
         let (g, config) = (self.g, self.config);
-        let options = SolverOptions::of(&config.solver, Some(POLISH_NODES));
+        let options = self.solver_options(Some(POLISH_NODES));
         let out = milp::solve_model(g, parts.len(), self.band, config.bounds.contiguity, config.bounds.max_walk_m, Some(&*parts), milp::Candidates::Nearest(POLISH_CANDIDATES), &options)?;
         if let (Some(part_of), Some(o)) = (&out.part_of, out.objective) {
             if o < parts.cost(g) - 1e-9 {
@@ -787,7 +820,7 @@ impl RegionSearch<'_> {
     /// The exact MILP, warm-started: its division replaces a costlier or unbalanced one, and it may prove infeasibility; returns its bound.
     fn exact_milp(&self, parts: &mut Parts, status: &mut RegionStatus) -> Result<Proof> {
         let (g, config) = (self.g, self.config);
-        let options = SolverOptions::of(&config.solver, None);
+        let options = self.solver_options(None);
         let k = parts.len();
         let out = milp::solve_exact(g, k, self.band, config.bounds.contiguity, config.bounds.max_walk_m, Some(&*parts), &options)?;
         match (&out.part_of, out.status) {
@@ -812,7 +845,7 @@ impl RegionSearch<'_> {
         let iterations = ((bound::ITERATIONS as f64 * self.effort) as usize).max(100);
         let lag = bound::lagrangian_bound(g, parts.len(), self.band, config.bounds.max_walk_m, parts, iterations);
         let lp = if config.solver.lp_bound {
-            let options = SolverOptions::of(&config.solver, None);
+            let options = self.solver_options(None);
             milp::lp_bound(g, parts.len(), self.band, config.bounds.contiguity, config.bounds.max_walk_m, &options)?
         } else {
             None

@@ -216,6 +216,7 @@ pub fn redivide(graph: &UnitGraph, metric: &Metric, config: &PartitionConfig, ex
         exact_skipped: 0,
         effort: config.search.effort.unwrap_or(1.0),
         exact_work: (0, 0),
+        time_limit_reached: false,
     };
     Ok(StablePlan { plan, home, notes })
 }

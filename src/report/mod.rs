@@ -101,12 +101,19 @@ pub fn report(s: Stages, progress: &mut Progress) -> Result<Partitioned> {
         staffing: s.workers.as_deref().zip(staffing.as_ref().map(|st| &st.0)),
     };
     let violations = violations::violation_reports(&violation_inputs, config);
-    let warnings: Vec<String> = [&model.warnings, &outcome.report.warnings, &s.graphed.warnings, &s.walks.warnings, &s.division.notes, &s.tiling.warnings]
+    let mut warnings: Vec<String> = [&model.warnings, &outcome.report.warnings, &s.graphed.warnings, &s.walks.warnings, &s.division.notes, &s.tiling.warnings]
         .into_iter()
         .flatten()
         .chain(staffing.iter().filter_map(|st| st.1.as_ref()))
         .cloned()
         .collect();
+    if plan.time_limit_reached {
+        warnings.push(format!(
+            "the search reached its time limit ({} s, --time-limit): the plan is the best found by then (every grid is divided; \
+             some optional improvement was skipped) and may differ between runs",
+            config.solver.time_limit_s
+        ));
+    }
     let summary = Summary::new(SummaryInputs {
         config,
         input: s.inputs.clone(),

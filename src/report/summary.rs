@@ -168,6 +168,11 @@ pub struct SolutionSummary {
     pub exact_rounds: usize,
     /// Separator cuts of the exact MILP.
     pub exact_cuts: usize,
+    /// The search's time budget in seconds (`--time-limit`).
+    pub time_limit_s: f64,
+    /// True when the time budget stopped some optional phase of the search: the plan is the
+    /// best found by then and may differ between runs.
+    pub time_limit_reached: bool,
 }
 
 /// How a plan was found.
@@ -418,6 +423,8 @@ impl SolutionSummary {
             "MILP dual bound (HiGHS)"
         } else if !config.solver.lower_bound {
             "none (--no-lower-bound)"
+        } else if plan.time_limit_reached && plan.regions_bound.is_none() {
+            "none: the time limit was reached first (a larger --time-limit computes it)"
         } else if plan.effort < 0.5 {
             "skipped at this size for speed (--effort 1 computes it)"
         } else if config.solver.lp_bound {
@@ -438,6 +445,8 @@ impl SolutionSummary {
             exact_skipped_regions: plan.exact_skipped,
             exact_rounds: plan.exact_work.0,
             exact_cuts: plan.exact_work.1,
+            time_limit_s: config.solver.time_limit_s,
+            time_limit_reached: plan.time_limit_reached,
         }
     }
 }
