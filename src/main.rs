@@ -217,6 +217,11 @@ struct PartitionArgs {
     /// bounds or in pieces change, moving few households (see --stability).
     #[arg(long, value_name = "FILE")]
     existing: Option<PathBuf>,
+    /// Communities (社区, polygons with a code and a name column: --community-code,
+    /// --community-name): each is divided on its own, no grid crosses a community boundary, and
+    /// grid ids are CODE-001, ... (see also --by).
+    #[arg(long, value_name = "FILE")]
+    communities: Option<PathBuf>,
     /// Configuration (JSON: field names as in summary.json's config; a summary.json itself
     /// works); flags given here override it.
     #[arg(long, value_name = "FILE")]
@@ -277,6 +282,7 @@ fn run_partition(args: PartitionArgs, matches: &ArgMatches) -> Result<ExitCode, 
         households_table: args.households_table.clone(),
         population_zones: args.population_zones.clone(),
         existing: args.existing.clone(),
+        communities: args.communities.clone(),
         read: args.read.clone(),
     };
     let mut progress = Progress::new(!args.quiet);

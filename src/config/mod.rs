@@ -64,6 +64,10 @@ pub struct PartitionConfig {
     #[serde(flatten)]
     #[command(flatten)]
     pub micro: MicroGrids,
+    /// Communities the grids nest in.
+    #[serde(flatten)]
+    #[command(flatten)]
+    pub nesting: Nesting,
 }
 
 /// Columns of the buildings layer and its coordinate system.
@@ -377,6 +381,42 @@ pub struct MicroGrids {
     pub code_prefix: Option<String>,
 }
 
+/// Communities (社区) the grids nest in: given as polygons (`--communities FILE`, with a code and
+/// a name column) or as a column of the buildings (`--by`). Each community is divided on its
+/// own: no grid crosses a community boundary, grid ids are `CODE-NNN` and codes
+/// `[prefix]CODE` + 3 digits.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, Args)]
+#[serde(default)]
+pub struct Nesting {
+    /// Community column of the buildings: each distinct value is a community, divided on its
+    /// own (grid ids CODE-001, ...). Buildings without a value form the community `none`.
+    #[arg(long, value_name = "COLUMN")]
+    pub by: Option<String>,
+    /// Code column of the --communities polygons. [default: code]
+    #[arg(long, value_name = "COLUMN")]
+    pub community_code: Option<String>,
+    /// Name column of the --communities polygons. [default: name, when present]
+    #[arg(long, value_name = "COLUMN")]
+    pub community_name: Option<String>,
+}
+
+impl Nesting {
+    /// Default code column of a communities layer.
+    pub const CODE_COLUMN: &'static str = "code";
+    /// Default name column of a communities layer.
+    pub const NAME_COLUMN: &'static str = "name";
+
+    /// The code column of the communities layer in force.
+    pub fn code_column(&self) -> &str {
+        self.community_code.as_deref().unwrap_or(Self::CODE_COLUMN)
+    }
+
+    /// The name column of the communities layer in force.
+    pub fn name_column(&self) -> &str {
+        self.community_name.as_deref().unwrap_or(Self::NAME_COLUMN)
+    }
+}
+
 /// The flat form a configuration is read from: every group's fields, plus whatever is left
 /// (unknown names, refused).
 #[derive(Deserialize)]
@@ -399,6 +439,8 @@ struct FlatConfig {
     redivision: Redivision,
     #[serde(flatten)]
     micro: MicroGrids,
+    #[serde(flatten)]
+    nesting: Nesting,
     /// Names no group took.
     #[serde(flatten)]
     unknown: BTreeMap<String, Value>,
@@ -421,6 +463,7 @@ impl TryFrom<FlatConfig> for PartitionConfig {
             sources: f.sources,
             redivision: f.redivision,
             micro: f.micro,
+            nesting: f.nesting,
         })
     }
 }

@@ -106,7 +106,7 @@ pub fn build_cells(mesh: &Mesh, n_buildings: usize, labels: &dyn Fn(u32) -> Stri
     make_cells_connected(mesh, &mut label, &seeded, &unit_buildings, labels, &mut warnings);
 
     let unclaimed_area: f64 = (0..n).filter(|&t| label[t] == NONE).map(|t| mesh.area(t)).sum();
-    if unclaimed_area > 0.0 {
+    if unclaimed_area >= 0.5 {
         warnings.push(format!(
             "{unclaimed_area:.0} m² of the territory hold no building and touch none (a separate part of the territory?): \
              they are left out of every grid"
@@ -156,7 +156,7 @@ fn sweep(
             let blocked = match crossing {
                 Crossing::Nothing => mesh.is_barrier(t, i) || mesh.is_street(t, i),
                 Crossing::Streets => mesh.is_barrier(t, i),
-                Crossing::Everything => false,
+                Crossing::Everything => mesh.is_fence(t, i),
             };
             if nb == NONE || blocked {
                 continue;
@@ -231,7 +231,7 @@ pub(crate) fn make_cells_connected(
                 let t = t as usize;
                 for i in 0..3 {
                     let nb = mesh.neighbours[t][i];
-                    if nb == NONE {
+                    if nb == NONE || mesh.is_fence(t, i) {
                         continue;
                     }
                     let nl = label[nb as usize];

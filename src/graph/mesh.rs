@@ -52,6 +52,9 @@ pub struct Mesh {
     pub barrier_edges: Vec<u8>,
     /// Bit `i` set when edge `i` lies on a street (a preferred grid boundary, not a barrier).
     pub street_edges: Vec<u8>,
+    /// Bit `i` set when edge `i` lies on a fence: a community boundary, a barrier that not even
+    /// land cut off from every building is shared across (empty when there is none).
+    pub fence_edges: Vec<u8>,
     /// Building whose footprint holds the triangle (lowest index when footprints overlap), or [`NONE`].
     pub footprint_owner: Vec<u32>,
     /// Pairs of buildings that must share a grid: overlapping footprints, or a building whose
@@ -86,6 +89,11 @@ impl Mesh {
     /// True when edge `i` of triangle `t` lies on a barrier.
     pub fn is_barrier(&self, t: usize, i: usize) -> bool {
         self.barrier_edges[t] & (1 << i) != 0
+    }
+
+    /// True when edge `i` of triangle `t` lies on a fence (a community boundary).
+    pub fn is_fence(&self, t: usize, i: usize) -> bool {
+        self.fence_edges.get(t).is_some_and(|bits| bits & (1 << i) != 0)
     }
 
     /// True when edge `i` of triangle `t` lies on a street.
@@ -202,13 +210,17 @@ fn triangulate(vertices: Vec<Point2<f64>>, edges: Vec<[usize; 2]>, refine: bool)
 /// outside them; other vertices within [`SNAP_M`] of a guide vertex are moved onto it. The
 /// territory's water is left out of the domain (but for footprints and guides); barrier and
 /// street lines are constraint edges, marked on the triangles.
-pub fn build_mesh(buildings: &[Building], territory: &Territory, barriers: &[LineString<f64>], streets: &[LineString<f64>], guides: &MultiPolygon<f64>) -> Result<Mesh> {
+///
+/// `fences` (community boundaries) are barriers too, marked apart (see [`Mesh::fence_edges`]).
+pub fn build_mesh(buildings: &[Building], territory: &Territory, barriers: &[LineString<f64>], fences: &[LineString<f64>], streets: &[LineString<f64>], guides: &MultiPolygon<f64>) -> Result<Mesh> {
     let footprints: Vec<Vec<Polygon<f64>>> = buildings.iter().map(footprint_polygons).collect();
     let mut cons = guide_constraints(guides);
     add_territory_edges(&mut cons, territory, guides);
     add_footprint_rings(&mut cons, &footprints);
     let clip = barrier_clip(territory, &footprints);
-    let barrier_segments = add_barriers(&mut cons, barriers, clip);
+    let mut barrier_segments = add_barriers(&mut cons, barriers, clip);
+    let fence_segments = add_barriers(&mut cons, fences, clip);
+    barrier_segments.extend(fence_segments.iter().copied());
     let street_segments = add_streets(&mut cons, streets, clip);
     cons.edges.sort_unstable();
     cons.edges.dedup();
@@ -231,8 +243,9 @@ pub fn build_mesh(buildings: &[Building], territory: &Territory, barriers: &[Lin
     crate::progress::trace("mesh: anchors");
     let barrier_bits = hull.barrier_bits(barrier_segments);
     let street_bits = hull.barrier_bits(street_segments);
+    let fence_bits = if fence_segments.is_empty() { Vec::new() } else { hull.barrier_bits(fence_segments) };
     crate::progress::trace("mesh: barrier bits");
-    let mesh = keep_domain(hull, labels, barrier_bits, street_bits, refined);
+    let mesh = keep_domain(hull, labels, barrier_bits, street_bits, fence_bits, refined);
     crate::progress::trace("mesh: kept");
     Ok(mesh)
 }
@@ -723,7 +736,7 @@ fn tie_displaced_anchors(cdt: &ConstrainedDelaunayTriangulation<Point2<f64>>, hu
 }
 
 /// The mesh of the domain triangles only, renumbered in order.
-fn keep_domain(hull: Hull, labels: Labels, barrier_bits: Vec<u8>, street_bits: Vec<u8>, refined: bool) -> Mesh {
+fn keep_domain(hull: Hull, labels: Labels, barrier_bits: Vec<u8>, street_bits: Vec<u8>, fence_bits: Vec<u8>, refined: bool) -> Mesh {
     let n_faces = hull.len();
     let Labels { in_domain, owner, tied, water_area, .. } = labels;
     let Hull { points, tri: all_tri, nb: all_nb, .. } = hull;
@@ -745,6 +758,9 @@ fn keep_domain(hull: Hull, labels: Labels, barrier_bits: Vec<u8>, street_bits: V
         mesh.neighbours.push(all_nb[t].map(|nb| if nb == NONE { NONE } else { new_index[nb as usize] }));
         mesh.barrier_edges.push(barrier_bits[t]);
         mesh.street_edges.push(street_bits[t]);
+        if let Some(&bits) = fence_bits.get(t) {
+            mesh.fence_edges.push(bits);
+        }
         mesh.footprint_owner.push(owner[t]);
     }
     mesh

@@ -349,11 +349,12 @@ impl Refined {
         let mut neighbours = Vec::with_capacity(n);
         let mut barrier_edges = Vec::with_capacity(n);
         let mut street_edges = Vec::with_capacity(n);
+        let mut fence_edges = Vec::new();
         let mut footprint_owner = Vec::with_capacity(n);
         for (t, tri) in self.triangles.iter().enumerate() {
             let p = self.parent[t] as usize;
             let mut nb = [NONE; 3];
-            let (mut bar, mut street) = (0u8, 0u8);
+            let (mut bar, mut street, mut fence) = (0u8, 0u8, 0u8);
             for i in 0..3 {
                 // Across a parent edge: a piece of the parent's neighbour; inside: a sibling.
                 let across = match self.on_edge[t][i] {
@@ -368,11 +369,17 @@ impl Refined {
                     if mesh.is_street(p, e as usize) {
                         street |= 1 << i;
                     }
+                    if mesh.is_fence(p, e as usize) {
+                        fence |= 1 << i;
+                    }
                 }
             }
             neighbours.push(nb);
             barrier_edges.push(bar);
             street_edges.push(street);
+            if !mesh.fence_edges.is_empty() {
+                fence_edges.push(fence);
+            }
             footprint_owner.push(mesh.footprint_owner[p]);
         }
         let refined = Mesh {
@@ -381,6 +388,7 @@ impl Refined {
             neighbours,
             barrier_edges,
             street_edges,
+            fence_edges,
             footprint_owner,
             tied: mesh.tied.clone(),
             outside_triangles: mesh.outside_triangles,
@@ -419,6 +427,7 @@ mod tests {
             anchor: Coord { x: x + 5.0, y: y + 5.0 },
             existing_grid: None,
             part: None,
+            community: crate::model::communities::NO_COMMUNITY,
         }
     }
 
@@ -429,7 +438,7 @@ mod tests {
         let buildings = vec![building(0, 0.0, 0.0), building(1, 50.0, 0.0)];
         let area = MultiPolygon(vec![Rect::new(Coord { x: -20.0, y: -20.0 }, Coord { x: 80.0, y: 30.0 }).to_polygon()]);
         let territory = Territory { area, derived: false, water: MultiPolygon(vec![]) };
-        let mesh = build_mesh(&buildings, &territory, &[], &[], &MultiPolygon(vec![])).unwrap();
+        let mesh = build_mesh(&buildings, &territory, &[], &[], &[], &MultiPolygon(vec![])).unwrap();
         let label = |b: u32| b.to_string();
         let cells = build_cells(&mesh, 2, &label);
         let (fine, fine_cells) = split_at_midlines(&mesh, &cells, &buildings, &|_, _| false, &label);

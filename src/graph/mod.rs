@@ -45,13 +45,15 @@ pub fn build(model: &Model, config: &PartitionConfig) -> Result<Graphed> {
     // Streets and compound outlines: preferred boundaries.
     let preferred: Vec<geo::LineString<f64>> = model.streets.iter().cloned().chain(model.compounds.outlines()).collect();
     let mut streets: &[geo::LineString<f64>] = &preferred;
+    // Community boundaries are fences: barriers that nothing is shared across.
+    let (barriers, fences) = (&model.barriers, &model.communities.boundaries);
     crate::progress::trace("graph: start");
-    let mut coarse = match build_mesh(&model.buildings, &model.territory, &model.barriers, streets, &guides) {
+    let mut coarse = match build_mesh(&model.buildings, &model.territory, barriers, fences, streets, &guides) {
         Err(Error::Triangulation { message }) if !streets.is_empty() => {
             // Streets are a preference: rather than no grids, grids without them.
             warnings.push(format!("the triangulation failed with the streets and compound outlines ({message}): the grids were drawn without them"));
             streets = &[];
-            build_mesh(&model.buildings, &model.territory, &model.barriers, streets, &guides)?
+            build_mesh(&model.buildings, &model.territory, barriers, fences, streets, &guides)?
         }
         other => other?,
     };
@@ -62,7 +64,7 @@ pub fn build(model: &Model, config: &PartitionConfig) -> Result<Graphed> {
     if let Some(territory) = ponds_kept(model, &coarse, &coarse_cells) {
         // Land no building reaches inside small water bodies (an island in a pond): the pond
         // stays in the grids, so that the island is not a hole in them.
-        coarse = build_mesh(&model.buildings, &territory, &model.barriers, streets, &guides)?;
+        coarse = build_mesh(&model.buildings, &territory, barriers, fences, streets, &guides)?;
         coarse_cells = build_cells(&coarse, model.buildings.len(), &label);
     }
     if !coarse.refined {
@@ -78,7 +80,30 @@ pub fn build(model: &Model, config: &PartitionConfig) -> Result<Graphed> {
     crate::progress::trace("graph: blocks");
     let graph = build_unit_graph(model, &mesh, &cells, &blocks, config.graph.max_edge_m);
     crate::progress::trace("graph: unit graph");
+    warnings.extend(mixed_communities(model, &graph));
     Ok(Graphed { mesh, cells, graph, blocks, warnings })
+}
+
+/// Remarks on units whose buildings lie in different communities (overlapping footprints tie
+/// them): such a unit goes with the community of its first building.
+fn mixed_communities(model: &Model, graph: &UnitGraph) -> Vec<String> {
+    if !model.communities.is_nested() {
+        return Vec::new();
+    }
+    let mixed: Vec<String> = graph
+        .units
+        .iter()
+        .filter(|u| u.buildings.iter().any(|&b| model.buildings[b as usize].community != model.buildings[u.buildings[0] as usize].community))
+        .map(|u| u.buildings.iter().map(|&b| model.buildings[b as usize].name()).collect::<Vec<_>>().join("+"))
+        .collect();
+    if mixed.is_empty() {
+        return Vec::new();
+    }
+    vec![format!(
+        "{} group(s) of overlapping buildings span two communities and were kept with the community of their first building: {}",
+        mixed.len(),
+        crate::text::first_of(mixed.iter().cloned(), mixed.len(), 10, ", ")
+    )]
 }
 
 /// Water bodies smaller than this (m²) that hold land no building reaches stay in the grids.
@@ -310,6 +335,11 @@ pub fn build_unit_graph(model: &Model, mesh: &Mesh, cells: &Cells, blocks: &Bloc
         .collect();
     for k in &too_far {
         pairs.remove(k);
+    }
+    // Communities are divided on their own: no edge between two of them.
+    if model.communities.is_nested() {
+        let community = |u: u32| model.buildings[units[u as usize].buildings[0] as usize].community;
+        pairs.retain(|&(a, b), _| community(a) == community(b));
     }
     drop_point_contacts(&mut pairs, units.len());
     UnitGraph::from_pairs(units, pairs, too_far.len())

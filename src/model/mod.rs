@@ -4,6 +4,7 @@
 //! ([`household_table`]) or from totals per zone ([`zones`]).
 
 pub mod apportion;
+pub mod communities;
 pub mod compounds;
 pub mod existing;
 mod footprint;
@@ -57,6 +58,9 @@ pub struct Building {
     pub existing_grid: Option<u32>,
     /// When it is a part of an input building split by units or floors ([`split`]).
     pub part: Option<split::PartOf>,
+    /// Its community (an index into [`Model::communities`]), [`communities::NO_COMMUNITY`] when
+    /// the run is not nested in communities.
+    pub community: u32,
 }
 
 /// The area the grids must tile, in working metres.
@@ -88,6 +92,8 @@ pub struct Model {
     pub streets: Vec<LineString<f64>>,
     /// Residential compounds: their outlines are preferred boundaries like streets.
     pub compounds: compounds::Compounds,
+    /// Communities the grids nest in (none when not given).
+    pub communities: communities::Communities,
     /// Name of the population column used, if any.
     pub population_column: Option<String>,
     /// Where households and population came from when not (only) from the buildings' columns.
@@ -117,6 +123,7 @@ pub fn input_columns(config: &PartitionConfig) -> InputColumns {
         households_table: table_columns(config),
         population_zones: zone_columns(config),
         existing: existing_columns(config),
+        communities: vec![config.nesting.code_column().to_string(), config.nesting.name_column().to_string()],
     }
 }
 
@@ -164,6 +171,9 @@ pub fn building_columns(config: &PartitionConfig) -> Vec<String> {
     }
     if let Some(e) = &config.redivision.existing_column {
         cols.push(e.clone());
+    }
+    if let Some(by) = &config.nesting.by {
+        cols.push(by.clone());
     }
     cols
 }
@@ -244,6 +254,13 @@ pub fn build_model(layers: &InputLayers, config: &PartitionConfig) -> Result<Mod
     let network = layers::network_lines(layers.network.as_ref(), &frames, config, &mut warnings)?;
     let streets = layers::street_lines(&layers.streets, &frames, config, &mut warnings)?;
     let compounds = compounds::compounds(&layers.compounds, &frames, &out, &mut warnings)?;
+    let communities = communities::communities(layers, &frames, config, &mut out, &mut warnings)?;
+    if let (true, Some(union)) = (territory.derived, &communities.union) {
+        if !communities.list.iter().any(|c| c.outside) {
+            // Without a territory, communities that hold every building are the territory.
+            territory.area = union.clone();
+        }
+    }
     crate::progress::trace("model: layers");
-    Ok(Model { frame: frames.frame, buildings: out, territory, barriers, network, streets, compounds, population_column, sources: reports, warnings })
+    Ok(Model { frame: frames.frame, buildings: out, territory, barriers, network, streets, compounds, communities, population_column, sources: reports, warnings })
 }

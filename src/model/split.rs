@@ -374,6 +374,7 @@ pub fn split_oversize(model: &mut Model, layer: &Layer, config: &PartitionConfig
                 footprint,
                 existing_grid: b.existing_grid,
                 part: Some(PartOf { split, index: i as u32, unit: plan.unit, floors: plan.floors }),
+                community: b.community,
             });
         }
     }

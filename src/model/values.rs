@@ -129,6 +129,7 @@ impl BuildingValues {
                 anchor,
                 existing_grid: existing.and_then(|e| e.grid_of_building[f.row]),
                 part: None,
+                community: super::communities::NO_COMMUNITY,
             });
         }
         out

@@ -34,6 +34,9 @@ pub struct Inputs {
     pub population_zones: Option<PathBuf>,
     /// Existing grid polygons to re-divide from.
     pub existing: Option<PathBuf>,
+    /// Community polygons (社区) the grids nest in.
+    #[serde(default)]
+    pub communities: Option<PathBuf>,
     /// How to read the buildings (format override, layer, text encoding).
     #[serde(skip)]
     pub read: ReadOptions,
@@ -54,6 +57,8 @@ pub struct InputColumns {
     pub population_zones: Vec<String>,
     /// Of the existing grid polygons.
     pub existing: Vec<String>,
+    /// Of the communities (code and name).
+    pub communities: Vec<String>,
 }
 
 /// The input layers of a partition run.
@@ -79,12 +84,14 @@ pub struct InputLayers {
     pub population_zones: Option<Layer>,
     /// Existing grid polygons, if given.
     pub existing: Option<Layer>,
+    /// Community polygons, if given.
+    pub communities: Option<Layer>,
 }
 
 impl InputLayers {
     /// Only buildings (the other layers absent).
     pub fn buildings(buildings: Layer) -> InputLayers {
-        InputLayers { buildings, territory: None, barriers: Vec::new(), network: None, streets: Vec::new(), compounds: Vec::new(), workers: None, households_table: None, population_zones: None, existing: None }
+        InputLayers { buildings, territory: None, barriers: Vec::new(), network: None, streets: Vec::new(), compounds: Vec::new(), workers: None, households_table: None, population_zones: None, existing: None, communities: None }
     }
 }
 
@@ -106,5 +113,6 @@ pub fn read_inputs(inputs: &Inputs, columns: &InputColumns) -> Result<InputLayer
     let households_table = inputs.households_table.as_ref().map(|p| read_attribute_table(p, &table_cols, &ReadOptions::default())).transpose()?;
     let population_zones = inputs.population_zones.as_ref().map(|p| read(p, &columns.population_zones)).transpose()?;
     let existing = inputs.existing.as_ref().map(|p| read(p, &columns.existing)).transpose()?;
-    Ok(InputLayers { buildings, territory, barriers, network, streets, compounds, workers: inputs.workers.clone(), households_table, population_zones, existing })
+    let communities = inputs.communities.as_ref().map(|p| read(p, &columns.communities)).transpose()?;
+    Ok(InputLayers { buildings, territory, barriers, network, streets, compounds, workers: inputs.workers.clone(), households_table, population_zones, existing, communities })
 }

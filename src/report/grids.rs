@@ -87,6 +87,7 @@ pub fn grid_reports(input: &GridInputs, back: &mut BackProjection) -> Result<Vec
             polygon,
             worker: None,
             given_geometry,
+            community: numbering.nested.as_ref().map(|per| model.communities.list[per[g].0 as usize].code.clone()),
         }));
     }
     Ok(numbering.order.iter().filter_map(|&g| by_index[g].take()).collect())

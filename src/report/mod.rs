@@ -135,13 +135,38 @@ pub fn report(s: Stages, progress: &mut Progress) -> Result<Partitioned> {
         timings: &progress.timings(),
     });
     let rows = s.layers.buildings.features.len();
+    let position: std::collections::HashMap<&GridId, usize> = grids.iter().enumerate().map(|(i, g)| (&g.id, i)).collect();
+    let mut grid_violations = vec![Vec::new(); grids.len()];
+    for v in &violations {
+        if let Some(&i) = position.get(&v.grid_id) {
+            grid_violations[i].push(v.kind);
+        }
+    }
+    let mut grid_micro_grids = if micro.reports.is_empty() { Vec::new() } else { vec![0; grids.len()] };
+    for m in &micro.reports {
+        if let Some(&i) = position.get(&m.grid_id) {
+            grid_micro_grids[i] += 1;
+        }
+    }
+    drop(position);
+    let codes = match &numbering.nested {
+        Some(per) => {
+            let community_number: Vec<(&str, u32)> = numbering.order.iter().map(|&g| (model.communities.list[per[g].0 as usize].code.as_str(), per[g].1)).collect();
+            let mut counts = vec![0u32; model.communities.list.len()];
+            per.iter().for_each(|&(c, _)| counts[c as usize] += 1);
+            Codes::nested(config.micro.code_prefix.clone(), &grids, &community_number, numbering::nested_width(&counts), &micro.reports)
+        }
+        None => Codes::new(config.micro.code_prefix.clone(), &grids, &micro.reports),
+    };
     let per_row = |value: &dyn Fn(usize) -> u32| crate::model::split::per_row(&model.buildings, rows, value);
     Ok(Partitioned {
         building_grid: per_row(&|b| numbering.rank_of[members.building_grid[b] as usize]),
         building_index: crate::model::split::first_part_of_rows(&model.buildings, rows),
         building_micro: if micro.of_building.is_empty() { Vec::new() } else { per_row(&|b| micro.of_building[b]) },
         households_column: config.columns.households.clone(),
-        codes: Codes::new(config.micro.code_prefix.clone(), &grids, &micro.reports),
+        codes,
+        grid_violations,
+        grid_micro_grids,
         micro_grids: micro.reports,
         grids,
         violations,
@@ -184,6 +209,8 @@ pub struct GridReport {
     /// For a locked grid of an `--existing` polygon layer in the buildings' CRS: its geometry as
     /// given, written back unchanged (`polygon` then holds the same polygons).
     pub given_geometry: Option<GivenGeometry>,
+    /// Code of its community, in a run nested in communities.
+    pub community: Option<String>,
 }
 
 /// A geometry as read from an input layer, to be written back unchanged.
@@ -263,6 +290,10 @@ pub struct Partitioned {
     pub warnings: Vec<String>,
     /// The summary (summary.json).
     pub summary: Summary,
+    /// Violation kinds of each grid (same order as `grids`).
+    pub grid_violations: Vec<Vec<ViolationKind>>,
+    /// Number of micro-grids of each grid (same order as `grids`; empty without micro-grids).
+    pub grid_micro_grids: Vec<usize>,
 }
 
 impl Partitioned {

@@ -23,6 +23,9 @@ pub struct Numbering {
     pub centre_building: Vec<u32>,
     /// Northernmost building position (working metres): where the reading bands start.
     pub top: f64,
+    /// In a run nested in communities, the community (index into the model's communities) and
+    /// the number inside it of each plan grid.
+    pub nested: Option<Vec<(u32, u32)>>,
 }
 
 /// Numbers the grids of `division`: by reading order of their centre buildings in bands about
@@ -53,6 +56,7 @@ pub fn number_grids(model: &Model, graph: &UnitGraph, division: &Division, tiled
         ra.cmp(&rb).then(pa.x.total_cmp(&pb.x)).then(a.cmp(&b))
     });
     let mut id_of = vec![GridId::Number(0); n];
+    let mut nested = None;
     match (&division.homes, model.existing_ids()) {
         (Some(homes), Some(ids)) => {
             // Existing grids keep their id; new grids get ids after the existing ones, in
@@ -66,6 +70,25 @@ pub fn number_grids(model: &Model, graph: &UnitGraph, division: &Division, tiled
             }
             order.sort_by(|&a, &b| id_of[a].cmp(&id_of[b]));
         }
+        _ if model.communities.is_nested() => {
+            // Grids numbered from 1 inside their community in reading order, listed by
+            // community (codes ascending, the buildings in no community last): CODE-001, ...
+            let community: Vec<u32> = centre_building.iter().map(|&b| model.buildings[b as usize].community).collect();
+            order.sort_by_key(|&g| community[g]);
+            let mut per = vec![(0u32, 0u32); n];
+            let mut count = vec![0u32; model.communities.list.len()];
+            for &g in &order {
+                let c = community[g];
+                count[c as usize] += 1;
+                per[g] = (c, count[c as usize]);
+            }
+            let width = nested_width(&count);
+            for g in 0..n {
+                let (c, k) = per[g];
+                id_of[g] = GridId::Text(format!("{}-{k:0width$}", model.communities.list[c as usize].code));
+            }
+            nested = Some(per);
+        }
         _ => {
             for (rank, &g) in order.iter().enumerate() {
                 id_of[g] = GridId::Number(rank as i64 + 1);
@@ -76,20 +99,29 @@ pub fn number_grids(model: &Model, graph: &UnitGraph, division: &Division, tiled
     for (r, &g) in order.iter().enumerate() {
         rank_of[g] = r as u32;
     }
-    Numbering { order, rank_of, id_of, centre_building, top }
+    Numbering { order, rank_of, id_of, centre_building, top, nested }
+}
+
+/// Digits of a grid's number inside its community: 3, more when a community has 1,000 grids.
+pub fn nested_width(grids_per_community: &[u32]) -> usize {
+    digits(grids_per_community.iter().copied().max().unwrap_or(0) as i64).max(3)
 }
 
 /// Grid and micro-grid codes: the prefix and the grid number in 3 digits (more when some id
 /// needs them; a text id follows the prefix as it is), micro-grids adding their number in 2
 /// digits (more when some grid has more micro-grids). All codes of a run have the same width.
+/// In a run nested in communities every grid has a code: the prefix (if any), the community
+/// code and the grid's number in its community.
 #[derive(Debug, Clone, Default)]
 pub struct Codes {
-    /// The prefix; None: no codes.
+    /// The prefix; None: no codes (unless nested).
     pub prefix: Option<String>,
     /// Digits of a grid number.
     pub grid_width: usize,
     /// Digits of a micro-grid number.
     pub micro_width: usize,
+    /// In a run nested in communities: the code of each grid, by id.
+    pub nested: Option<std::collections::HashMap<GridId, String>>,
 }
 
 impl Codes {
@@ -97,11 +129,23 @@ impl Codes {
     pub fn new(prefix: Option<String>, grids: &[GridReport], micro_grids: &[MicroGridReport]) -> Codes {
         let widest = grids.iter().filter_map(|g| if let GridId::Number(n) = g.id { Some(n) } else { None }).max().unwrap_or(0);
         let micro = micro_grids.iter().map(|m| m.seq as i64).max().unwrap_or(0);
-        Codes { prefix, grid_width: digits(widest).max(3), micro_width: digits(micro).max(2) }
+        Codes { prefix, grid_width: digits(widest).max(3), micro_width: digits(micro).max(2), nested: None }
+    }
+
+    /// The codes of a run nested in communities: `community_number[i]` is the community code
+    /// and the number in it of `grids[i]`, whose numbers have `width` digits.
+    pub fn nested(prefix: Option<String>, grids: &[GridReport], community_number: &[(&str, u32)], width: usize, micro_grids: &[MicroGridReport]) -> Codes {
+        let p = prefix.clone().unwrap_or_default();
+        let map = grids.iter().zip(community_number).map(|(g, (code, k))| (g.id.clone(), format!("{p}{code}{k:0width$}"))).collect();
+        let micro = micro_grids.iter().map(|m| m.seq as i64).max().unwrap_or(0);
+        Codes { prefix, grid_width: width, micro_width: digits(micro).max(2), nested: Some(map) }
     }
 
     /// The code of grid `id`.
     pub fn grid(&self, id: &GridId) -> Option<String> {
+        if let Some(map) = &self.nested {
+            return map.get(id).cloned();
+        }
         let width = self.grid_width;
         self.prefix.as_ref().map(|p| match id {
             GridId::Number(n) => format!("{p}{n:0width$}"),
@@ -127,7 +171,7 @@ mod tests {
 
     #[test]
     fn codes_share_one_width() {
-        let codes = Codes { prefix: Some("310104001".into()), grid_width: 3, micro_width: 2 };
+        let codes = Codes { prefix: Some("310104001".into()), grid_width: 3, micro_width: 2, nested: None };
         assert_eq!(codes.grid(&GridId::Number(7)).as_deref(), Some("310104001007"));
         assert_eq!(codes.grid(&GridId::Text("G-07".into())).as_deref(), Some("310104001G-07"));
         assert_eq!(codes.micro(&GridId::Number(7), 3).as_deref(), Some("31010400100703"));

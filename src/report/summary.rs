@@ -71,10 +71,120 @@ pub struct Summary {
     pub graph: GraphSummary,
     /// The territory tiled.
     pub territory: TerritorySummary,
+    /// The communities the grids nest in, one row each, when the run is nested.
+    #[serde(default)]
+    pub communities: Option<CommunitiesSummary>,
     /// Seconds spent in each stage, in order.
     pub timings_s: Timings,
     /// One line for the user.
     pub message: String,
+}
+
+/// The communities of a nested run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CommunitiesSummary {
+    /// Where they came from: `polygons` (--communities) or `column` (--by).
+    pub source: String,
+    /// Number of communities (the buildings in no community count as one, `none`).
+    pub count: usize,
+    /// Communities whose grids all hold their bounds.
+    pub balanced: usize,
+    /// One row per community, by code.
+    pub rows: Vec<CommunityRow>,
+}
+
+/// One community's division.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CommunityRow {
+    /// Community code (grid ids are CODE-NNN).
+    pub code: String,
+    /// Community name, when given.
+    pub name: Option<String>,
+    /// Input buildings in it.
+    pub buildings: usize,
+    /// Its households.
+    pub households: f64,
+    /// Its grids.
+    pub grids: usize,
+    /// Its grids within the bounds.
+    pub grids_in_bounds: usize,
+    /// Fewest households of a grid.
+    pub min_households: Option<f64>,
+    /// Most households of a grid.
+    pub max_households: Option<f64>,
+    /// Household-weighted mean walk (m).
+    pub mean_walk_m: Option<f64>,
+    /// Its violations.
+    pub violations: usize,
+    /// Its polygon's area (m²), when given as a polygon.
+    pub area_m2: Option<f64>,
+    /// `ok` (every grid in bounds), `violations` (see the violations of its grids) or
+    /// `no_buildings` (no grid).
+    pub status: String,
+}
+
+impl CommunitiesSummary {
+    /// The rows of the communities of `model`, from the grids and violations of the run.
+    pub fn new(model: &Model, grids: &[GridReport], violations: &[ViolationReport], lo: f64, hi: f64) -> Option<CommunitiesSummary> {
+        let communities = &model.communities;
+        if !communities.is_nested() {
+            return None;
+        }
+        let index: std::collections::HashMap<&str, usize> = communities.list.iter().enumerate().map(|(i, c)| (c.code.as_str(), i)).collect();
+        let n = communities.list.len();
+        let mut buildings = vec![0usize; n];
+        for b in &model.buildings {
+            if b.part.as_ref().is_none_or(|p| p.index == 0) && (b.community as usize) < n {
+                buildings[b.community as usize] += 1;
+            }
+        }
+        let mut per: Vec<Vec<&GridReport>> = vec![Vec::new(); n];
+        let mut community_of_grid: std::collections::HashMap<&crate::report::GridId, usize> = std::collections::HashMap::new();
+        for g in grids {
+            if let Some(&c) = g.community.as_deref().and_then(|code| index.get(code)) {
+                per[c].push(g);
+                community_of_grid.insert(&g.id, c);
+            }
+        }
+        let mut violation_count = vec![0usize; n];
+        for v in violations {
+            if let Some(&c) = community_of_grid.get(&v.grid_id) {
+                violation_count[c] += 1;
+            }
+        }
+        let rows: Vec<CommunityRow> = communities
+            .list
+            .iter()
+            .enumerate()
+            .map(|(c, community)| {
+                let gs = &per[c];
+                let households: f64 = gs.iter().map(|g| g.households).sum();
+                let walked: f64 = gs.iter().map(|g| g.mean_walk_m * g.households).sum();
+                let status = if gs.is_empty() {
+                    "no_buildings"
+                } else if violation_count[c] > 0 {
+                    "violations"
+                } else {
+                    "ok"
+                };
+                CommunityRow {
+                    code: community.code.clone(),
+                    name: community.name.clone(),
+                    buildings: buildings[c],
+                    households,
+                    grids: gs.len(),
+                    grids_in_bounds: gs.iter().filter(|g| g.households >= lo - 1e-9 && g.households <= hi + 1e-9).count(),
+                    min_households: gs.iter().map(|g| g.households).reduce(f64::min),
+                    max_households: gs.iter().map(|g| g.households).reduce(f64::max),
+                    mean_walk_m: (households > 0.0).then(|| walked / households),
+                    violations: violation_count[c],
+                    area_m2: community.area_m2,
+                    status: status.into(),
+                }
+            })
+            .collect();
+        Some(CommunitiesSummary { source: communities.source.into(), count: rows.len(), balanced: rows.iter().filter(|r| r.status == "ok").count(), rows })
+    }
 }
 
 /// Whether every grid meets every bound and check.
@@ -402,6 +512,7 @@ impl Summary {
                     split: crate::graph::blocks::groups_split(&p.model.compounds.of_building, &p.division.plan.grid_of_buildings(&p.graphed.graph, p.model.buildings.len())),
                 },
             },
+            communities: CommunitiesSummary::new(p.model, p.grids, p.violations, lo, hi),
             timings_s: Timings(p.timings.iter().map(|(k, v)| (k.to_string(), (v * 1000.0).round() / 1000.0)).collect()),
             message: if ok {
                 format!("{} grids, all within {}–{} households", p.grids.len(), count(lo), count(hi))

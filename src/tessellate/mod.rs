@@ -46,13 +46,16 @@ pub fn tile(mesh: &Mesh, cells: &Cells, division: &Division, model: &Model, conf
     let locked_shapes = model.locked_shapes();
     crate::progress::trace("tessellate: start");
     let mut grid_of_triangle = grid_of_triangles(cells, &division.plan.grid_of_unit);
-    give_open_land(mesh, cells, &mut grid_of_triangle, &|_, _| true);
+    // Triangles stay in their community: land moves only to a grid of the same community.
+    let nesting = CommunityOf::new(model, cells, division);
+    let allowed = |t: usize, g: u32| nesting.allows(t, g);
+    give_open_land(mesh, cells, &mut grid_of_triangle, &allowed);
     crate::progress::trace("tessellate: open land");
     if !config.graph.include_water {
-        open_land::give_across_barriers(mesh, cells, &mut grid_of_triangle, &|_, _| true);
+        open_land::give_across_barriers(mesh, cells, &mut grid_of_triangle, &allowed);
     }
     crate::progress::trace("tessellate: across barriers");
-    smooth::smooth_teeth(mesh, &mut grid_of_triangle, &|_, _| true);
+    smooth::smooth_teeth(mesh, &mut grid_of_triangle, &allowed);
     crate::progress::trace("tessellate: smooth");
     let locked_grids: Vec<Option<u32>> =
         locked_shapes.iter().map(|l| division.homes.as_ref().and_then(|h| h.iter().position(|&x| x == Some(l.grid)).map(|g| g as u32))).collect();
@@ -73,6 +76,30 @@ pub fn tile(mesh: &Mesh, cells: &Cells, division: &Division, model: &Model, conf
     }
     let tiled_area = (0..mesh.len()).filter(|&t| grid_of_triangle[t] != NONE).map(|t| mesh.area(t)).sum();
     Tiling { grid_of_triangle, shapes, locked_grids, fit, tiled_area, warnings, simplify_m: config.graph.simplify_m, include_water: config.graph.include_water }
+}
+
+/// The community of each triangle (of the unit whose cell holds it) and of each grid, when the
+/// run is nested in communities.
+struct CommunityOf {
+    triangle: Vec<u32>,
+    grid: Vec<u32>,
+}
+
+impl CommunityOf {
+    fn new(model: &Model, cells: &Cells, division: &Division) -> CommunityOf {
+        if !model.communities.is_nested() {
+            return CommunityOf { triangle: Vec::new(), grid: Vec::new() };
+        }
+        let of_unit = |u: u32| cells.unit_buildings[u as usize].first().map_or(NONE, |&b| model.buildings[b as usize].community);
+        let triangle = cells.unit_of_triangle.iter().map(|&u| if u == NONE { NONE } else { of_unit(u) }).collect();
+        let grid = division.plan.grids.iter().map(|g| g.units.first().map_or(NONE, |&u| of_unit(u))).collect();
+        CommunityOf { triangle, grid }
+    }
+
+    /// True when triangle `t` may go to grid `g`.
+    fn allows(&self, t: usize, g: u32) -> bool {
+        self.triangle.is_empty() || self.triangle[t] == NONE || self.grid.get(g as usize).is_none_or(|&c| c == self.triangle[t])
+    }
 }
 
 /// Traced shapes made final: the mesh's vertices along locked edges removed (see

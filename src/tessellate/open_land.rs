@@ -31,7 +31,8 @@ fn give_pieces(mesh: &Mesh, open: &dyn Fn(usize) -> bool, cross_barriers: bool, 
     let (_, pieces) = crate::pieces::pieces(mesh.len(), open, |t, visit| {
         for i in 0..3 {
             let nb = mesh.neighbours[t][i];
-            if nb != NONE && (cross_barriers || !mesh.is_barrier(t, i)) && !mesh.is_street(t, i) && open(nb as usize) {
+            let crossable = if cross_barriers { !mesh.is_fence(t, i) } else { !mesh.is_barrier(t, i) };
+            if nb != NONE && crossable && !mesh.is_street(t, i) && open(nb as usize) {
                 visit(nb as usize);
             }
         }
@@ -77,6 +78,9 @@ fn give_pieces(mesh: &Mesh, open: &dyn Fn(usize) -> bool, cross_barriers: bool, 
         for &(to, _) in &candidates {
             if old.iter().all(|&l| l == to) {
                 break;
+            }
+            if !piece.iter().all(|&t| allowed(t as usize, to)) {
+                continue;
             }
             let mut losing: Vec<u32> = old.iter().copied().filter(|&l| l != NONE && l != to).collect();
             losing.sort_unstable();

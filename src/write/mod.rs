@@ -530,8 +530,11 @@ pub fn grid_properties(result: &Partitioned, i: usize) -> Value {
     if let Some(code) = result.grid_code(&result.grids[i].id) {
         v["grid_code"] = Value::from(code);
     }
-    if !result.micro_grids.is_empty() {
-        v["micro_grids"] = Value::from(result.micro_grids.iter().filter(|m| m.grid_id == result.grids[i].id).count());
+    if let Some(&count) = result.grid_micro_grids.get(i) {
+        v["micro_grids"] = Value::from(count);
+    }
+    if let Some(c) = &result.grids[i].community {
+        v["community"] = Value::from(c.clone());
     }
     v
 }
@@ -568,7 +571,7 @@ pub fn micro_grids_layer(result: &Partitioned) -> OutputLayer {
 
 fn plain_grid_properties(result: &Partitioned, i: usize) -> Value {
     let g = &result.grids[i];
-    let kinds: Vec<&str> = result.violations.iter().filter(|v| v.grid_id == g.id).map(|v| v.kind.as_str()).collect();
+    let kinds: Vec<&str> = result.grid_violations[i].iter().map(|k| k.as_str()).collect();
     serde_json::json!({
         "grid_id": g.id,
         "households": g.households,
