@@ -310,6 +310,17 @@ impl Error {
         )
     }
 
+    /// The exit code of the command line for this error: 2 usage, 3 invalid input, 5 other.
+    pub fn exit_code(&self) -> u8 {
+        if self.is_usage_error() {
+            2
+        } else if self.is_input_error() {
+            3
+        } else {
+            5
+        }
+    }
+
     /// Shorthand for a layer-level input error.
     pub(crate) fn layer(path: impl Into<String>, message: impl Into<String>) -> Self {
         Error::InvalidLayer { path: path.into(), message: message.into() }

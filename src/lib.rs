@@ -7,6 +7,7 @@
 //! and repairs an existing grid layer (`wangge check`, `wangge repair`).
 
 pub mod audit;
+pub mod batch;
 pub mod check;
 pub mod config;
 pub mod crs;

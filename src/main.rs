@@ -12,7 +12,8 @@ use wangge::audit::{AuditConfig, AuditInputs};
 use wangge::progress::Progress;
 use wangge::read::{read_layer, Format, Layer, ReadOptions};
 use wangge::write::write_partition_as;
-use wangge::{partition_files, Error, Inputs, PartitionConfig};
+use wangge::batch::InputArgs;
+use wangge::{partition_files, Error, PartitionConfig};
 
 #[derive(Parser)]
 #[command(name = "wangge", version, about = "Divide a territory into balanced, contiguous, compact grids (网格)")]
@@ -32,6 +33,10 @@ enum Command {
     /// Repair a grid layer: no gap and no overlap left, invalid geometries made valid, ids and
     /// attributes kept; writes OUT/grids.geojson and OUT/repair.json.
     Repair(AuditArgs),
+    /// Run many partition jobs listed in a manifest (CSV, TOML or a folder of building files):
+    /// each into its own folder, finished jobs skipped on a rerun, batch_summary.json/.csv;
+    /// exit code of the worst job.
+    Batch(BatchArgs),
     /// Describe a vector file as JSON: format, layers, features, CRS, bounds, geometry types,
     /// columns with their types.
     Info(InfoArgs),
@@ -181,51 +186,8 @@ struct PartitionArgs {
     /// --overwrite.
     #[arg(short, long)]
     output: PathBuf,
-    /// Territory the grids must tile (polygons). [default: the buildings' convex hull, buffered]
-    #[arg(long)]
-    territory: Option<PathBuf>,
-    /// Barriers no grid may cross (lines or polygons: rivers, railways, arterials; point
-    /// features are ignored with a warning). Repeatable.
-    #[arg(long = "barriers", value_name = "FILE")]
-    barriers: Vec<PathBuf>,
-    /// Walkable lines: walks become shortest paths over them.
-    #[arg(long, value_name = "FILE")]
-    network: Option<PathBuf>,
-    /// Streets (lines): grid boundaries follow them where the bounds allow, cells stop at them,
-    /// and the blocks they enclose are split only when they must be (see --streets-filter,
-    /// --boundary-weight). Repeatable.
-    #[arg(long = "streets", value_name = "FILE")]
-    streets: Vec<PathBuf>,
-    /// Residential compounds (小区, polygons): their outlines are preferred grid boundaries like
-    /// streets, a compound is split only when the bounds need it, and the summary counts the
-    /// compounds split. Repeatable.
-    #[arg(long = "compounds", value_name = "FILE")]
-    compounds: Vec<PathBuf>,
-    /// Grid workers: a number, or a CSV (id,capacity[,kind][,x,y | lon,lat]) or GeoJSON points
-    /// (id, capacity, kind).
-    #[arg(long, value_name = "N|FILE")]
-    workers: Option<String>,
-    /// Households from a separate table (CSV/TSV in UTF-8 or GBK, or any vector file), joined
-    /// on --join-on; summed per key, or one row per household when it has no household column.
-    #[arg(long, value_name = "FILE")]
-    households_table: Option<PathBuf>,
-    /// Zones (polygons) with population totals, shared among the buildings inside each zone by
-    /// floor area (footprint area × floors), each zone keeping its total exactly.
-    #[arg(long, value_name = "FILE")]
-    population_zones: Option<PathBuf>,
-    /// Re-divide from these existing grid polygons: grids keep their ids, only grids out of
-    /// bounds or in pieces change, moving few households (see --stability).
-    #[arg(long, value_name = "FILE")]
-    existing: Option<PathBuf>,
-    /// Communities (社区, polygons with a code and a name column: --community-code,
-    /// --community-name): each is divided on its own, no grid crosses a community boundary, and
-    /// grid ids are CODE-001, ... (see also --by).
-    #[arg(long, value_name = "FILE")]
-    communities: Option<PathBuf>,
-    /// Configuration (JSON: field names as in summary.json's config; a summary.json itself
-    /// works); flags given here override it.
-    #[arg(long, value_name = "FILE")]
-    config: Option<PathBuf>,
+    #[command(flatten)]
+    inputs: InputArgs,
     #[command(flatten)]
     options: PartitionConfig,
     /// Worker threads. [default: all cores]
@@ -250,16 +212,56 @@ impl PartitionArgs {
     /// on the command line (`matches`: this subcommand's).
     fn config(&self, matches: &ArgMatches) -> Result<PartitionConfig, Error> {
         let given: Vec<String> = matches.ids().map(|id| id.as_str().to_string()).filter(|id| matches.value_source(id) == Some(ValueSource::CommandLine)).collect();
-        let mut c = match &self.config {
-            None => self.options.clone(),
-            Some(path) => PartitionConfig::from_file(path)?.overridden_by(&self.options, &given)?,
-        };
-        if let Some(n) = self.workers.as_ref().and_then(|w| w.trim().parse::<usize>().ok()) {
-            c.bounds.workers = Some(n);
-        }
-        c.validate()?;
-        Ok(c)
+        self.inputs.config(&self.options, &given)
     }
+}
+
+#[derive(Args)]
+struct BatchArgs {
+    /// The jobs: a CSV (a header, then one row per job: name, buildings, output and any
+    /// `wangge partition` option by its long name, e.g. territory, barriers (several separated
+    /// by ;), min-households, communities), a TOML file ([defaults] and [[jobs]] tables with
+    /// the same keys), or a folder whose building files are one job each. Paths are relative to
+    /// the manifest.
+    manifest: PathBuf,
+    /// Output directory: each job's outputs in OUT/NAME (unless the job names its output),
+    /// batch_summary.json and batch_summary.csv.
+    #[arg(short, long)]
+    output: PathBuf,
+    /// Jobs run at the same time (each job uses every thread).
+    #[arg(long, default_value_t = 1)]
+    jobs: usize,
+    /// Run every job again, even those finished before with the same options.
+    #[arg(long)]
+    force: bool,
+    /// No line per job on stderr.
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+fn run_batch(args: BatchArgs) -> Result<ExitCode, Error> {
+    let jobs = wangge::batch::read_manifest(&args.manifest, &args.output)?;
+    let quiet = args.quiet;
+    let total = jobs.len();
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let note = |r: &wangge::batch::JobReport| {
+        let k = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        if quiet {
+            return;
+        }
+        let figures = match (r.grids, r.grids_in_bounds, r.mean_walk_m) {
+            (Some(g), Some(b), Some(w)) => format!("{g} grids, {b} in bounds, mean walk {w:.1} m"),
+            _ => String::new(),
+        };
+        let error = r.error.as_deref().map(|e| format!(": {e}")).unwrap_or_default();
+        eprintln!("wangge batch: [{k}/{total}] {} {} ({:.1} s) {figures}{error}", r.name, r.status, r.seconds);
+    };
+    let report = wangge::batch::run_batch(&args.manifest, &jobs, &args.output, args.jobs, args.force, &note)?;
+    if !quiet {
+        let counts: Vec<String> = report.counts.iter().map(|(k, v)| format!("{v} {k}")).collect();
+        eprintln!("wangge batch: {} jobs: {} in {:.1} s → {}", report.jobs.len(), counts.join(", "), report.seconds, args.output.join("batch_summary.json").display());
+    }
+    Ok(ExitCode::from(report.exit_code))
 }
 
 fn run_partition(args: PartitionArgs, matches: &ArgMatches) -> Result<ExitCode, Error> {
@@ -270,21 +272,7 @@ fn run_partition(args: PartitionArgs, matches: &ArgMatches) -> Result<ExitCode, 
     }
     // Refuse a non-empty output directory before any work.
     wangge::write::OutputDir::prepare(&args.output, args.overwrite)?;
-    let workers_file = args.workers.as_ref().filter(|w| w.trim().parse::<usize>().is_err()).map(PathBuf::from);
-    let inputs = Inputs {
-        buildings: args.buildings.clone(),
-        territory: args.territory.clone(),
-        barriers: args.barriers.clone(),
-        network: args.network.clone(),
-        streets: args.streets.clone(),
-        compounds: args.compounds.clone(),
-        workers: workers_file,
-        households_table: args.households_table.clone(),
-        population_zones: args.population_zones.clone(),
-        existing: args.existing.clone(),
-        communities: args.communities.clone(),
-        read: args.read.clone(),
-    };
+    let inputs = args.inputs.inputs(&args.buildings, &args.read);
     let mut progress = Progress::new(!args.quiet);
     let (result, layers) = partition_files(&inputs, &config, &mut progress)?;
     progress.stage("write", "writing outputs");
@@ -322,16 +310,13 @@ fn main() -> ExitCode {
         Command::Check(args) => run_check(args),
         Command::Repair(args) => run_repair(args),
         Command::Info(args) => run_info(args),
+        Command::Batch(args) => run_batch(args),
     };
     match outcome {
         Ok(code) => code,
         Err(e) => {
             eprintln!("wangge: error: {e}");
-            ExitCode::from(match &e {
-                e if e.is_usage_error() => 2,
-                e if e.is_input_error() => 3,
-                _ => 5,
-            })
+            ExitCode::from(e.exit_code())
         }
     }
 }

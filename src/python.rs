@@ -180,7 +180,7 @@ type PartitionOutput = (Labels, Vec<Py<PyBytes>>, String, String, Vec<f64>, Vec<
 /// Partitions buildings. Returns (grid id of each building, grid polygons as WKB in the input
 /// CRS, grid properties as a JSON array, summary JSON).
 #[pyfunction]
-#[pyo3(signature = (buildings, config_json, territory=None, barriers=Vec::new(), network=None, workers_path=None, households_table=None, population_zones=None, households_table_path=None, population_zones_path=None, existing=None, progress=None, streets=Vec::new(), compounds=Vec::new()))]
+#[pyo3(signature = (buildings, config_json, territory=None, barriers=Vec::new(), network=None, workers_path=None, households_table=None, population_zones=None, households_table_path=None, population_zones_path=None, existing=None, progress=None, streets=Vec::new(), compounds=Vec::new(), communities=None))]
 #[allow(clippy::too_many_arguments, clippy::type_complexity)]
 fn partition(
     py: Python<'_>,
@@ -198,6 +198,7 @@ fn partition(
     progress: Option<Bound<'_, PyAny>>,
     streets: Vec<LayerArg>,
     compounds: Vec<LayerArg>,
+    communities: Option<LayerArg>,
 ) -> PyResult<PartitionOutput> {
     let config = PartitionConfig::from_json(config_json, std::path::Path::new("configuration")).map_err(to_py)?;
     let result = run_watched(py, progress, move |watch| {
@@ -230,6 +231,7 @@ fn partition(
             households_table,
             population_zones,
             existing: existing.map(parse_layer).transpose()?.map(|l| with_columns(l, &columns.existing)),
+            communities: communities.map(parse_layer).transpose()?.map(|l| with_columns(l, &columns.communities)),
         };
         let mut progress = Progress::watched(watch);
         let r = partition_layers(&layers, &config, None, &mut progress)?;
@@ -316,6 +318,41 @@ fn repair(py: Python<'_>, grids: LayerArg, config_json: &str, territory: Option<
     Ok((changed, removed, wkbs, report))
 }
 
+/// Runs the jobs of a batch manifest (see `wangge batch`); returns the batch report as JSON.
+#[pyfunction]
+#[pyo3(signature = (manifest, output, jobs=1, force=false, progress=None))]
+fn batch(py: Python<'_>, manifest: String, output: String, jobs: usize, force: bool, progress: Option<Bound<'_, PyAny>>) -> PyResult<String> {
+    let report = run_watched(py, progress, move |watch| {
+        let (manifest, output) = (std::path::PathBuf::from(manifest), std::path::PathBuf::from(output));
+        let list = crate::batch::read_manifest(&manifest, &output)?;
+        watch.total.store(list.len(), Ordering::Relaxed);
+        *watch.stage.lock().map_err(|_| Error::Invariant { stage: "python", message: "progress lock".into() })? = "batch".into();
+        let note = |_: &crate::batch::JobReport| {
+            watch.done.fetch_add(1, Ordering::Relaxed);
+        };
+        crate::batch::run_batch(&manifest, &list, &output, jobs, force, &note)
+    })?;
+    serde_json::to_string(&report).map_err(|e| InternalError::new_err(format!("batch report: {e}")))
+}
+
+/// The jobs of a batch manifest whose outputs go under `output`, as JSON (a list of
+/// {name, output, args}).
+#[pyfunction]
+fn batch_jobs(manifest: String, output: String) -> PyResult<String> {
+    let jobs = crate::batch::read_manifest(std::path::Path::new(&manifest), std::path::Path::new(&output)).map_err(to_py)?;
+    serde_json::to_string(&jobs).map_err(|e| InternalError::new_err(format!("jobs: {e}")))
+}
+
+/// Runs one job (JSON, as listed by `batch_jobs`) of a batch under `output`, or skips it when
+/// it was finished before with the same options (unless `force`); returns its report as JSON.
+#[pyfunction]
+#[pyo3(signature = (job_json, output, force=false))]
+fn batch_run_job(py: Python<'_>, job_json: String, output: String, force: bool) -> PyResult<String> {
+    let job: crate::batch::Job = serde_json::from_str(&job_json).map_err(|e| ConfigError::new_err(format!("job: {e}")))?;
+    let report = run_watched(py, None, move |_| Ok(crate::batch::run_or_skip(&job, std::path::Path::new(&output), force)))?;
+    serde_json::to_string(&report).map_err(|e| InternalError::new_err(format!("job report: {e}")))
+}
+
 /// The default configuration of `partition` and of `check`/`repair`, as JSON (the Python
 /// package reads its defaults from here, so both front ends agree).
 #[pyfunction]
@@ -331,6 +368,9 @@ fn _wangge(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(check, m)?)?;
     m.add_function(wrap_pyfunction!(repair, m)?)?;
     m.add_function(wrap_pyfunction!(defaults, m)?)?;
+    m.add_function(wrap_pyfunction!(batch, m)?)?;
+    m.add_function(wrap_pyfunction!(batch_jobs, m)?)?;
+    m.add_function(wrap_pyfunction!(batch_run_job, m)?)?;
     crate::config::use_python_names();
     let py = m.py();
     macro_rules! add {

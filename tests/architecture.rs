@@ -20,6 +20,7 @@ const STAGES: &[&[&str]] = &[
     &["report"],
     &["write"],
     &["pipeline", "audit"],
+    &["batch"],
     &["python"],
 ];
 

@@ -63,7 +63,7 @@ ERRORS = (
     LockedGridInPiecesError, OutputNotEmptyError, InfeasibleError, IOFailure, ThreadsError, SolverError,
     TriangulationError, InternalError,
 )
-__all__ = ["GridPartitioner", "check", "repair", "ERRORS", "__version__"] + [e.__name__ for e in ERRORS]
+__all__ = ["GridPartitioner", "check", "repair", "batch", "ERRORS", "__version__"] + [e.__name__ for e in ERRORS]
 
 _PARTITION_DEFAULTS, _AUDIT_DEFAULTS = (json.loads(t) for t in _wangge.defaults())
 
@@ -178,6 +178,9 @@ class GridPartitioner:
     existing_column, existing_id, stability, locked : re-division from an existing division.
     micro_min, micro_max : divide every grid into connected micro-grids of these bounds.
     code_prefix : grid codes = prefix + 3-digit grid number (micro-grids add 2 digits).
+    by : a community column of the buildings: each community is divided on its own, grid ids
+        ``CODE-001``, ... (or pass community polygons to ``fit(communities=...)``, with their
+        ``community_code`` and ``community_name`` columns, default ``code`` and ``name``).
     progress : show progress (tqdm when installed).
     strict : raise :class:`InfeasibleError` when some grid misses a bound.
 
@@ -246,6 +249,9 @@ class GridPartitioner:
         micro_min: Optional[float] = _D["micro_min"],
         micro_max: Optional[float] = _D["micro_max"],
         code_prefix: Optional[str] = _D["code_prefix"],
+        by: Optional[str] = _D["by"],
+        community_code: Optional[str] = _D["community_code"],
+        community_name: Optional[str] = _D["community_name"],
         progress: bool = False,
         strict: bool = False,
         **renamed: Any,
@@ -287,6 +293,7 @@ class GridPartitioner:
         existing: Union[None, str, os.PathLike, gpd.GeoDataFrame] = None,
         streets: Union[None, Frame, Sequence[Frame]] = None,
         compounds: Union[None, Frame, Sequence[Frame]] = None,
+        communities: Union[None, str, os.PathLike, gpd.GeoDataFrame] = None,
         **options: Any,
     ) -> "GridPartitioner":
         """Partitions ``buildings`` (polygons or points with a household column) and returns self.
@@ -321,6 +328,12 @@ class GridPartitioner:
         ``existing_id``, else ``grid_id``, else the index) or ``existing_column`` (each building's
         current grid id) keep grid ids and move few households (``stability``, ``locked``); what
         changed is in ``summary_["redivision"]``.
+
+        Communities (社区): ``communities`` (polygons with a ``community_code`` and a
+        ``community_name`` column, default ``code`` and ``name``; a GeoDataFrame or a path) or the
+        ``by`` column of the buildings: each community is divided on its own, no grid crosses a
+        community boundary, grid ids are ``CODE-001``, ... and ``summary_["communities"]`` has one
+        row per community.
         """
         config = self._config(options)
         households, population, id = config["households"], config["population"], config["id"]
@@ -339,6 +352,13 @@ class GridPartitioner:
                 columns.append(extra)
         if existing_column is not None and existing_column not in columns:
             columns.append(existing_column)
+        if config["by"] is not None and config["by"] not in columns:
+            columns.append(config["by"])
+        communities_arg = None
+        if communities is not None:
+            community_frame = gpd.read_file(communities) if isinstance(communities, (str, os.PathLike)) else _as_frame(communities, "communities")
+            wanted = [config["community_code"] or "code", config["community_name"] or "name"]
+            communities_arg = _layer(community_frame, "communities", [c for c in wanted if c in community_frame.columns], with_ids=False)
         existing_arg = None
         if existing is not None:
             grid_frame = gpd.read_file(existing) if isinstance(existing, (str, os.PathLike)) else _as_frame(existing, "existing")
@@ -398,6 +418,7 @@ class GridPartitioner:
                 progress=_printer() if self.progress else None,
                 streets=[_layer(x, f"streets[{i}]", street_cols, with_ids=False) for i, x in enumerate(street_list)],
                 compounds=[_layer(x, f"compounds[{i}]", with_ids=False) for i, x in enumerate(compound_list)],
+                communities=communities_arg,
             )
         finally:
             if tmp is not None:
@@ -506,3 +527,19 @@ def repair(
     out = out.set_geometry(gpd.GeoSeries(geometry, index=out.index, crs=frame.crs))
     out = out[[not r for r in removed]]
     return out, json.loads(report)
+
+
+def batch(manifest: Union[str, os.PathLike], output: Union[str, os.PathLike], *, jobs: int = 1, force: bool = False, progress: bool = False) -> Dict[str, Any]:
+    """Runs the partition jobs of a manifest, as ``wangge batch MANIFEST -o OUTPUT`` does.
+
+    ``manifest``: a CSV file (a header, then one row per job: ``name``, ``buildings``,
+    ``output`` and any ``wangge partition`` option by its long name, e.g. ``territory``,
+    ``barriers`` (several separated by ``;``), ``min-households``, ``communities``), a TOML file
+    (``[defaults]`` and ``[[jobs]]`` tables with the same keys) or a folder whose building files
+    are one job each. Each job writes into ``OUTPUT/NAME``; a job finished before with the same
+    options is skipped unless ``force``; ``jobs`` run at the same time. Returns the batch report
+    (the content of ``OUTPUT/batch_summary.json``: one entry per job with its status, exit code,
+    grids, walks and error, and the worst exit code).
+    """
+    report = _wangge.batch(os.fspath(manifest), os.fspath(output), int(jobs), bool(force), _printer() if progress else None)
+    return json.loads(report)
