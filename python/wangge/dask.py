@@ -211,9 +211,11 @@ def partition_communities(
     if hasattr(buildings, "to_delayed"):
         if by is None:
             raise ValueError("a dask-geopandas frame needs by= (the community column to shuffle on)")
+        from dask import delayed
+
         parts = buildings.shuffle(on=by).to_delayed()
-        for i, part in enumerate(parts):
-            tasks.append(client.submit(_fit_partition, part, shared["territory"], shared["barriers"], shared["streets"], {**params, "by": by}, out, f"part{i:05d}", pure=False))
+        fit = delayed(_fit_partition, pure=False)
+        tasks = client.compute([fit(part, territory, barriers, streets, {**params, "by": by}, out, f"part{i:05d}") for i, part in enumerate(parts)])
     else:
         if by is not None:
             groups = [(str(code), frame) for code, frame in buildings.groupby(buildings[by].astype("string").fillna("none"), sort=True)]
