@@ -345,9 +345,14 @@ fn solve_regions(
     step: &(dyn Fn(Option<usize>) + Sync),
 ) -> Result<Vec<RegionResult>> {
     step(Some(tasks.len()));
-    let solved: Vec<Result<RegionResult>> = tasks
+    // Largest regions first, so that no large one starts last and runs alone; each region's
+    // random stream is its own index, so the order changes nothing in the results.
+    let mut by_size: Vec<usize> = (0..tasks.len()).collect();
+    by_size.sort_by_key(|&r| (std::cmp::Reverse(tasks[r].units.len()), r));
+    let solved: Vec<(usize, Result<RegionResult>)> = by_size
         .par_iter()
-        .enumerate()
+        .with_max_len(1)
+        .map(|&r| (r, &tasks[r]))
         .map(|(r, task)| {
             let t0 = std::time::Instant::now();
             let solved = solve_region(graph, metric, task, config, r as u64, effort, deadline);
@@ -355,10 +360,14 @@ fn solve_regions(
                 eprintln!("region {r}: {} units, {} grids, {:.3} s", task.units.len(), task.count.k, t0.elapsed().as_secs_f64());
             }
             step(None);
-            solved
+            (r, solved)
         })
         .collect();
-    solved.into_iter().collect::<Result<_>>()
+    let mut in_order: Vec<Option<Result<RegionResult>>> = (0..tasks.len()).map(|_| None).collect();
+    for (r, result) in solved {
+        in_order[r] = Some(result);
+    }
+    in_order.into_iter().map(|r| r.unwrap_or_else(|| Err(Error::Invariant { stage: "partition", message: "a region was not solved".into() }))).collect::<Result<_>>()
 }
 
 /// What the plan tells of the regions' solves, over all regions.
