@@ -141,7 +141,8 @@ impl Drop for Progress {
 }
 
 /// Developer timing: with the environment variable `WANGGE_TRACE` set, prints `label` and the
-/// seconds since the previous trace point on stderr (for finding the slow step of a stage).
+/// seconds since the previous trace point, with the resident memory, on stderr (for finding the
+/// slow or the largest step of a stage).
 pub fn trace(label: &str) {
     use std::sync::{Mutex, OnceLock};
     static ON: OnceLock<bool> = OnceLock::new();
@@ -153,5 +154,8 @@ pub fn trace(label: &str) {
     let mut last = LAST.lock().unwrap_or_else(|e| e.into_inner());
     let since = last.map_or(0.0, |l| now.duration_since(l).as_secs_f64());
     *last = Some(now);
-    eprintln!("trace {since:8.3} s  {label}");
+    // Resident memory now and at its peak (Linux), to find the step that holds the most.
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| status.lines().find(|l| l.starts_with(name)).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse::<u64>().ok()).map_or(0, |kb| kb / 1024);
+    eprintln!("trace {since:8.3} s  {:6} MiB (peak {:6} MiB)  {label}", field("VmRSS:"), field("VmHWM:"));
 }
