@@ -36,24 +36,22 @@ pub fn solve(g: &LocalGraph, k: usize, band: Band, max_walk: Option<f64>, budget
         }
     }
     let d: Vec<Vec<f64>> = (0..n).map(|a| (0..n).map(|b| g.d(a, b)).collect()).collect();
-    // Connected sets in band, grouped by their lowest unit, with their medoid cost.
-    let mut by_low: Vec<Vec<(u32, f64)>> = vec![Vec::new(); n];
+    // Connected sets in band, grouped by their lowest unit; their costs are computed when a
+    // division uses them.
+    let mut by_low: Vec<Vec<u32>> = vec![Vec::new(); n];
     let mut work = 0usize;
     for v in 0..n {
         let mut stack: Vec<(u32, u32, f64)> = vec![(1 << v, nb[v] & !((1u32 << (v + 1)) - 1), g.weight[v])];
         // (set, candidates, weight); candidates are neighbours above v not yet decided.
         let mut excluded_stack: Vec<u32> = vec![0];
         while let Some((set, cand, w)) = stack.pop() {
-            let excluded = excluded_stack.pop().unwrap();
+            let excluded = excluded_stack.pop().unwrap_or(0);
             work += 1;
             if work > budget {
                 return Exact::Unknown;
             }
             if band.holds(w) {
-                let cost = medoid_cost(set, g, &d, max_walk);
-                if cost.is_finite() {
-                    by_low[v].push((set, cost));
-                }
+                by_low[v].push(set);
             }
             let mut cand_left = cand & !excluded;
             let mut excl = excluded;
@@ -71,9 +69,10 @@ pub fn solve(g: &LocalGraph, k: usize, band: Band, max_walk: Option<f64>, budget
             }
         }
     }
+    let mut sets = Sets::new(by_low, g, d, max_walk);
     let full: u32 = if n == 32 { u32::MAX } else { (1u32 << n) - 1 };
     let mut memo: HashMap<(u32, u8), Option<(f64, u32)>> = HashMap::default();
-    let best = dp(full, k as u8, &by_low, &mut memo, &mut work, budget);
+    let best = dp(full, k as u8, &mut sets, &mut memo, &mut work, budget);
     if work > budget {
         return Exact::Unknown;
     }
@@ -83,18 +82,77 @@ pub fn solve(g: &LocalGraph, k: usize, band: Band, max_walk: Option<f64>, budget
             let mut part_of = vec![0u32; n];
             let (mut rem, mut left, mut p) = (full, k as u8, 0u32);
             while rem != 0 {
-                let (_, set) = memo[&(rem, left)].expect("solution path");
+                // The last part is what remains; the others are in the memo.
+                let set = if left == 1 {
+                    rem
+                } else {
+                    match memo.get(&(rem, left)) {
+                        Some(Some((_, set))) => *set,
+                        _ => return Exact::Unknown,
+                    }
+                };
                 for (u, slot) in part_of.iter_mut().enumerate() {
                     if set & (1 << u) != 0 {
                         *slot = p;
                     }
                 }
                 rem &= !set;
-                left -= 1;
+                left = left.saturating_sub(1);
                 p += 1;
             }
             Exact::Found(part_of)
         }
+    }
+}
+
+/// The connected sets within the band, grouped by their lowest unit, with their costs
+/// computed on first use.
+struct Sets<'a> {
+    /// Sets by lowest unit, in the order of enumeration.
+    by_low: Vec<Vec<u32>>,
+    /// Cost of each set of `by_low` (NaN until computed; infinite when no member can serve as centre).
+    cost: Vec<Vec<f64>>,
+    /// The sets of `by_low` sorted, with their index there, to find the set that is all that remains.
+    sorted: Vec<Vec<(u32, u32)>>,
+    /// The region.
+    g: &'a LocalGraph,
+    /// Distances between its units.
+    d: Vec<Vec<f64>>,
+    /// Walking limit, if any.
+    max_walk: Option<f64>,
+}
+
+impl<'a> Sets<'a> {
+    fn new(by_low: Vec<Vec<u32>>, g: &'a LocalGraph, d: Vec<Vec<f64>>, max_walk: Option<f64>) -> Sets<'a> {
+        let cost = by_low.iter().map(|s| vec![f64::NAN; s.len()]).collect();
+        let sorted = by_low
+            .iter()
+            .map(|s| {
+                let mut v: Vec<(u32, u32)> = s.iter().enumerate().map(|(i, &set)| (set, i as u32)).collect();
+                v.sort_unstable();
+                v
+            })
+            .collect();
+        Sets { by_low, cost, sorted, g, d, max_walk }
+    }
+
+    /// Cost of set `i` of those with lowest unit `low`.
+    fn cost(&mut self, low: usize, i: usize) -> f64 {
+        let c = self.cost[low][i];
+        if !c.is_nan() {
+            return c;
+        }
+        let c = medoid_cost(self.by_low[low][i], self.g, &self.d, self.max_walk);
+        self.cost[low][i] = c;
+        c
+    }
+
+    /// Cost of `set` as one part: None when it is not a connected set within the band that some member can serve.
+    fn cost_of(&mut self, set: u32) -> Option<f64> {
+        let low = set.trailing_zeros() as usize;
+        let i = self.sorted[low].binary_search_by_key(&set, |&(s, _)| s).ok()?;
+        let c = self.cost(low, self.sorted[low][i].1 as usize);
+        c.is_finite().then_some(c)
     }
 }
 
@@ -126,12 +184,15 @@ fn medoid_cost(set: u32, g: &LocalGraph, d: &[Vec<f64>], max_walk: Option<f64>) 
 }
 
 /// Cheapest division of `rem` into `left` parts: (cost, first part chosen).
-fn dp(rem: u32, left: u8, by_low: &[Vec<(u32, f64)>], memo: &mut HashMap<(u32, u8), Option<(f64, u32)>>, work: &mut usize, budget: usize) -> Option<f64> {
+fn dp(rem: u32, left: u8, sets: &mut Sets, memo: &mut HashMap<(u32, u8), Option<(f64, u32)>>, work: &mut usize, budget: usize) -> Option<f64> {
     if rem == 0 {
         return (left == 0).then_some(0.0);
     }
     if left == 0 {
         return None;
+    }
+    if left == 1 {
+        return sets.cost_of(rem);
     }
     if let Some(r) = memo.get(&(rem, left)) {
         return r.map(|x| x.0);
@@ -142,11 +203,16 @@ fn dp(rem: u32, left: u8, by_low: &[Vec<(u32, f64)>], memo: &mut HashMap<(u32, u
     }
     let low = rem.trailing_zeros() as usize;
     let mut best: Option<(f64, u32)> = None;
-    for &(set, cost) in &by_low[low] {
+    for i in 0..sets.by_low[low].len() {
+        let set = sets.by_low[low][i];
         if set & rem != set {
             continue;
         }
-        if let Some(rest) = dp(rem & !set, left - 1, by_low, memo, work, budget) {
+        if let Some(rest) = dp(rem & !set, left - 1, sets, memo, work, budget) {
+            let cost = sets.cost(low, i);
+            if !cost.is_finite() {
+                continue;
+            }
             let total = cost + rest;
             if best.is_none_or(|(b, _)| total < b) {
                 best = Some((total, set));
