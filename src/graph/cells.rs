@@ -85,11 +85,11 @@ pub fn build_cells(mesh: &Mesh, n_buildings: usize, labels: &dyn Fn(u32) -> Stri
             label[t] = unit_of_building[b as usize];
             dist_to[t] = 0.0;
             seeded[t] = true;
-            heap.push(Reverse((OrdF64(0.0), t as u32)));
         }
     }
     // Phase 1: never cross a barrier or a street (cells stop at streets).
-    sweep(mesh, &centroids, &mut heap, &mut label, &mut dist_to, &|_| true, Crossing::Nothing);
+    sweep_blocks(mesh, &centroids, &mut label, &mut dist_to);
+    crate::progress::trace("cells: blocks swept");
     let in_block: Vec<bool> = label.iter().map(|&l| l != NONE).collect();
     // Phase 2: blocks without buildings (parks, squares, the strip between two carriageways)
     // are reached across streets: open land, still walkable.
@@ -101,9 +101,11 @@ pub fn build_cells(mesh: &Mesh, n_buildings: usize, labels: &dyn Fn(u32) -> Stri
     // shared out from their labelled neighbours, across barriers.
     push_frontier(mesh, &walkable, &dist_to, &mut heap);
     sweep(mesh, &centroids, &mut heap, &mut label, &mut dist_to, &|t| !walkable[t], Crossing::Everything);
+    crate::progress::trace("cells: open land swept");
 
     let mut warnings = Vec::new();
     make_cells_connected(mesh, &mut label, &seeded, &unit_buildings, labels, &mut warnings);
+    crate::progress::trace("cells: connected");
 
     let unclaimed_area: f64 = (0..n).filter(|&t| label[t] == NONE).map(|t| mesh.area(t)).sum();
     if unclaimed_area >= 0.5 {
@@ -113,6 +115,80 @@ pub fn build_cells(mesh: &Mesh, n_buildings: usize, labels: &dyn Fn(u32) -> Stri
         ));
     }
     Cells { unit_of_building, unit_buildings, unit_of_triangle: label, walkable, open_land, warnings, unclaimed_area }
+}
+
+/// Phase 1 of the sweep, block by block: a block (triangles joined by edges that are neither
+/// street nor barrier, either way) is swept on its own, blocks in parallel. The result is that
+/// of one sweep over the whole mesh: no path of phase 1 leaves a block, and within a block the
+/// triangles are settled in the same order of (distance, triangle).
+fn sweep_blocks(mesh: &Mesh, centroids: &[geo::Coord<f64>], label: &mut [u32], dist_to: &mut [f64]) {
+    use rayon::prelude::*;
+    let n = mesh.len();
+    let open = |t: usize, i: usize| mesh.neighbours[t][i] != NONE && !mesh.is_barrier(t, i) && !mesh.is_street(t, i);
+    let (_, blocks) = pieces(
+        n,
+        |_| true,
+        |t, visit| {
+            for i in 0..3 {
+                let nb = mesh.neighbours[t][i];
+                if nb == NONE {
+                    continue;
+                }
+                let back = mesh.neighbours[nb as usize].iter().position(|&x| x == t as u32);
+                if open(t, i) || back.is_some_and(|j| open(nb as usize, j)) {
+                    visit(nb as usize);
+                }
+            }
+        },
+    );
+    // Position of each triangle in its block.
+    let mut slot = vec![0u32; n];
+    for members in &blocks {
+        for (k, &t) in members.iter().enumerate() {
+            slot[t as usize] = k as u32;
+        }
+    }
+    let (label_in, dist_in) = (&*label, &*dist_to);
+    let swept: Vec<Option<(Vec<u32>, Vec<f64>)>> = blocks
+        .par_iter()
+        .map(|members| {
+            if members.iter().all(|&t| label_in[t as usize] == NONE) {
+                return None;
+            }
+            let mut lab: Vec<u32> = members.iter().map(|&t| label_in[t as usize]).collect();
+            let mut dis: Vec<f64> = members.iter().map(|&t| dist_in[t as usize]).collect();
+            let mut heap: BinaryHeap<Reverse<(OrdF64, u32)>> =
+                members.iter().filter(|&&t| label_in[t as usize] != NONE).map(|&t| Reverse((OrdF64(dist_in[t as usize]), t))).collect();
+            while let Some(Reverse((OrdF64(d), t))) = heap.pop() {
+                let (t, k) = (t as usize, slot[t as usize] as usize);
+                if d > dis[k] {
+                    continue;
+                }
+                for i in 0..3 {
+                    if !open(t, i) {
+                        continue;
+                    }
+                    let nb = mesh.neighbours[t][i] as usize;
+                    let kn = slot[nb] as usize;
+                    let nd = d + dist(centroids[t], centroids[nb]);
+                    if nd < dis[kn] {
+                        dis[kn] = nd;
+                        lab[kn] = lab[k];
+                        heap.push(Reverse((OrdF64(nd), nb as u32)));
+                    }
+                }
+            }
+            Some((lab, dis))
+        })
+        .collect();
+    for (members, result) in blocks.iter().zip(swept) {
+        if let Some((lab, dis)) = result {
+            for ((&t, l), d) in members.iter().zip(lab).zip(dis) {
+                label[t as usize] = l;
+                dist_to[t as usize] = d;
+            }
+        }
+    }
 }
 
 /// Pushes the triangles of `reached` that border an unreached one, at their distance.
@@ -127,8 +203,6 @@ fn push_frontier(mesh: &Mesh, reached: &[bool], dist_to: &[f64], heap: &mut Bina
 /// Which edges a sweep may cross.
 #[derive(Clone, Copy, PartialEq)]
 enum Crossing {
-    /// Neither streets nor barriers.
-    Nothing,
     /// Streets, not barriers.
     Streets,
     /// Streets and barriers.
@@ -154,7 +228,6 @@ fn sweep(
         for i in 0..3 {
             let nb = mesh.neighbours[t][i];
             let blocked = match crossing {
-                Crossing::Nothing => mesh.is_barrier(t, i) || mesh.is_street(t, i),
                 Crossing::Streets => mesh.is_barrier(t, i),
                 Crossing::Everything => mesh.is_fence(t, i),
             };
