@@ -258,27 +258,13 @@ pub(crate) fn make_cells_connected(
     labels: &dyn Fn(u32) -> String,
     warnings: &mut Vec<String>,
 ) {
-    let n = mesh.len();
     for _round in 0..8 {
-        // Pieces: triangles of one label connected through edges.
-        let (piece, members_of) = pieces(
-            n,
-            |t| label[t] != NONE,
-            |t, visit| {
-                for &nb in &mesh.neighbours[t] {
-                    if nb != NONE && label[nb as usize] == label[t] {
-                        visit(nb as usize);
-                    }
-                }
-            },
-        );
-        let pieces: Vec<(u32, Vec<u32>, f64)> = members_of
-            .into_iter()
-            .map(|members| {
-                let seeded_area = members.iter().filter(|&&t| seeded[t as usize]).map(|&t| mesh.area(t as usize)).sum();
-                (label[members[0] as usize], members, seeded_area)
-            })
-            .collect(); // (label, triangles, seeded area)
+        // Pieces of the cells in more than one piece (cells are searched in parallel), in the
+        // order of their lowest triangle: (label, triangles, seeded area).
+        let pieces = split_cells(mesh, label, seeded);
+        if pieces.is_empty() {
+            return;
+        }
         // Main piece of each label: most seeded area, then most triangles, then first found.
         let mut main: HashMap<u32, u32> = HashMap::default();
         for (id, (l, members, sa)) in pieces.iter().enumerate() {
@@ -291,6 +277,15 @@ pub(crate) fn make_cells_connected(
             };
             if better {
                 main.insert(*l, id as u32);
+            }
+        }
+        // Triangles outside every main piece (they may change label).
+        let mut stray = vec![false; mesh.len()];
+        for (id, (l, members, _)) in pieces.iter().enumerate() {
+            if main[l] != id as u32 {
+                for &t in members {
+                    stray[t as usize] = true;
+                }
             }
         }
         let mut changed = false;
@@ -308,7 +303,7 @@ pub(crate) fn make_cells_connected(
                         continue;
                     }
                     let nl = label[nb as usize];
-                    if nl != NONE && nl != *l && main.get(&nl) == Some(&piece[nb as usize]) {
+                    if nl != NONE && nl != *l && !stray[nb as usize] {
                         let (a, b) = mesh.edge(t, i);
                         *shared.entry(nl).or_insert(0.0) += dist(a, b);
                     }
@@ -331,4 +326,69 @@ pub(crate) fn make_cells_connected(
             return;
         }
     }
+}
+
+/// The pieces (triangles of one label joined through edges) of every label in more than one
+/// piece, in the order of their lowest triangle, each with its triangles in breadth-first order
+/// from the lowest and its seeded area.
+fn split_cells(mesh: &Mesh, label: &[u32], seeded: &[bool]) -> Vec<(u32, Vec<u32>, f64)> {
+    use rayon::prelude::*;
+    // Triangles of each label, ascending (a counting sort).
+    let n_labels = label.iter().filter(|&&l| l != NONE).map(|&l| l as usize + 1).max().unwrap_or(0);
+    let mut start = vec![0u32; n_labels + 1];
+    for &l in label {
+        if l != NONE {
+            start[l as usize + 1] += 1;
+        }
+    }
+    for i in 0..n_labels {
+        start[i + 1] += start[i];
+    }
+    let mut fill = start.clone();
+    let mut of_label = vec![0u32; start[n_labels] as usize];
+    for (t, &l) in label.iter().enumerate() {
+        if l != NONE {
+            of_label[fill[l as usize] as usize] = t as u32;
+            fill[l as usize] += 1;
+        }
+    }
+    let mut split: Vec<(u32, Vec<u32>, f64)> = (0..n_labels)
+        .into_par_iter()
+        .with_min_len(256)
+        .flat_map_iter(|l| {
+            let own = &of_label[start[l] as usize..start[l + 1] as usize];
+            let mut seen = vec![false; own.len()];
+            let mut found: Vec<(u32, Vec<u32>, f64)> = Vec::new();
+            for first in 0..own.len() {
+                if seen[first] {
+                    continue;
+                }
+                seen[first] = true;
+                let mut members = vec![own[first]];
+                let mut k = 0;
+                while k < members.len() {
+                    let t = members[k] as usize;
+                    k += 1;
+                    for &nb in &mesh.neighbours[t] {
+                        if nb != NONE && label[nb as usize] == l as u32 {
+                            if let Ok(j) = own.binary_search(&nb) {
+                                if !seen[j] {
+                                    seen[j] = true;
+                                    members.push(nb);
+                                }
+                            }
+                        }
+                    }
+                }
+                let seeded_area = members.iter().filter(|&&t| seeded[t as usize]).map(|&t| mesh.area(t as usize)).sum();
+                found.push((l as u32, members, seeded_area));
+                if found.len() == 1 && found[0].1.len() == own.len() {
+                    return Vec::new().into_iter();
+                }
+            }
+            found.into_iter()
+        })
+        .collect();
+    split.sort_by_key(|(_, members, _)| members[0]);
+    split
 }
