@@ -30,11 +30,12 @@ type Corner = usize;
 /// Refines `mesh` and `cells` so that cells meet midway between footprints. `frozen(t, i)` marks
 /// edges that must not be cut (guide rings of locked grids); barrier and street edges are never
 /// cut. `labels` names buildings in messages.
-pub fn split_at_midlines(mesh: &Mesh, cells: &Cells, buildings: &[Building], frozen: &(dyn Fn(usize, usize) -> bool + Sync), labels: &dyn Fn(u32) -> String) -> (Mesh, Cells) {
-    let fixed = |t: usize, i: usize| mesh.is_barrier(t, i) || mesh.is_street(t, i) || frozen(t, i);
+pub fn split_at_midlines(coarse: Mesh, cells: Cells, buildings: &[Building], frozen: &(dyn Fn(&Mesh, usize, usize) -> bool + Sync), labels: &dyn Fn(u32) -> String) -> (Mesh, Cells) {
+    let mesh = &coarse;
+    let fixed = |t: usize, i: usize| mesh.is_barrier(t, i) || mesh.is_street(t, i) || frozen(mesh, t, i);
     let label = &cells.unit_of_triangle;
     let open = |t: usize| mesh.footprint_owner[t] == NONE && label[t] != NONE;
-    let footprints = UnitFootprints::new(cells, buildings);
+    let footprints = UnitFootprints::new(&cells, buildings);
     let corner_unit = corner_units(mesh, label, &fixed, &footprints);
     crate::progress::trace("midlines: corner units");
 
@@ -85,11 +86,13 @@ pub fn split_at_midlines(mesh: &Mesh, cells: &Cells, buildings: &[Building], fro
             }
         })
         .collect();
+    drop(footprints);
     let mut points = mesh.points.clone();
     for (&(t, i, _, _), p) in made.iter().zip(made_points) {
         cuts[t as usize][i as usize] = points.len() as u32;
         points.push(p);
     }
+    drop(made);
     for t in 0..mesh.len() {
         if !open(t) {
             continue;
@@ -115,7 +118,8 @@ pub fn split_at_midlines(mesh: &Mesh, cells: &Cells, buildings: &[Building], fro
         }
     }
     crate::progress::trace("midlines: pieces");
-    out.finish(mesh, cells, points, labels)
+    drop((cuts, corner_unit));
+    out.finish(coarse, cells, points, labels)
 }
 
 /// The footprint polygons of each unit, for exact distances.
@@ -330,7 +334,8 @@ impl Refined {
 
     /// The mesh and cells of the refined triangles: neighbours matched by their shared edges,
     /// edge bits inherited from the parent edge, cells made connected again.
-    fn finish(self, mesh: &Mesh, cells: &Cells, points: Vec<Coord<f64>>, labels: &dyn Fn(u32) -> String) -> (Mesh, Cells) {
+    fn finish(self, coarse: Mesh, cells: Cells, points: Vec<Coord<f64>>, labels: &dyn Fn(u32) -> String) -> (Mesh, Cells) {
+        let mesh = &coarse;
         let n = self.triangles.len();
         // The pieces of each parent triangle are consecutive.
         let mut first_piece = vec![0u32; mesh.len() + 1];
@@ -390,19 +395,24 @@ impl Refined {
             street_edges,
             fence_edges,
             footprint_owner,
-            tied: mesh.tied.clone(),
+            tied: Vec::new(),
             outside_triangles: mesh.outside_triangles,
             water_area: mesh.water_area,
             refined: mesh.refined,
         };
         crate::progress::trace("midlines: refined mesh");
+        drop(self.on_edge);
+        // The coarse mesh is not needed any more: free it before the cells are made connected.
+        let refined = Mesh { tied: coarse.tied, ..refined };
         let mut unit = self.unit;
         let walkable: Vec<bool> = self.parent.iter().map(|&p| cells.walkable[p as usize]).collect();
         let open_land: Vec<bool> = self.parent.iter().map(|&p| cells.open_land[p as usize]).collect();
+        drop(self.parent);
         let seeded: Vec<bool> = refined.footprint_owner.iter().map(|&o| o != NONE).collect();
         let mut warnings = Vec::new();
-        make_cells_connected(&refined, &mut unit, &seeded, &cells.unit_buildings, labels, &mut warnings);
-        let cells = Cells { unit_of_triangle: unit, walkable, open_land, ..cells.clone() };
+        let Cells { unit_of_building, unit_buildings, warnings: cell_warnings, unclaimed_area, .. } = cells;
+        make_cells_connected(&refined, &mut unit, &seeded, &unit_buildings, labels, &mut warnings);
+        let cells = Cells { unit_of_building, unit_buildings, unit_of_triangle: unit, walkable, open_land, warnings: cell_warnings, unclaimed_area };
         (refined, cells)
     }
 }
@@ -441,7 +451,7 @@ mod tests {
         let mesh = build_mesh(&buildings, &territory, &[], &[], &[], &MultiPolygon(vec![])).unwrap();
         let label = |b: u32| b.to_string();
         let cells = build_cells(&mesh, 2, &label);
-        let (fine, fine_cells) = split_at_midlines(&mesh, &cells, &buildings, &|_, _| false, &label);
+        let (fine, fine_cells) = split_at_midlines(mesh.clone(), cells.clone(), &buildings, &|_, _, _| false, &label);
         // Area of each cell; the triangles of unit 0 lie left of x = 30 (within rounding).
         let mut area = [0.0; 2];
         for t in 0..fine.len() {

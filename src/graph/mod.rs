@@ -72,8 +72,8 @@ pub fn build(model: &Model, config: &PartitionConfig) -> Result<Graphed> {
     }
     warnings.extend(coarse_cells.warnings.iter().cloned());
     let (mesh, cells) = {
-        let on_guide = guide_edges(&coarse, &guides);
-        midlines::split_at_midlines(&coarse, &coarse_cells, &model.buildings, &on_guide, &label)
+        let on_guide = guide_edges(&guides);
+        midlines::split_at_midlines(coarse, coarse_cells, &model.buildings, &on_guide, &label)
     };
     crate::progress::trace("graph: midlines");
     let blocks = blocks_of(&mesh, &cells);
@@ -132,13 +132,13 @@ fn ponds_kept(model: &Model, mesh: &Mesh, cells: &Cells) -> Option<crate::model:
 
 /// Marks the mesh edges that lie on a guide ring (a locked grid's polygon), which the midline
 /// split must not cut.
-fn guide_edges<'a>(mesh: &'a Mesh, guides: &MultiPolygon<f64>) -> impl Fn(usize, usize) -> bool + Sync + 'a {
+fn guide_edges(guides: &MultiPolygon<f64>) -> impl Fn(&Mesh, usize, usize) -> bool + Sync {
     let index = (!guides.0.is_empty()).then(|| {
         crate::geom::SegmentIndex::new(
             guides.0.iter().flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors())).flat_map(|r| r.0.windows(2).map(|w| (w[0], w[1]))),
         )
     });
-    move |t: usize, i: usize| {
+    move |mesh: &Mesh, t: usize, i: usize| {
         let Some(index) = &index else { return false };
         let (a, b) = mesh.edge(t, i);
         index.near(Coord { x: 0.5 * (a.x + b.x), y: 0.5 * (a.y + b.y) }, 1e-4)
