@@ -137,8 +137,9 @@ pub struct Job {
 pub struct JobReport {
     /// Job name.
     pub name: String,
-    /// `ok`, `infeasible` (outputs written, violations listed), `failed` or `skipped` (finished
-    /// before with the same options).
+    /// `ok`, `unavoidable_misses` (outputs written, every miss unavoidable and declared),
+    /// `infeasible` (outputs written, violations listed), `failed` or `skipped` (finished before
+    /// with the same options).
     pub status: String,
     /// Exit code `wangge partition` would give (of the earlier run for a skipped job).
     pub exit_code: u8,
@@ -482,7 +483,7 @@ fn run_job(job: &Job) -> Result<JobReport> {
     let code = if result.infeasible() { 4 } else { 0 };
     Ok(JobReport {
         name: job.name.clone(),
-        status: if code == 0 { "ok" } else { "infeasible" }.into(),
+        status: serde_json::to_value(s.status).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_else(|| "ok".into()),
         exit_code: code,
         output: job.output.clone(),
         grids: Some(s.grids),

@@ -9,6 +9,7 @@
 pub mod audit;
 pub mod batch;
 pub mod check;
+pub mod cli;
 pub mod config;
 pub mod crs;
 pub mod distance;

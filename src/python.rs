@@ -360,6 +360,14 @@ fn defaults() -> (String, String) {
     (serde_json::to_string(&PartitionConfig::default()).unwrap_or_default(), serde_json::to_string(&AuditConfig::default()).unwrap_or_default())
 }
 
+/// Runs the `wangge` command line on `argv` (the program name first) with the GIL released,
+/// its messages named as on the command line; returns the exit code (the console script).
+#[pyfunction]
+fn run_cli(py: Python<'_>, argv: Vec<String>) -> u8 {
+    crate::config::use_command_line_names();
+    py.detach(|| crate::cli::run(argv))
+}
+
 /// The extension module.
 #[pymodule]
 fn _wangge(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -371,6 +379,7 @@ fn _wangge(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(batch, m)?)?;
     m.add_function(wrap_pyfunction!(batch_jobs, m)?)?;
     m.add_function(wrap_pyfunction!(batch_run_job, m)?)?;
+    m.add_function(wrap_pyfunction!(run_cli, m)?)?;
     crate::config::use_python_names();
     let py = m.py();
     macro_rules! add {

@@ -77,18 +77,56 @@ fn existing_grid_id_property_is_replaced_not_duplicated() {
 }
 
 #[test]
-fn infeasible_plans_are_written_with_exit_code_4() {
+fn unavoidable_misses_are_declared_with_exit_code_0_and_fail_with_strict() {
     let d = tmp("infeasible");
     let text = lattice(6, 6, 40.0, &mut |i, j| if (i, j) == (2, 2) { 900.0 } else { 40.0 });
     let input = write(&d, "b.geojson", &text);
     let out = d.join("out");
-    let o = wangge(&["partition", &input, "-o", out.to_str().unwrap()]);
-    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
-    assert!(stderr(&o).contains("oversize_building"), "{}", stderr(&o));
+    // A 900-household building above the maximum of 500: no plan can avoid that miss.
+    let o = wangge(&["partition", &input, "-o", out.to_str().unwrap(), "-q"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("oversize_building (unavoidable)"), "-q still shows the misses: {err}");
+    assert!(err.contains("exit code 0") && err.contains("median") && err.contains("mean walk") && err.contains("grids.geojson"), "closing lines: {err}");
     let s: Value = serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
-    assert_eq!(s["status"], "infeasible");
+    assert_eq!(s["status"], "unavoidable_misses");
     let v = &s["violations"][0];
     assert!(v["grid_id"].as_u64().is_some() && v["kind"] == "oversize_building" && v["message"].as_str().unwrap().contains("900"));
+    // --strict: any miss fails.
+    let o = wangge(&["partition", &input, "-o", out.to_str().unwrap(), "-q", "--overwrite", "--strict"]);
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    let s: Value = serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(s["status"], "infeasible");
+    assert!(stderr(&o).contains("exit code 4"), "{}", stderr(&o));
+}
+
+#[test]
+fn avoidable_misses_exit_with_code_4() {
+    let d = tmp("avoidable");
+    let input = write(&d, "b.geojson", &lattice(6, 6, 40.0, &mut |_, _| 40.0));
+    let out = d.join("out");
+    // No grid of 300–500 households (8+ buildings 40 m apart) keeps every walk within 5 m.
+    let o = wangge(&["partition", &input, "-o", out.to_str().unwrap(), "-q", "--max-walk", "5"]);
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    let s: Value = serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(s["status"], "infeasible");
+    assert!(s["violations"].as_array().unwrap().iter().any(|v| v["kind"] == "long_walk"));
+}
+
+#[test]
+fn warnings_reach_stderr_even_with_q() {
+    let d = tmp("warned");
+    let input = write(&d, "b.geojson", &lattice(6, 6, 40.0, &mut |_, _| 40.0));
+    // A barrier file with a point feature: ignored, with a warning.
+    let barrier = write(&d, "water.geojson", &collection(vec![json!({"type": "Feature", "properties": {}, "geometry": {"type": "Point", "coordinates": [X0 + 10.0, Y0 + 10.0]}})]));
+    let out = d.join("out");
+    let o = wangge(&["partition", &input, "-o", out.to_str().unwrap(), "-q", "--barriers", &barrier]);
+    assert!(matches!(o.status.code(), Some(0) | Some(4)), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("wangge: warning:") && err.contains("water.geojson") && err.contains("point"), "{err}");
+    let s: Value = serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let warnings: Vec<&str> = s["warnings"].as_array().unwrap().iter().filter_map(|w| w.as_str()).collect();
+    assert!(warnings.iter().all(|w| err.contains(w)), "every warning of the summary is printed: {warnings:?}\n{err}");
 }
 
 /// Runs wangge on `text`; expects exit 3, an error naming the file and containing `needles`,

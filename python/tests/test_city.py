@@ -80,9 +80,9 @@ def test_batch_from_python(tmp_path):
         f'[[jobs]]\nname = "bund_small"\nbuildings = "{DATA / "shanghai_bund" / "buildings.geojson"}"\nmin_households = 100\n'
     )
     report = wangge.batch(manifest, tmp_path / "out")
-    assert [j["status"] for j in report["jobs"]] == ["infeasible", "infeasible"]  # towers above 500
-    assert report["exit_code"] == 4
-    assert json.loads((tmp_path / "out" / "batch_summary.json").read_text())["exit_code"] == 4
+    assert [j["status"] for j in report["jobs"]] == ["unavoidable_misses", "unavoidable_misses"]  # towers above 500
+    assert report["exit_code"] == 0
+    assert json.loads((tmp_path / "out" / "batch_summary.json").read_text())["exit_code"] == 0
     again = wangge.batch(manifest, tmp_path / "out")
     assert [j["status"] for j in again["jobs"]] == ["skipped", "skipped"]
 
@@ -106,7 +106,7 @@ def test_dask_runs_batch_jobs_as_tasks(client, tmp_path):
         {"name": "missing", "buildings": tmp_path / "nowhere.geojson"},
     ]
     table = partition_many(jobs, tmp_path / "out", client)
-    assert list(table["status"]) == ["infeasible", "infeasible", "failed"]
+    assert list(table["status"]) == ["unavoidable_misses", "unavoidable_misses", "failed"]
     assert table.attrs["exit_code"] == 5
     grids = gpd.read_file(tmp_path / "out" / "bund_300_400" / "grids.geojson")
     assert grids["households"].max() <= 400 or "oversize_building" in ",".join(map(str, grids["violations"]))

@@ -18,6 +18,8 @@ import json
 import os
 import sys
 import tempfile
+import html
+import inspect
 import warnings
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
@@ -63,7 +65,29 @@ ERRORS = (
     LockedGridInPiecesError, OutputNotEmptyError, InfeasibleError, IOFailure, ThreadsError, SolverError,
     TriangulationError, InternalError,
 )
-__all__ = ["GridPartitioner", "check", "repair", "batch", "ERRORS", "__version__"] + [e.__name__ for e in ERRORS]
+__all__ = ["GridPartitioner", "WanggeWarning", "check", "repair", "batch", "ERRORS", "__version__"] + [e.__name__ for e in ERRORS]
+
+
+class WanggeWarning(UserWarning):
+    """A remark of a run that did not stop it (ignored features, unclaimed land, unavoidable misses, ...)."""
+
+
+def _warn_all(messages: Sequence[str]) -> None:
+    for message in messages:
+        warnings.warn(message, WanggeWarning, stacklevel=3)
+
+
+#: Colours of a grid's load relative to the household bounds.
+LOAD_COLOURS = {"below": "#4c78a8", "in band": "#a1d99b", "above": "#e45756"}
+
+
+def _load_class(households: "pd.Series", lo: float, hi: float) -> "pd.Series":
+    """``below``, ``in band`` or ``above`` the bounds, per grid."""
+    return pd.Series(
+        ["below" if h < lo - 1e-9 else "above" if h > hi + 1e-9 else "in band" for h in households],
+        index=households.index,
+        name="load",
+    )
 
 _PARTITION_DEFAULTS, _AUDIT_DEFAULTS = (json.loads(t) for t in _wangge.defaults())
 
@@ -438,6 +462,9 @@ class GridPartitioner:
             self.micro_grids_ = gpd.GeoDataFrame(pd.DataFrame(json.loads(micro_props)), geometry=shapely.from_wkb(micro_polygons), crs=buildings.crs)
             self.micro_grids_.index = pd.Index(self.micro_grids_["micro_grid_id"].to_numpy(), name=None)
         self.violations_ = pd.DataFrame(self.summary_.get("violations", []), columns=["grid_id", "kind", "message", "households", "buildings"])
+        _warn_all(self.summary_.get("warnings", []))
+        if self.summary_.get("status") == "infeasible" and len(self.violations_):
+            _warn_all([f"{len(self.violations_)} grid(s) miss a bound: {self.summary_.get('message', '')} (see violations_)"])
         if self.strict and len(self.violations_):
             raise InfeasibleError(self.summary_.get("message", "some grid misses a bound"))
         return self
@@ -445,6 +472,106 @@ class GridPartitioner:
     def fit_predict(self, buildings: gpd.GeoDataFrame, **kwargs: Any) -> pd.Series:
         """``fit(buildings, **kwargs).labels_``."""
         return self.fit(buildings, **kwargs).labels_
+
+    @classmethod
+    def _param_names(cls) -> List[str]:
+        return [p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "renamed")]
+
+    def get_params(self, deep: bool = True) -> Dict[str, Any]:
+        """The parameters of this model, by name (scikit-learn's convention)."""
+        return {name: getattr(self, name) for name in self._param_names()}
+
+    def set_params(self, **params: Any) -> "GridPartitioner":
+        """Sets parameters by name (scikit-learn's convention); returns self."""
+        valid = set(self._param_names())
+        unknown = sorted(set(params) - valid)
+        if unknown:
+            raise ValueError(f"invalid parameter(s) {', '.join(unknown)} for GridPartitioner; valid ones: {', '.join(sorted(valid))}")
+        for name, value in params.items():
+            setattr(self, name, value)
+        return self
+
+    def __repr__(self) -> str:
+        defaults = {name: p.default for name, p in inspect.signature(type(self).__init__).parameters.items()}
+        changed = []
+        for name, value in self.get_params().items():
+            default = defaults.get(name)
+            same = value == default or (isinstance(value, (list, tuple)) and list(value) == list(default or ()))
+            if not same:
+                changed.append(f"{name}={value!r}")
+        return f"GridPartitioner({', '.join(changed)})"
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "grids_"):
+            raise AttributeError("this GridPartitioner is not fitted yet: call fit() first")
+
+    def grid_load(self) -> pd.Series:
+        """Each grid's load relative to the household bounds: ``below``, ``in band`` or ``above``."""
+        self._check_fitted()
+        lo, hi = self.summary_["households"]["bounds"]
+        return _load_class(self.grids_["households"], lo, hi)
+
+    def plot(self, ax: Any = None, buildings: Optional[gpd.GeoDataFrame] = None, figsize: Tuple[float, float] = (9, 9), labels: bool = False) -> Any:
+        """Draws the grids coloured by load relative to the bounds (below, in band, above; not by
+        raw counts, so that one tower does not wash out every other grid), their outlines, the
+        buildings when given, and a legend; returns the matplotlib axes."""
+        self._check_fitted()
+        import matplotlib.pyplot as plt
+        from matplotlib.patches import Patch
+
+        if ax is None:
+            _, ax = plt.subplots(figsize=figsize)
+        load = self.grid_load()
+        colours = load.map(LOAD_COLOURS)
+        self.grids_.plot(ax=ax, color=colours.to_numpy(), edgecolor="#333333", linewidth=0.6)
+        if buildings is not None:
+            buildings.to_crs(self.grids_.crs).plot(ax=ax, color="#555555", linewidth=0)
+        if labels:
+            for gid, pt in zip(self.grids_["grid_id"], self.grids_.geometry.representative_point()):
+                ax.annotate(str(gid), (pt.x, pt.y), ha="center", va="center", fontsize=6)
+        lo, hi = self.summary_["households"]["bounds"]
+        counts = load.value_counts()
+        handles = [Patch(facecolor=c, edgecolor="#333333", label=f"{k} ({counts.get(k, 0)})") for k, c in LOAD_COLOURS.items()]
+        ax.legend(handles=handles, title=f"households vs {lo:g}–{hi:g}", loc="best", fontsize=8)
+        ax.set_title(f"{len(self.grids_)} grids, mean walk {self.summary_['objective']['mean_walk_m']:.1f} m")
+        ax.set_axis_off()
+        return ax
+
+    def explore(self, **kwargs: Any) -> Any:
+        """An interactive map of the grids (folium, through ``GeoDataFrame.explore``) coloured by
+        load relative to the bounds, with a tooltip per grid (id, code, households, population,
+        walks, worker, violations)."""
+        self._check_fitted()
+        frame = self.grids_.copy()
+        frame["load"] = self.grid_load()
+        shown = [c for c in ["grid_id", "grid_code", "households", "population", "buildings", "mean_walk_m", "max_walk_m", "worker_id", "violations", "load"] if c in frame.columns]
+        frame = frame[shown + ["geometry"]]
+        for c in frame.columns:
+            if c != "geometry" and frame[c].dtype == object:
+                frame[c] = frame[c].astype(str)
+        options = dict(column="load", categorical=True, categories=list(LOAD_COLOURS), cmap=list(LOAD_COLOURS.values()), tooltip=shown, style_kwds={"weight": 1, "color": "#333333"})
+        options.update(kwargs)
+        return frame.explore(**options)
+
+    def _repr_html_(self) -> str:
+        if not hasattr(self, "summary_"):
+            return f"<pre>{html.escape(repr(self))}</pre>"
+        s = self.summary_
+        hh = s["households"]
+        lo, hi = hh["bounds"]
+        load = self.grid_load().value_counts()
+        rows = [
+            ("status", s.get("status", "")),
+            ("grids", f"{s['grids']} ({hh['grids_in_bounds']} within {lo:g}–{hi:g} households)"),
+            ("households per grid", f"min {hh['min']:.0f} / mean {hh['mean']:.0f} / max {hh['max']:.0f}" if s["grids"] else "–"),
+            ("load", ", ".join(f"{k} {load.get(k, 0)}" for k in LOAD_COLOURS)),
+            ("mean walk", f"{s['objective']['mean_walk_m']:.1f} m"),
+            ("violations", str(len(s.get("violations", [])))),
+            ("warnings", str(len(s.get("warnings", [])))),
+            ("message", s.get("message", "")),
+        ]
+        body = "".join(f"<tr><th style='text-align:left'>{html.escape(k)}</th><td style='text-align:left'>{html.escape(str(v))}</td></tr>" for k, v in rows)
+        return f"<div><pre>{html.escape(repr(self))}</pre><table>{body}</table></div>"
 
 
 def _audit_inputs(grids: Frame, territory: Optional[Frame], buildings: Optional[Frame], **options: Any) -> tuple:

@@ -137,6 +137,11 @@ pub struct Bounds {
     /// Households one worker serves (with --workers N); lowers the grid maximum to it.
     #[arg(long)]
     pub worker_capacity: Option<f64>,
+    /// Any miss of a bound fails the run (exit code 4, status `infeasible`), even one no plan
+    /// can avoid (a building above the maximum, an isolated area below the minimum), which by
+    /// default is declared in the violations with exit code 0.
+    #[arg(long)]
+    pub strict: bool,
 }
 
 impl Default for Bounds {
@@ -150,6 +155,7 @@ impl Default for Bounds {
             contiguity: true,
             workers: None,
             worker_capacity: None,
+            strict: false,
         }
     }
 }
@@ -608,6 +614,12 @@ static PYTHON_NAMES: AtomicBool = AtomicBool::new(false);
 /// when it is loaded).
 pub fn use_python_names() {
     PYTHON_NAMES.store(true, Ordering::Relaxed);
+}
+
+/// From now on, options are named as command-line flags in messages (the default; the Python
+/// console script calls it before running the command line).
+pub fn use_command_line_names() {
+    PYTHON_NAMES.store(false, Ordering::Relaxed);
 }
 
 /// An option, by its field name (`min_households`), shown as the front end spells it: the

@@ -68,6 +68,14 @@ impl ViolationKind {
     pub fn as_str(self) -> &'static str {
         self.into()
     }
+
+    /// True for a miss that no plan can avoid under the bounds given, and that is declared
+    /// with its reason: a building above the maximum, an area cut off from the rest below the
+    /// minimum, an area no whole number of grids can divide within the bounds (or that an
+    /// exact search proved indivisible), a grid beyond the workers available.
+    pub fn is_unavoidable(self) -> bool {
+        matches!(self, ViolationKind::OversizeBuilding | ViolationKind::IsolatedArea | ViolationKind::InfeasibleArea | ViolationKind::Unstaffed)
+    }
 }
 
 /// A grid that misses a bound, and why.
@@ -178,8 +186,9 @@ pub fn partition(graph: &UnitGraph, metric: &Metric, config: &PartitionConfig, n
     partition_with_progress(graph, metric, config, name, &|_| {})
 }
 
-/// [`partition`], reporting progress: `step(Some(total))` announces the number of regions,
-/// then `step(None)` follows each region divided (from any thread).
+/// [`partition`], reporting progress: `step(Some(total))` announces the number of grids to
+/// make, then `step(None)` follows each grid made (from any thread; a region's grids are
+/// counted when the region is divided).
 pub fn partition_with_progress(
     graph: &UnitGraph,
     metric: &Metric,
@@ -334,7 +343,7 @@ fn region_tasks(graph: &UnitGraph, config: &PartitionConfig, regions: Vec<Vec<u3
     Tasks { tasks, limited_by_workers, grids_wanted }
 }
 
-/// Solves the regions in parallel: `step(Some(total))` first, `step(None)` after each region.
+/// Solves the regions in parallel: `step(Some(total grids))` first, `step(None)` for each grid of each region divided.
 fn solve_regions(
     graph: &UnitGraph,
     metric: &Metric,
@@ -344,7 +353,7 @@ fn solve_regions(
     deadline: &Deadline,
     step: &(dyn Fn(Option<usize>) + Sync),
 ) -> Result<Vec<RegionResult>> {
-    step(Some(tasks.len()));
+    step(Some(tasks.iter().map(|t| t.count.k).sum()));
     // Largest regions first, so that no large one starts last and runs alone; each region's
     // random stream is its own index, so the order changes nothing in the results.
     let mut by_size: Vec<usize> = (0..tasks.len()).collect();
@@ -359,7 +368,9 @@ fn solve_regions(
             if std::env::var_os("WANGGE_TRACE_REGIONS").is_some() {
                 eprintln!("region {r}: {} units, {} grids, {:.3} s", task.units.len(), task.count.k, t0.elapsed().as_secs_f64());
             }
-            step(None);
+            for _ in 0..task.count.k {
+                step(None);
+            }
             (r, solved)
         })
         .collect();

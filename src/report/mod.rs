@@ -297,9 +297,10 @@ pub struct Partitioned {
 }
 
 impl Partitioned {
-    /// True when some grid misses a bound (exit code 4 in the CLI).
+    /// True when some grid misses a bound that a plan could meet, or any bound with `--strict`
+    /// (exit code 4 in the CLI); unavoidable misses alone are declared, not failures.
     pub fn infeasible(&self) -> bool {
-        !self.violations.is_empty()
+        self.summary.status == summary::Status::Infeasible
     }
 
     /// The code of grid `grid_id`, when a code prefix is configured (see [`Codes`]).

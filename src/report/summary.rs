@@ -27,7 +27,9 @@ use crate::workers::Staffing;
 pub struct Summary {
     /// Version of wangge that wrote it.
     pub wangge_version: String,
-    /// `ok` when every grid meets every bound and check, else `infeasible`.
+    /// `ok` when every grid meets every bound and check; `unavoidable_misses` when every miss is
+    /// one no plan can avoid (oversize buildings, isolated areas, areas no whole number of grids
+    /// fits, grids beyond the workers) and `--strict` is off; else `infeasible`.
     pub status: Status,
     /// The input files (None when the layers were handed over in memory, as from Python).
     pub input: Option<Inputs>,
@@ -193,7 +195,9 @@ impl CommunitiesSummary {
 pub enum Status {
     /// Every grid within the bounds, every check passed.
     Ok,
-    /// Some grid misses a bound or a check (see the violations).
+    /// Every miss is unavoidable and declared with its reason (see the violations).
+    UnavoidableMisses,
+    /// Some grid misses a bound or a check that a plan could meet (see the violations).
     Infeasible,
 }
 
@@ -453,7 +457,13 @@ impl Summary {
         let ok = p.violations.is_empty();
         Summary {
             wangge_version: crate::VERSION.to_string(),
-            status: if ok { Status::Ok } else { Status::Infeasible },
+            status: if ok {
+                Status::Ok
+            } else if !config.bounds.strict && p.violations.iter().all(|v| v.kind.is_unavoidable()) {
+                Status::UnavoidableMisses
+            } else {
+                Status::Infeasible
+            },
             input: p.input,
             crs: CrsSummary { input: p.model.frame.source.to_string(), working: p.model.frame.work_crs_name() },
             config: config.clone(),
@@ -517,7 +527,13 @@ impl Summary {
             message: if ok {
                 format!("{} grids, all within {}–{} households", p.grids.len(), count(lo), count(hi))
             } else {
-                format!("{} grids; {} miss a bound or check (see violations)", p.grids.len(), p.violations.len())
+                let unavoidable = p.violations.iter().filter(|v| v.kind.is_unavoidable()).count();
+                let avoidable = p.violations.len() - unavoidable;
+                match (avoidable, unavoidable) {
+                    (0, u) => format!("{} grids; {u} unavoidable {} (see violations)", p.grids.len(), if u == 1 { "miss" } else { "misses" }),
+                    (a, 0) => format!("{} grids; {a} {} a bound or check (see violations)", p.grids.len(), if a == 1 { "misses" } else { "miss" }),
+                    (a, u) => format!("{} grids; {a} {} a bound or check, {u} unavoidable (see violations)", p.grids.len(), if a == 1 { "misses" } else { "miss" }),
+                }
             },
         }
     }

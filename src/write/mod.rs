@@ -365,6 +365,11 @@ impl OutputDir {
         Ok(written)
     }
 
+    /// The final paths of the files staged so far.
+    pub fn files(&self) -> Vec<PathBuf> {
+        self.staged.iter().map(|(_, path)| path.clone()).collect()
+    }
+
     /// What the staged layers reported (renamed columns, truncated text, ...).
     pub fn warnings(&self) -> &[String] {
         &self.warnings
@@ -438,7 +443,7 @@ fn relocate(e: Error, staging: &Path, dir: &Path) -> Error {
 /// Writes `buildings.<ext>` and `grids.<ext>` in `format` (and `micro_grids.<ext>`,
 /// `building_parts.<ext>` when there are any), and summary.json. Returns the
 /// warnings to show (renamed columns, truncated text).
-pub fn write_partition_as(dir: &Path, overwrite: bool, result: &Partitioned, buildings: &Layer, format: Format) -> Result<Vec<String>> {
+pub fn write_partition_as(dir: &Path, overwrite: bool, result: &Partitioned, buildings: &Layer, format: Format) -> Result<WrittenOutputs> {
     let mut out = OutputDir::prepare(dir, overwrite)?;
     if format == Format::GeoJson {
         let crs_member = result.model.frame.source.geojson_member();
@@ -459,8 +464,18 @@ pub fn write_partition_as(dir: &Path, overwrite: bool, result: &Partitioned, bui
         w.write_all(b"\n")
     })?;
     let warnings = out.warnings().to_vec();
+    let files = out.files();
     out.commit()?;
-    Ok(warnings)
+    Ok(WrittenOutputs { warnings, files })
+}
+
+/// What writing the outputs of a run did.
+#[derive(Debug, Clone, Default)]
+pub struct WrittenOutputs {
+    /// What the writers reported (renamed columns, truncated text, ...).
+    pub warnings: Vec<String>,
+    /// The files written, in order.
+    pub files: Vec<PathBuf>,
 }
 
 /// The properties and id of input feature `i`: from the original text for GeoJSON inputs,
