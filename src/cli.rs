@@ -22,7 +22,9 @@ use crate::progress::Progress;
 use crate::read::{read_layer, Format, Layer, ReadOptions};
 use crate::write::write_partition_as;
 use crate::batch::InputArgs;
-use crate::{partition_files, Error, PartitionConfig};
+use crate::config::PartitionConfig;
+use crate::error::Error;
+use crate::pipeline::partition_files;
 
 #[derive(Parser)]
 #[command(name = "wangge", version, about = "Divide a territory into balanced, contiguous, compact grids (网格)")]
@@ -98,6 +100,13 @@ struct AuditArgs {
     /// Format of the repaired grids (repair).
     #[arg(long, value_enum, default_value_t = Format::GeoJson, value_name = "FORMAT")]
     output_format: Format,
+    /// How to read the grid file (`--layer` picks the grid layer of a GeoPackage).
+    #[command(flatten)]
+    read: ReadOptions,
+    /// Layer of the buildings' GeoPackage (e.g. the same file as the grids). [default: the
+    /// first feature table]
+    #[arg(long, value_name = "LAYER")]
+    buildings_layer: Option<String>,
 }
 
 impl AuditArgs {
@@ -110,11 +119,12 @@ impl AuditArgs {
     fn layers(&self, config: &AuditConfig) -> Result<(Layer, Option<Layer>, Option<Layer>, Vec<Layer>), Error> {
         let cols = crate::audit::layer::grid_columns(config);
         let refs: Vec<&str> = cols.iter().map(String::as_str).collect();
-        let grids = read_layer(&self.grids, &refs)?;
+        let grids = crate::read::read_layer_with(&self.grids, &refs, &self.read)?;
         let territory = self.territory.as_ref().map(|p| read_layer(p, &[])).transpose()?;
         let bcols = crate::audit::buildings::building_columns(config);
         let brefs: Vec<&str> = bcols.iter().map(String::as_str).collect();
-        let buildings = self.buildings.as_ref().map(|p| read_layer(p, &brefs)).transpose()?;
+        let building_options = ReadOptions { layer: self.buildings_layer.clone(), ..ReadOptions::default() };
+        let buildings = self.buildings.as_ref().map(|p| crate::read::read_layer_with(p, &brefs, &building_options)).transpose()?;
         let water = self.water.iter().map(|p| read_layer(p, &[])).collect::<Result<Vec<_>, _>>()?;
         Ok((grids, territory, buildings, water))
     }

@@ -21,6 +21,7 @@ const STAGES: &[&[&str]] = &[
     &["write"],
     &["pipeline", "audit"],
     &["batch"],
+    &["cli"],
     &["python"],
 ];
 

@@ -133,3 +133,27 @@ def test_info_into_a_closed_pipe_exits_quietly():
     p.stdout.close()
     err = p.stderr.read().decode()
     assert p.wait() == 0 and "panicked" not in err, err
+
+
+def test_check_reads_the_grid_layer_of_a_geopackage(tmp_path):
+    script = shutil.which("wangge", path=os.path.dirname(sys.executable))
+    out = tmp_path / "out"
+    o = subprocess.run([script, "partition", str(DATA / "shanghai_bund" / "buildings.geojson"), "--effort", "0", "-o", str(out), "-q"], capture_output=True, text=True)
+    assert o.returncode == 0, o.stderr
+    both = tmp_path / "both.gpkg"
+    # Buildings first: without --layer, the first feature table would be audited as grids.
+    gpd.read_file(out / "buildings.geojson").to_file(both, layer="buildings", driver="GPKG")
+    gpd.read_file(out / "grids.geojson").to_file(both, layer="grids", driver="GPKG")
+    import json
+
+    def check(*args):
+        r = subprocess.run([script, "check", *map(str, args), "--json", "-"], capture_output=True, text=True)
+        assert r.returncode in (0, 1), r.stderr
+        return json.loads(r.stdout)
+
+    plain = check(out / "grids.geojson", "--buildings", out / "buildings.geojson")
+    layered = check(both, "--layer", "grids", "--buildings", both, "--buildings-layer", "buildings")
+    assert layered["summary"]["grids"] == plain["summary"]["grids"] == len(gpd.read_file(out / "grids.geojson"))
+    assert len(layered["issues"]["features"]) == len(plain["issues"]["features"])
+    wrong = check(both, "--buildings", both)
+    assert wrong["summary"]["grids"] != plain["summary"]["grids"], "without --layer the buildings are read as grids"
