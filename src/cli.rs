@@ -307,7 +307,7 @@ fn run_partition(args: PartitionArgs, matches: &ArgMatches) -> Result<u8, Error>
     say!("wangge: {} → {}: {}", args.buildings.display(), args.output.display(), s.message);
     const SHOWN: usize = 20;
     for v in result.violations.iter().take(SHOWN) {
-        let note = if v.kind.is_unavoidable() { " (unavoidable)" } else { "" };
+        let note = if v.unavoidable { " (unavoidable)" } else { "" };
         say!("  grid {} [{}{note}]: {}", v.grid_id, v.kind, v.message);
     }
     if result.violations.len() > SHOWN {

@@ -68,14 +68,6 @@ impl ViolationKind {
     pub fn as_str(self) -> &'static str {
         self.into()
     }
-
-    /// True for a miss that no plan can avoid under the bounds given, and that is declared
-    /// with its reason: a building above the maximum, an area cut off from the rest below the
-    /// minimum, an area no whole number of grids can divide within the bounds (or that an
-    /// exact search proved indivisible), a grid beyond the workers available.
-    pub fn is_unavoidable(self) -> bool {
-        matches!(self, ViolationKind::OversizeBuilding | ViolationKind::IsolatedArea | ViolationKind::InfeasibleArea | ViolationKind::Unstaffed)
-    }
 }
 
 /// A grid that misses a bound, and why.
@@ -87,6 +79,11 @@ pub struct Violation {
     pub kind: ViolationKind,
     /// Explanation naming buildings and counts.
     pub message: String,
+    /// True when no plan can avoid the miss, whatever the division: a building above the
+    /// maximum, an area cut off from the rest below the minimum, an area no whole number of
+    /// grids fits within the bounds or that an exact search proved indivisible. False for a
+    /// miss the search did not avoid or that a chosen number of grids or workers causes.
+    pub unavoidable: bool,
 }
 
 /// One grid of the plan.
@@ -453,8 +450,8 @@ fn region_violations(task: &RegionTask, result: &RegionResult, base: usize, max_
         if load >= lo - Band::EPS && load <= hi + Band::EPS {
             continue;
         }
-        let (kind, message) = out_of_band(task, *status, total, load, wording);
-        violations.push(Violation { grid: base + p, kind, message });
+        let (kind, message, unavoidable) = out_of_band(task, *status, total, load, wording);
+        violations.push(Violation { grid: base + p, kind, message, unavoidable });
     }
     if let Some(limit) = max_walk {
         for (p, u, d) in long_walks(g, parts, limit) {
@@ -469,14 +466,16 @@ fn region_violations(task: &RegionTask, result: &RegionResult, base: usize, max_
                     name(g.global[parts.centre[p] as usize]),
                     text::count(limit)
                 ),
+                unavoidable: false,
             });
         }
     }
     violations
 }
 
-/// Why a grid of `load` households in a region of `total` households misses the band, in words.
-fn out_of_band(task: &RegionTask, status: RegionStatus, total: f64, load: f64, wording: &Wording) -> (ViolationKind, String) {
+/// Why a grid of `load` households in a region of `total` households misses the band, in words,
+/// and whether any plan could avoid it.
+fn out_of_band(task: &RegionTask, status: RegionStatus, total: f64, load: f64, wording: &Wording) -> (ViolationKind, String, bool) {
     let (lo, hi, name) = (wording.lo, wording.hi, wording.name);
     if !task.count.feasible && task.range.0 > task.range.1 {
         (
@@ -487,6 +486,7 @@ fn out_of_band(task: &RegionTask, status: RegionStatus, total: f64, load: f64, w
                  this one holds {}",
                 task.units.len(), text::count(total), name(task.units[0]), task.count.k, total / task.count.k as f64, text::count(load)
             ),
+            true,
         )
     } else if !task.count.feasible {
         (
@@ -499,6 +499,7 @@ fn out_of_band(task: &RegionTask, status: RegionStatus, total: f64, load: f64, w
                 total / task.count.k as f64,
                 text::count(load)
             ),
+            false,
         )
     } else if status == RegionStatus::ProvenInfeasible {
         (
@@ -508,6 +509,7 @@ fn out_of_band(task: &RegionTask, status: RegionStatus, total: f64, load: f64, w
                  households (starting at building {}) has no division into connected grids within the bounds",
                 text::count(load), task.units.len(), text::count(total), name(task.units[0])
             ),
+            true,
         )
     } else {
         (
@@ -517,6 +519,7 @@ fn out_of_band(task: &RegionTask, status: RegionStatus, total: f64, load: f64, w
                  within the bounds was found (buildings are too lumpy or too weakly connected)",
                 text::count(load), text::count(total), task.count.k
             ),
+            false,
         )
     }
 }
@@ -548,6 +551,7 @@ fn fixed_violations(graph: &UnitGraph, fixed: &[Grid], oversize: &[bool], wordin
                     },
                     text::count(graph.units[grid.units[0] as usize].households)
                 ),
+                unavoidable: true,
             });
         } else if grid.households < lo - Band::EPS {
             violations.push(Violation {
@@ -559,6 +563,7 @@ fn fixed_violations(graph: &UnitGraph, fixed: &[Grid], oversize: &[bool], wordin
                     text::first_of(grid.units.iter().map(|&u| name(u)), grid.units.len(), 5, ", "),
                     text::count(grid.households)
                 ),
+                unavoidable: true,
             });
         }
     }

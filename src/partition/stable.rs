@@ -360,6 +360,7 @@ fn add_locked_grids(made: &mut Made, graph: &UnitGraph, metric: &Metric, existin
                 grid: gi,
                 kind: ViolationKind::Unbalanced,
                 message: format!("locked grid holds {} households, outside {lo}–{hi}; it was kept as it is", text::count(made.grids[gi].households)),
+                unavoidable: false,
             });
         }
     }
@@ -378,6 +379,7 @@ fn add_oversize_grids(made: &mut Made, graph: &UnitGraph, start: &Start, hi: f64
                 grid: gi,
                 kind: ViolationKind::OversizeBuilding,
                 message: format!("building {} alone holds {} households, more than the maximum {hi}: it forms its own grid", name(u as u32), text::count(graph.units[u].households)),
+                unavoidable: true,
             });
         }
     }
@@ -566,6 +568,7 @@ impl AreaWork<'_> {
                         text::count(parts.load[p]),
                         text::count(*total)
                     ),
+                    unavoidable: false,
                 });
             }
         }

@@ -260,6 +260,9 @@ pub struct ViolationReport {
     pub households: f64,
     /// Ids of the grid's buildings (at most 50; a split building once).
     pub buildings: Vec<FeatureId>,
+    /// True when no plan can avoid this miss (see [`crate::partition::Violation::unavoidable`]).
+    #[serde(default)]
+    pub unavoidable: bool,
 }
 
 /// Everything a partition run produces.

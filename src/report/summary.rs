@@ -459,7 +459,7 @@ impl Summary {
             wangge_version: crate::VERSION.to_string(),
             status: if ok {
                 Status::Ok
-            } else if !config.bounds.strict && p.violations.iter().all(|v| v.kind.is_unavoidable()) {
+            } else if !config.bounds.strict && p.violations.iter().all(|v| v.unavoidable) {
                 Status::UnavoidableMisses
             } else {
                 Status::Infeasible
@@ -527,7 +527,7 @@ impl Summary {
             message: if ok {
                 format!("{} grids, all within {}–{} households", p.grids.len(), count(lo), count(hi))
             } else {
-                let unavoidable = p.violations.iter().filter(|v| v.kind.is_unavoidable()).count();
+                let unavoidable = p.violations.iter().filter(|v| v.unavoidable).count();
                 let avoidable = p.violations.len() - unavoidable;
                 match (avoidable, unavoidable) {
                     (0, u) => format!("{} grids; {u} unavoidable {} (see violations)", p.grids.len(), if u == 1 { "miss" } else { "misses" }),

@@ -58,6 +58,7 @@ pub fn violation_reports(input: &ViolationInputs, config: &PartitionConfig) -> V
             },
             households: plan.grids[v.grid].households,
             buildings: ids_of(v.grid),
+            unavoidable: v.unavoidable,
         })
         .collect();
     for (g, d) in input.defects.iter().filter(|(_, d)| config.bounds.contiguity || !matches!(d, ShapeDefect::Pieces(_))) {
@@ -66,7 +67,7 @@ pub fn violation_reports(input: &ViolationInputs, config: &PartitionConfig) -> V
             ShapeDefect::Pieces(k) => (ViolationKind::PolygonPieces, format!("the grid polygon has {k} pieces")),
             ShapeDefect::BuildingOutside(b) => (ViolationKind::BuildingOutsidePolygon, format!("building {} lies outside its grid polygon", model.buildings[*b as usize].id)),
         };
-        out.push(ViolationReport { grid_id: id_of[*g].clone(), kind, message, households: plan.grids[*g].households, buildings: ids_of(*g) });
+        out.push(ViolationReport { grid_id: id_of[*g].clone(), kind, message, households: plan.grids[*g].households, buildings: ids_of(*g), unavoidable: false });
     }
     if let Some((workers, s)) = input.staffing {
         let biggest = workers.iter().map(|w| w.capacity).fold(0.0, f64::max);
@@ -84,6 +85,7 @@ pub fn violation_reports(input: &ViolationInputs, config: &PartitionConfig) -> V
                 ),
                 households: grid.households,
                 buildings: input.members.grid_buildings[input.numbering.order[g]].iter().take(LISTED).map(|&b| model.buildings[b as usize].id.clone()).collect(),
+                unavoidable: false,
             });
         }
     }
