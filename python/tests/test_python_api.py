@@ -107,12 +107,12 @@ def test_check_and_repair_dataframes(shanghai):
 
 def test_parameters_are_the_configuration_with_its_defaults():
     """One source for every option: the constructor takes exactly the configuration's fields
-    (summary.json's config) with the Rust defaults, plus progress and strict."""
+    (summary.json's config, strict included) with the Rust defaults, plus progress."""
     import inspect
 
     defaults = json.loads(wangge._wangge.defaults()[0])
     params = inspect.signature(wangge.GridPartitioner).parameters
-    names = {n for n, p in params.items() if p.kind is not inspect.Parameter.VAR_KEYWORD} - {"progress", "strict"}
+    names = {n for n, p in params.items() if p.kind is not inspect.Parameter.VAR_KEYWORD} - {"progress"}
     assert names == set(defaults)
     for name, value in defaults.items():
         given = params[name].default
