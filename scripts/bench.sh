@@ -11,6 +11,8 @@ cd "$ROOT"
 sizes=("$@")
 [ ${#sizes[@]} -gt 0 ] || sizes=(10000 100000 1000000)
 cargo build --release --quiet --bin wangge --example synth_city
+# The commit of the binary measured (taken now: the tree may change while the benchmark runs).
+built="$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src Cargo.toml || echo ' (with uncommitted changes)')"
 mkdir -p bench-results target/bench-data
 out=bench-results/e2e.md
 {
@@ -26,7 +28,7 @@ for n in "${sizes[@]}"; do
     o="target/bench-data/out_${n}_$mode"
     set +e
     /usr/bin/time -f "%e %M" -o "$o.time" ./target/release/wangge partition "$d/buildings.geojson" \
-      --territory "$d/territory.geojson" --barriers "$d/barriers.geojson" -o "$o" --overwrite -q "${extra[@]}"
+      --territory "$d/territory.geojson" --barriers "$d/barriers.geojson" -o "$o" --overwrite -q "${extra[@]}" 2> "$o.log"
     code=$?
     set -e
     if [ "$code" != 0 ] && [ "$code" != 4 ]; then echo "wangge failed on $n buildings ($mode, exit $code)" >&2; exit "$code"; fi
@@ -43,5 +45,5 @@ PY
 done
 mv "$out.tmp" "$out"
 echo "" >> "$out"
-echo "$(nproc) cores ($(lscpu | awk -F: '/Model name/{gsub(/^ +/,"",$2); print $2}')), $(free -g | awk '/Mem/{print $2}') GiB; $(date -u +%Y-%m-%d), commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src Cargo.toml || echo ' (with uncommitted changes)'); \`scripts/bench.sh\`" >> "$out"
+echo "$(nproc) cores ($(lscpu | awk -F: '/Model name/{gsub(/^ +/,"",$2); print $2}')), $(free -g | awk '/Mem/{print $2}') GiB; $(date -u +%Y-%m-%d), commit $built; \`scripts/bench.sh\`" >> "$out"
 cat "$out"

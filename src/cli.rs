@@ -201,8 +201,9 @@ fn run_repair(args: AuditArgs) -> Result<u8, Error> {
 struct PartitionArgs {
     /// Building footprints (Polygon, MultiPolygon or Point features; any input format).
     buildings: PathBuf,
-    /// Output directory (buildings, grids, summary.json); refused when not empty unless
-    /// --overwrite.
+    /// Output directory (buildings, grids, summary.json), refused when not empty unless
+    /// --overwrite; or `FILE.gpkg`: one GeoPackage with the layers buildings, grids,
+    /// micro_grids, building_parts and violations, and FILE.summary.json beside it.
     #[arg(short, long)]
     output: PathBuf,
     #[command(flatten)]
@@ -291,13 +292,28 @@ fn run_partition(args: PartitionArgs, matches: &ArgMatches) -> Result<u8, Error>
     if let Some(t) = args.threads {
         rayon::ThreadPoolBuilder::new().num_threads(t.max(1)).build_global().map_err(|e| Error::Threads { message: e.to_string() })?;
     }
-    // Refuse a non-empty output directory before any work.
-    crate::write::OutputDir::prepare(&args.output, args.overwrite)?;
+    // `-o FILE.gpkg`: one GeoPackage (and FILE.summary.json); else a directory of layers.
+    let single_gpkg = crate::write::is_single_gpkg(&args.output);
+    if single_gpkg {
+        if args.output_format != Format::GeoJson && args.output_format != Format::GeoPackage {
+            return Err(Error::OptionOnlyWith { option: crate::config::OptionName("output_format"), with: "an output directory (-o FILE.gpkg writes one GeoPackage)".into() });
+        }
+        if !args.overwrite && args.output.exists() {
+            return Err(Error::OutputNotEmpty { path: args.output.clone() });
+        }
+    } else {
+        // Refuse a non-empty output directory before any work.
+        crate::write::OutputDir::prepare(&args.output, args.overwrite)?;
+    }
     let inputs = args.inputs.inputs(&args.buildings, &args.read);
     let mut progress = Progress::new(!args.quiet);
     let (result, layers) = partition_files(&inputs, &config, &mut progress)?;
     progress.stage("write", "writing outputs");
-    let written = write_partition_as(&args.output, args.overwrite, &result, &layers.buildings, format)?;
+    let written = if single_gpkg {
+        crate::write::write_partition_gpkg(&args.output, args.overwrite, &result, &layers.buildings)?
+    } else {
+        write_partition_as(&args.output, args.overwrite, &result, &layers.buildings, format)?
+    };
     progress.done();
     // -q hides the progress line only: warnings, misses and the closing lines always go to stderr.
     for w in result.summary.warnings.iter().chain(&written.warnings) {

@@ -263,8 +263,8 @@ pub enum Error {
         /// What failed.
         message: String,
     },
-    /// The output directory holds files and overwriting was not allowed.
-    #[error("{path}: output directory is not empty; pass --overwrite to replace its files")]
+    /// The output directory holds files (or the output file exists) and overwriting was not allowed.
+    #[error("{path}: output directory is not empty (or the output file exists); pass --overwrite to replace its files")]
     OutputNotEmpty {
         /// Directory concerned.
         path: PathBuf,

@@ -157,3 +157,33 @@ def test_check_reads_the_grid_layer_of_a_geopackage(tmp_path):
     assert len(layered["issues"]["features"]) == len(plain["issues"]["features"])
     wrong = check(both, "--buildings", both)
     assert wrong["summary"]["grids"] != plain["summary"]["grids"], "without --layer the buildings are read as grids"
+
+
+def test_output_to_one_geopackage(tmp_path):
+    import json
+
+    import pyogrio
+
+    script = shutil.which("wangge", path=os.path.dirname(sys.executable))
+    target = tmp_path / "result.gpkg"
+    args = [script, "partition", str(DATA / "shanghai_bund" / "buildings.geojson"), "--barriers", str(DATA / "shanghai_bund" / "water.geojson"), "--effort", "0", "-o", str(target), "-q"]
+    o = subprocess.run(args, capture_output=True, text=True)
+    assert o.returncode == 0, o.stderr
+    assert target.is_file(), "one file, not a directory"
+    layers = {name for name, _ in pyogrio.list_layers(target)}
+    assert {"buildings", "grids", "violations"} <= layers, layers
+    summary = json.loads((tmp_path / "result.summary.json").read_text())
+    grids = gpd.read_file(target, layer="grids")
+    buildings = gpd.read_file(target, layer="buildings")
+    violations = gpd.read_file(target, layer="violations")
+    assert len(grids) == summary["grids"]
+    assert set(buildings["grid_id"]) <= set(grids["grid_id"])
+    assert len(buildings) == len(gpd.read_file(DATA / "shanghai_bund" / "buildings.geojson"))
+    assert len(violations) == len(summary["violations"]) and violations["unavoidable"].all()
+    assert grids.crs == buildings.crs
+    # An existing file is refused without --overwrite and left as it was.
+    before = target.stat().st_mtime_ns
+    again = subprocess.run(args, capture_output=True, text=True)
+    assert again.returncode == 2 and "--overwrite" in again.stderr, again.stderr
+    assert target.stat().st_mtime_ns == before
+    assert not [p for p in tmp_path.iterdir() if ".tmp" in p.name]

@@ -127,50 +127,18 @@ fn quote(name: &str) -> String {
 /// layer. Integer feature ids that are unique become the fids; other ids are kept in an `id`
 /// text column.
 pub fn write_gpkg(path: &Path, layer: &OutputLayer) -> Result<Written> {
+    write_gpkg_layers(path, &[layer])
+}
+
+/// Writes `layers` as the feature tables of one GeoPackage at `path` (replaced when it exists),
+/// each with its own name, CRS and columns.
+pub fn write_gpkg_layers(path: &Path, layers: &[&OutputLayer]) -> Result<Written> {
     let name = path.display().to_string();
     if path.exists() {
         std::fs::remove_file(path).map_err(|e| Error::io(path, "replace", e))?;
     }
     let sql_err = |e: rusqlite::Error| Error::layer(&name, format!("GeoPackage: {e}"));
-    let srs = srs_row(layer.crs.as_ref(), &name)?;
-    let columns = layer.columns();
     let mut written = Written { files: vec![path.to_path_buf()], ..Written::default() };
-
-    // Feature ids: unique integers become fids; others go to a text column.
-    let int_ids: Option<Vec<i64>> = layer.features.iter().map(|f| f.id.as_ref().and_then(Value::as_i64)).collect();
-    let fids: Option<Vec<i64>> = int_ids.filter(|ids| {
-        let mut seen = std::collections::HashSet::with_capacity(ids.len());
-        ids.iter().all(|i| seen.insert(*i))
-    });
-    let keep_ids = fids.is_none() && layer.features.iter().any(|f| f.id.is_some());
-
-    // Column names: distinct ignoring case, and distinct from the fid and geometry columns.
-    let lower: Vec<String> = columns.iter().map(|c| c.name.to_ascii_lowercase()).collect();
-    let free = |options: &[&'static str]| options.iter().copied().find(|o| !lower.iter().any(|l| l == o)).unwrap_or(options[options.len() - 1]);
-    let fid_col = free(&["fid", "ogc_fid", "wangge_fid"]);
-    let geom_col = free(&["geom", "geometry", "wangge_geom"]);
-    let mut names_in: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
-    if keep_ids {
-        names_in.push("id");
-    }
-    let (names, renamed) = unique_names(&names_in, None, &[fid_col, geom_col]);
-    if keep_ids {
-        let id_col = names.last().cloned().unwrap_or_default();
-        written.warnings.push(format!("{name}: feature ids are not unique integers: kept in column '{id_col}'"));
-    }
-    // The id column is not a property: its name is reported by the warning above.
-    let synthetic = if keep_ids { names.last().cloned() } else { None };
-    written.renamed = renamed.into_iter().filter(|(_, to)| Some(to) != synthetic.as_ref()).collect();
-
-    let mut kinds: Vec<&str> = layer.features.iter().filter_map(|f| f.geometry.as_ref()).map(type_name).collect();
-    kinds.sort_unstable();
-    kinds.dedup();
-    let geometry_type = match kinds.as_slice() {
-        [one] => *one,
-        _ => "GEOMETRY",
-    };
-    let bounds = layer.bounds();
-
     let mut db = Connection::open(path).map_err(&sql_err)?;
     db.execute_batch(
         "PRAGMA application_id = 1196444487;
@@ -181,79 +149,123 @@ pub fn write_gpkg(path: &Path, layer: &OutputLayer) -> Result<Written> {
     )
     .map_err(&sql_err)?;
     let tx = db.transaction().map_err(&sql_err)?;
-    {
-        let mut rows = vec![
-            SrsRow { name: "Undefined cartesian SRS".into(), id: -1, org: "NONE".into(), code: -1, definition: "undefined".into(), description: "undefined cartesian coordinate reference system".into() },
-            SrsRow { name: "Undefined geographic SRS".into(), id: 0, org: "NONE".into(), code: 0, definition: "undefined".into(), description: "undefined geographic coordinate reference system".into() },
-            wgs84_row(),
-        ];
-        let srs_id = srs.id;
-        if ![-1, 0, 4326].contains(&srs.id) {
+    let mut srs_ids: Vec<i32> = Vec::new();
+    let mut rows = vec![
+        SrsRow { name: "Undefined cartesian SRS".into(), id: -1, org: "NONE".into(), code: -1, definition: "undefined".into(), description: "undefined cartesian coordinate reference system".into() },
+        SrsRow { name: "Undefined geographic SRS".into(), id: 0, org: "NONE".into(), code: 0, definition: "undefined".into(), description: "undefined geographic coordinate reference system".into() },
+        wgs84_row(),
+    ];
+    for layer in layers {
+        let srs = srs_row(layer.crs.as_ref(), &name)?;
+        srs_ids.push(srs.id as i32);
+        if !rows.iter().any(|r| r.id == srs.id) {
             rows.push(srs);
         }
-        for r in &rows {
-            tx.execute(
-                "INSERT INTO gpkg_spatial_ref_sys (srs_name, srs_id, organization, organization_coordsys_id, definition, description) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                rusqlite::params![r.name, r.id, r.org, r.code, r.definition, r.description],
-            )
-            .map_err(&sql_err)?;
-        }
-        let (minx, miny, maxx, maxy) = match bounds {
-            Some(b) => (Some(b.min().x), Some(b.min().y), Some(b.max().x), Some(b.max().y)),
-            None => (None, None, None, None),
-        };
+    }
+    for r in &rows {
         tx.execute(
-            "INSERT INTO gpkg_contents (table_name, data_type, identifier, description, min_x, min_y, max_x, max_y, srs_id) VALUES (?1, 'features', ?1, '', ?2, ?3, ?4, ?5, ?6)",
-            rusqlite::params![layer.name, minx, miny, maxx, maxy, srs_id],
+            "INSERT INTO gpkg_spatial_ref_sys (srs_name, srs_id, organization, organization_coordsys_id, definition, description) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            rusqlite::params![r.name, r.id, r.org, r.code, r.definition, r.description],
         )
         .map_err(&sql_err)?;
-        tx.execute(
-            "INSERT INTO gpkg_geometry_columns (table_name, column_name, geometry_type_name, srs_id, z, m) VALUES (?1, ?2, ?3, ?4, 0, 0)",
-            rusqlite::params![layer.name, geom_col, geometry_type, srs_id],
-        )
-        .map_err(&sql_err)?;
-        let mut defs = vec![format!("{} INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL", quote(fid_col)), format!("{} {geometry_type}", quote(geom_col))];
-        for (i, n) in names.iter().enumerate() {
-            let t = match columns.get(i).map(|c| c.kind) {
-                Some(ColumnKind::Integer) => "INTEGER",
-                Some(ColumnKind::Real) => "REAL",
-                Some(ColumnKind::Bool) => "BOOLEAN",
-                _ => "TEXT",
-            };
-            defs.push(format!("{} {t}", quote(n)));
-        }
-        tx.execute_batch(&format!("CREATE TABLE {} ({});", quote(&layer.name), defs.join(", "))).map_err(&sql_err)?;
-        let placeholders: Vec<String> = (1..=names.len() + 2).map(|i| format!("?{i}")).collect();
-        let cols: Vec<String> = [fid_col, geom_col].iter().map(|c| quote(c)).chain(names.iter().map(|n| quote(n))).collect();
-        let mut insert = tx.prepare(&format!("INSERT INTO {} ({}) VALUES ({})", quote(&layer.name), cols.join(", "), placeholders.join(", "))).map_err(&sql_err)?;
-        let mut values: Vec<Sql> = Vec::with_capacity(names.len() + 2);
-        for (row, f) in layer.features.iter().enumerate() {
-            values.clear();
-            values.push(Sql::Integer(fids.as_ref().map(|ids| ids[row]).unwrap_or(row as i64 + 1)));
-            values.push(match &f.geometry {
-                None => Sql::Null,
-                Some(g) => Sql::Blob(encode_blob(g, srs_id as i32).map_err(|m| Error::feature(&name, f.label(row), crate::error::FeatureFault::MalformedGeometry { message: m }))?),
-            });
-            for c in &columns {
-                values.push(match c.cell(f) {
-                    Cell::Null => Sql::Null,
-                    Cell::Int(i) => Sql::Integer(i),
-                    Cell::Real(r) => Sql::Real(r),
-                    Cell::Bool(b) => Sql::Integer(b as i64),
-                    Cell::Text(t) => Sql::Text(t),
-                });
-            }
-            if keep_ids {
-                values.push(match &f.id {
-                    None => Sql::Null,
-                    Some(Value::String(s)) => Sql::Text(s.clone()),
-                    Some(v) => Sql::Text(v.to_string()),
-                });
-            }
-            insert.execute(rusqlite::params_from_iter(values.iter())).map_err(&sql_err)?;
-        }
+    }
+    for (layer, &srs_id) in layers.iter().zip(&srs_ids) {
+        write_table(&tx, layer, srs_id, &name, &mut written)?;
     }
     tx.commit().map_err(&sql_err)?;
     db.close().map_err(|(_, e)| sql_err(e))?;
     Ok(written)
+}
+
+/// Adds `layer` as a feature table (its contents and geometry column rows, the table, the rows).
+fn write_table(tx: &rusqlite::Transaction, layer: &OutputLayer, srs_id: i32, name: &str, written: &mut Written) -> Result<()> {
+    let sql_err = |e: rusqlite::Error| Error::layer(name, format!("GeoPackage: {e}"));
+    let columns = layer.columns();
+    // Feature ids: unique integers become fids; others go to a text column.
+    let int_ids: Option<Vec<i64>> = layer.features.iter().map(|f| f.id.as_ref().and_then(Value::as_i64)).collect();
+    let fids: Option<Vec<i64>> = int_ids.filter(|ids| {
+        let mut seen = std::collections::HashSet::with_capacity(ids.len());
+        ids.iter().all(|i| seen.insert(*i))
+    });
+    let keep_ids = fids.is_none() && layer.features.iter().any(|f| f.id.is_some());
+    // Column names: distinct ignoring case, and distinct from the fid and geometry columns.
+    let lower: Vec<String> = columns.iter().map(|c| c.name.to_ascii_lowercase()).collect();
+    let free = |options: &[&'static str]| options.iter().copied().find(|o| !lower.iter().any(|l| l == o)).unwrap_or(options[options.len() - 1]);
+    let fid_col = free(&["fid", "ogc_fid", "wangge_fid"]);
+    let geom_col = free(&["geom", "geometry", "wangge_geom"]);
+    let mut names_in: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
+    if keep_ids {
+        names_in.push("id");
+    }
+    let (names, renamed) = unique_names(&names_in, None, &[fid_col, geom_col]);
+    let shown = if layer.name.is_empty() { name.to_string() } else { format!("{name} (layer {})", layer.name) };
+    if keep_ids {
+        let id_col = names.last().cloned().unwrap_or_default();
+        written.warnings.push(format!("{shown}: feature ids are not unique integers: kept in column '{id_col}'"));
+    }
+    // The id column is not a property: its name is reported by the warning above.
+    let synthetic = if keep_ids { names.last().cloned() } else { None };
+    written.renamed.extend(renamed.into_iter().filter(|(_, to)| Some(to) != synthetic.as_ref()));
+    let mut kinds: Vec<&str> = layer.features.iter().filter_map(|f| f.geometry.as_ref()).map(type_name).collect();
+    kinds.sort_unstable();
+    kinds.dedup();
+    let geometry_type = match kinds.as_slice() {
+        [one] => *one,
+        _ => "GEOMETRY",
+    };
+    let (minx, miny, maxx, maxy) = match layer.bounds() {
+        Some(b) => (Some(b.min().x), Some(b.min().y), Some(b.max().x), Some(b.max().y)),
+        None => (None, None, None, None),
+    };
+    tx.execute(
+        "INSERT INTO gpkg_contents (table_name, data_type, identifier, description, min_x, min_y, max_x, max_y, srs_id) VALUES (?1, 'features', ?1, '', ?2, ?3, ?4, ?5, ?6)",
+        rusqlite::params![layer.name, minx, miny, maxx, maxy, srs_id],
+    )
+    .map_err(&sql_err)?;
+    tx.execute(
+        "INSERT INTO gpkg_geometry_columns (table_name, column_name, geometry_type_name, srs_id, z, m) VALUES (?1, ?2, ?3, ?4, 0, 0)",
+        rusqlite::params![layer.name, geom_col, geometry_type, srs_id],
+    )
+    .map_err(&sql_err)?;
+    let mut defs = vec![format!("{} INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL", quote(fid_col)), format!("{} {geometry_type}", quote(geom_col))];
+    for (i, n) in names.iter().enumerate() {
+        let t = match columns.get(i).map(|c| c.kind) {
+            Some(ColumnKind::Integer) => "INTEGER",
+            Some(ColumnKind::Real) => "REAL",
+            Some(ColumnKind::Bool) => "BOOLEAN",
+            _ => "TEXT",
+        };
+        defs.push(format!("{} {t}", quote(n)));
+    }
+    tx.execute_batch(&format!("CREATE TABLE {} ({});", quote(&layer.name), defs.join(", "))).map_err(&sql_err)?;
+    let placeholders: Vec<String> = (1..=names.len() + 2).map(|i| format!("?{i}")).collect();
+    let cols: Vec<String> = [fid_col, geom_col].iter().map(|c| quote(c)).chain(names.iter().map(|n| quote(n))).collect();
+    let mut insert = tx.prepare(&format!("INSERT INTO {} ({}) VALUES ({})", quote(&layer.name), cols.join(", "), placeholders.join(", "))).map_err(&sql_err)?;
+    let mut values: Vec<Sql> = Vec::with_capacity(names.len() + 2);
+    for (row, f) in layer.features.iter().enumerate() {
+        values.clear();
+        values.push(Sql::Integer(fids.as_ref().map(|ids| ids[row]).unwrap_or(row as i64 + 1)));
+        values.push(match &f.geometry {
+            None => Sql::Null,
+            Some(g) => Sql::Blob(encode_blob(g, srs_id).map_err(|m| Error::feature(name, f.label(row), crate::error::FeatureFault::MalformedGeometry { message: m }))?),
+        });
+        for c in &columns {
+            values.push(match c.cell(f) {
+                Cell::Null => Sql::Null,
+                Cell::Int(i) => Sql::Integer(i),
+                Cell::Real(r) => Sql::Real(r),
+                Cell::Bool(b) => Sql::Integer(b as i64),
+                Cell::Text(t) => Sql::Text(t),
+            });
+        }
+        if keep_ids {
+            values.push(match &f.id {
+                None => Sql::Null,
+                Some(Value::String(s)) => Sql::Text(s.clone()),
+                Some(v) => Sql::Text(v.to_string()),
+            });
+        }
+        insert.execute(rusqlite::params_from_iter(values.iter())).map_err(&sql_err)?;
+    }
+    Ok(())
 }

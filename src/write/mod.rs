@@ -469,6 +469,94 @@ pub fn write_partition_as(dir: &Path, overwrite: bool, result: &Partitioned, bui
     Ok(WrittenOutputs { warnings, files })
 }
 
+/// True when `output` names one GeoPackage file (`-o result.gpkg`) rather than a directory.
+pub fn is_single_gpkg(output: &Path) -> bool {
+    output.extension().is_some_and(|e| e.eq_ignore_ascii_case("gpkg")) && !output.is_dir()
+}
+
+/// Writes the outputs of a run into one GeoPackage `file` with the layers buildings, grids,
+/// micro_grids and building_parts (when there are any) and violations (each with its grid's
+/// polygon), and the summary beside it as `FILE.summary.json`. Both are written under temporary
+/// names and renamed at the end; an existing file is refused unless `overwrite`.
+pub fn write_partition_gpkg(file: &Path, overwrite: bool, result: &Partitioned, buildings: &Layer) -> Result<WrittenOutputs> {
+    let summary_path = file.with_extension("summary.json");
+    if !overwrite {
+        for p in [file, summary_path.as_path()] {
+            if p.exists() {
+                return Err(Error::OutputNotEmpty { path: p.to_path_buf() });
+            }
+        }
+    }
+    if let Some(parent) = file.parent().filter(|p| !p.as_os_str().is_empty()) {
+        fs::create_dir_all(parent).map_err(|e| Error::io(parent, "create output directory", e))?;
+    }
+    let tmp = |p: &Path| {
+        let mut name = p.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+        name.push(format!(".wangge-{}.tmp", std::process::id()));
+        p.with_file_name(name)
+    };
+    let (file_tmp, summary_tmp) = (tmp(file), tmp(&summary_path));
+    let outcome = (|| -> Result<Vec<String>> {
+        let mut layers = vec![buildings_layer(result, buildings)?, grids_layer(result)];
+        if !result.micro_grids.is_empty() {
+            layers.push(micro_grids_layer(result));
+        }
+        if !result.split.parts.is_empty() {
+            layers.push(parts::parts_layer(result));
+        }
+        layers.push(violations_layer(result));
+        let refs: Vec<&OutputLayer> = layers.iter().collect();
+        let written = gpkg::write_gpkg_layers(&file_tmp, &refs).map_err(|e| match relocate(e, &file_tmp, file) {
+            Error::Io { action, source, .. } => Error::Io { path: file.to_path_buf(), action, source },
+            other => other,
+        })?;
+        let text = serde_json::to_vec_pretty(&result.summary).map_err(|e| Error::Invariant { stage: "write", message: e.to_string() })?;
+        fs::write(&summary_tmp, [text.as_slice(), b"\n"].concat()).map_err(|e| Error::io(&summary_path, "write", e))?;
+        let mut warnings: Vec<String> = written.renamed.iter().map(|(from, to)| format!("{}: column '{from}' written as '{to}'", file.display())).collect();
+        warnings.extend(written.warnings);
+        Ok(warnings)
+    })();
+    let warnings = match outcome {
+        Ok(w) => w,
+        Err(e) => {
+            let _ = fs::remove_file(&file_tmp);
+            let _ = fs::remove_file(&summary_tmp);
+            return Err(e);
+        }
+    };
+    fs::rename(&file_tmp, file).map_err(|e| Error::io(file, "rename into place", e))?;
+    fs::rename(&summary_tmp, &summary_path).map_err(|e| Error::io(&summary_path, "rename into place", e))?;
+    Ok(WrittenOutputs { warnings, files: vec![file.to_path_buf(), summary_path] })
+}
+
+/// One feature per violation: its grid's polygon, the grid id, kind, message, households and
+/// whether it is unavoidable.
+pub fn violations_layer(result: &Partitioned) -> OutputLayer {
+    let index: std::collections::HashMap<&crate::report::GridId, usize> = result.grids.iter().enumerate().map(|(i, g)| (&g.id, i)).collect();
+    let features = result
+        .violations
+        .iter()
+        .map(|v| {
+            let geometry = index.get(&v.grid_id).and_then(|&i| {
+                let g = &result.grids[i];
+                match g.polygon.0.len() {
+                    0 => None,
+                    1 => Some(Geometry::Polygon(g.polygon.0[0].clone())),
+                    _ => Some(Geometry::MultiPolygon(g.polygon.clone())),
+                }
+            });
+            let mut properties = Map::new();
+            properties.insert("grid_id".into(), v.grid_id.to_json());
+            properties.insert("kind".into(), Value::String(v.kind.as_str().to_string()));
+            properties.insert("unavoidable".into(), Value::Bool(v.unavoidable));
+            properties.insert("households".into(), serde_json::json!(v.households));
+            properties.insert("message".into(), Value::String(v.message.clone()));
+            OutputFeature { id: None, properties, geometry }
+        })
+        .collect();
+    OutputLayer { name: "violations".into(), crs: Some(result.model.frame.source.clone()), features }
+}
+
 /// What writing the outputs of a run did.
 #[derive(Debug, Clone, Default)]
 pub struct WrittenOutputs {
