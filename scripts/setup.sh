@@ -6,7 +6,8 @@
 #    `libclang-N.so*` (never `libclang-cpp`, a different library), plus clang's own headers;
 #  - PROJ and HiGHS are compiled by cmake with a C++ compiler and make; PROJ's build runs the
 #    `sqlite3` program and includes `sqlite3.h`;
-#  - the Python virtual environment needs `venv` with `ensurepip`.
+#  - the Python virtual environment needs `venv` with `ensurepip`;
+#  - the HTML report's test opens it in headless Chromium (Debian's `chromium`).
 # What is missing is installed from Debian packages (root or sudo), else cmake and libclang
 # come from PyPI. One line says what was installed and whether the first build (PROJ and HiGHS
 # from source, about 10 minutes on 2 cores, up to 20 under load) is still ahead.
@@ -45,6 +46,8 @@ command -v sqlite3 >/dev/null 2>&1 || need+=(sqlite3)
 [ -e /usr/include/sqlite3.h ] || need+=(libsqlite3-dev)
 if [ -z "$(find_libclang)" ] || ! has_clang_headers; then need+=(libclang-dev); fi
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
+# The HTML report is tested in a headless browser (Debian's chromium).
+command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || need+=(chromium)
 
 installed="nothing"
 if [ ${#need[@]} -gt 0 ]; then

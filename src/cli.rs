@@ -51,6 +51,36 @@ enum Command {
     /// Describe a vector file as JSON: format, layers, features, CRS, bounds, geometry types,
     /// columns with their types.
     Info(InfoArgs),
+    /// Write the HTML report of a partition's outputs: one self-contained file (opens offline)
+    /// with the map of the grids coloured by load, tooltips, histograms, a sortable grid table,
+    /// violations and warnings.
+    Report(ReportArgs),
+}
+
+#[derive(Args)]
+struct ReportArgs {
+    /// The output of `wangge partition`: its directory, or its GeoPackage file.
+    run: PathBuf,
+    /// The HTML file to write. [default: RUN/report.html, or FILE.report.html beside a GeoPackage]
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+}
+
+/// Where the report of the run written to `run` goes by default.
+fn default_report_path(run: &std::path::Path) -> PathBuf {
+    if crate::write::is_single_gpkg(run) || run.is_file() {
+        run.with_extension("report.html")
+    } else {
+        run.join("report.html")
+    }
+}
+
+fn run_report(args: ReportArgs) -> Result<u8, Error> {
+    let files = crate::write::html::RunFiles::find(&args.run)?;
+    let html = args.output.clone().unwrap_or_else(|| default_report_path(&args.run));
+    let grids = crate::write::html::write_report(&files, &html)?;
+    say!("wangge report: {} grids → {}", grids, html.display());
+    Ok(0)
 }
 
 #[derive(Args)]
@@ -226,6 +256,10 @@ struct PartitionArgs {
     /// Format of the building, grid and micro-grid layers (summary.json stays JSON).
     #[arg(long, value_enum, default_value_t = Format::GeoJson, value_name = "FORMAT")]
     output_format: Format,
+    /// Also write the HTML report (OUT/report.html, or FILE.report.html beside a GeoPackage);
+    /// see `wangge report`.
+    #[arg(long)]
+    report: bool,
 }
 
 impl PartitionArgs {
@@ -314,6 +348,13 @@ fn run_partition(args: PartitionArgs, matches: &ArgMatches) -> Result<u8, Error>
     } else {
         write_partition_as(&args.output, args.overwrite, &result, &layers.buildings, format)?
     };
+    let mut written = written;
+    if args.report {
+        progress.stage("write", "writing the HTML report");
+        let html = default_report_path(&args.output);
+        crate::write::html::write_report(&crate::write::html::RunFiles::find(&args.output)?, &html)?;
+        written.files.push(html);
+    }
     progress.done();
     // -q hides the progress line only: warnings, misses and the closing lines always go to stderr.
     for w in result.summary.warnings.iter().chain(&written.warnings) {
@@ -404,6 +445,7 @@ where
         Command::Repair(args) => run_repair(args),
         Command::Info(args) => run_info(args),
         Command::Batch(args) => run_batch(args),
+        Command::Report(args) => run_report(args),
     };
     match outcome {
         Ok(code) => code,

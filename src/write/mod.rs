@@ -12,6 +12,7 @@
 pub mod fgb;
 pub mod geojson;
 pub mod gpkg;
+pub mod html;
 pub mod parts;
 pub mod shp;
 
