@@ -12,7 +12,7 @@ work="${1:-/tmp/wangge-fresh}"
 # What scripts/setup.sh installs from Debian on a machine with rustup and python3 only (with
 # the packages apt pulled in with them).
 packages=(libclang-dev libclang-14-dev libclang-common-14-dev libclang1-14 libobjc-12-dev libobjc4 libgc1
-  cmake cmake-data libarchive13 libjsoncpp25 librhash0 libuv1)
+  cmake cmake-data libarchive13 libjsoncpp25 librhash0 libuv1 chromium chromium-common)
 if [ "$remove" = 1 ]; then
   installed=()
   for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 && installed+=("$p"); done
@@ -20,8 +20,8 @@ if [ "$remove" = 1 ]; then
     echo "fresh-machine-check: removing ${installed[*]}" >&2
     DEBIAN_FRONTEND=noninteractive apt-get remove -y -qq "${installed[@]}" >/dev/null
   fi
-  if compgen -G "/usr/lib/llvm-*/lib/libclang.so*" >/dev/null || command -v cmake >/dev/null; then
-    echo "fresh-machine-check: libclang or cmake is still installed" >&2
+  if compgen -G "/usr/lib/llvm-*/lib/libclang.so*" >/dev/null || command -v cmake >/dev/null || command -v chromium >/dev/null; then
+    echo "fresh-machine-check: libclang, cmake or chromium is still installed" >&2
     exit 1
   fi
 fi
