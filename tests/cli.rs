@@ -253,3 +253,18 @@ fn the_typed_summary_reads_back_as_written() {
     assert_eq!(typed.grids, typed.households.grids_in_bounds);
     assert_eq!(typed.workers.as_ref().map(|w| w.available), Some(12));
 }
+
+#[test]
+fn overwrite_leaves_no_output_of_an_earlier_run() {
+    let d = tmp("stale");
+    let input = write(&d, "b.geojson", &lattice(6, 6, 40.0, &mut |_, _| 40.0));
+    let out = d.join("out");
+    let o = wangge(&["partition", &input, "-o", out.to_str().unwrap(), "-q", "--micro-min", "20", "--micro-max", "100", "--report"]);
+    assert!(matches!(o.status.code(), Some(0) | Some(4)), "{}", stderr(&o));
+    assert!(out.join("micro_grids.geojson").exists() && out.join("report.html").exists());
+    let o = wangge(&["partition", &input, "-o", out.to_str().unwrap(), "-q", "--overwrite"]);
+    assert!(matches!(o.status.code(), Some(0) | Some(4)), "{}", stderr(&o));
+    let mut names: Vec<String> = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().to_string()).collect();
+    names.sort();
+    assert_eq!(names, ["buildings.geojson", "grids.geojson", "summary.json"]);
+}

@@ -467,7 +467,26 @@ pub fn write_partition_as(dir: &Path, overwrite: bool, result: &Partitioned, bui
     let warnings = out.warnings().to_vec();
     let files = out.files();
     out.commit()?;
+    if overwrite {
+        remove_stale_outputs(dir, &files);
+    }
     Ok(WrittenOutputs { warnings, files })
+}
+
+/// After an `--overwrite` run: removes the layers an earlier run wrote that this one did not
+/// (micro-grids, building parts in any output format, the HTML report), so that the directory
+/// holds one run's outputs. Building and grid layers are never removed (an input may share
+/// their names).
+fn remove_stale_outputs(dir: &Path, written: &[PathBuf]) {
+    const STEMS: [&str; 2] = ["micro_grids", "building_parts"];
+    const EXTENSIONS: [&str; 10] = ["geojson", "geojsonl", "gpkg", "fgb", "shp", "shx", "dbf", "prj", "cpg", "qix"];
+    let mut stale: Vec<PathBuf> = STEMS.iter().flat_map(|stem| EXTENSIONS.iter().map(move |ext| dir.join(format!("{stem}.{ext}")))).collect();
+    stale.push(dir.join("report.html"));
+    for p in stale {
+        if p.is_file() && !written.contains(&p) {
+            let _ = fs::remove_file(&p);
+        }
+    }
 }
 
 /// True when `output` names one GeoPackage file (`-o result.gpkg`) rather than a directory.
