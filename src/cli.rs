@@ -174,7 +174,7 @@ fn run_check(args: AuditArgs) -> Result<u8, Error> {
         return Err(Error::MissingArgument { command: "check", needs: "-o OUT_DIR or --json -" });
     }
     if let Some(o) = &args.output {
-        crate::write::OutputDir::prepare(o, args.overwrite)?;
+        crate::write::OutputDir::check(o, args.overwrite)?;
     }
     let (grids, territory, buildings, water) = args.layers(&config)?;
     let water: Vec<&Layer> = water.iter().collect();
@@ -204,7 +204,7 @@ fn run_repair(args: AuditArgs) -> Result<u8, Error> {
         return Err(Error::MissingArgument { command: "repair", needs: "-o OUT_DIR" });
     };
     let format = args.output_format;
-    crate::write::OutputDir::prepare(&out, args.overwrite)?;
+    crate::write::OutputDir::check(&out, args.overwrite)?;
     let (grids, territory, buildings, water) = args.layers(&config)?;
     let water: Vec<&Layer> = water.iter().collect();
     let repaired = crate::audit::repair::repair(grids, AuditInputs { territory: territory.as_ref(), buildings: buildings.as_ref(), water: &water }, &config)?;
@@ -337,7 +337,7 @@ fn run_partition(args: PartitionArgs, matches: &ArgMatches) -> Result<u8, Error>
         }
     } else {
         // Refuse a non-empty output directory before any work.
-        crate::write::OutputDir::prepare(&args.output, args.overwrite)?;
+        crate::write::OutputDir::check(&args.output, args.overwrite)?;
     }
     let inputs = args.inputs.inputs(&args.buildings, &args.read);
     let mut progress = Progress::new(!args.quiet);

@@ -146,6 +146,7 @@ fn refuses(name: &str, text: &str, extra: &[&str], needles: &[&str]) {
     }
     assert!(!err.contains("panicked"), "{err}");
     assert!(files(&out).is_empty(), "{name}: output written: {:?}", files(&out));
+    assert!(!out.exists(), "{name}: the output directory is made only once the inputs are read");
 }
 
 fn one(props: Value, geometry: Value) -> String {

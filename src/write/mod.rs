@@ -300,6 +300,22 @@ pub struct OutputDir {
 }
 
 impl OutputDir {
+    /// Refuses what [`OutputDir::prepare`] would refuse (a file in the way, a non-empty
+    /// directory without `overwrite`) without creating anything: called before the inputs are
+    /// read, so that a failed run leaves no empty directory behind.
+    pub fn check(dir: &Path, overwrite: bool) -> Result<()> {
+        if dir.exists() {
+            if !dir.is_dir() {
+                return Err(Error::io(dir, "create output directory", std::io::Error::other("exists and is not a directory")));
+            }
+            let non_empty = fs::read_dir(dir).map_err(|e| Error::io(dir, "list", e))?.next().is_some();
+            if non_empty && !overwrite {
+                return Err(Error::OutputNotEmpty { path: dir.to_path_buf() });
+            }
+        }
+        Ok(())
+    }
+
     /// Creates `dir` if needed; refuses a non-empty directory unless `overwrite`.
     pub fn prepare(dir: &Path, overwrite: bool) -> Result<OutputDir> {
         if dir.exists() {
