@@ -343,12 +343,11 @@ fn run_partition(args: PartitionArgs, matches: &ArgMatches) -> Result<u8, Error>
     let mut progress = Progress::new(!args.quiet);
     let (result, layers) = partition_files(&inputs, &config, &mut progress)?;
     progress.stage("write", "writing outputs");
-    let written = if single_gpkg {
+    let mut written = if single_gpkg {
         crate::write::write_partition_gpkg(&args.output, args.overwrite, &result, &layers.buildings)?
     } else {
         write_partition_as(&args.output, args.overwrite, &result, &layers.buildings, format)?
     };
-    let mut written = written;
     if args.report {
         progress.stage("write", "writing the HTML report");
         let html = default_report_path(&args.output);

@@ -318,15 +318,8 @@ impl OutputDir {
 
     /// Creates `dir` if needed; refuses a non-empty directory unless `overwrite`.
     pub fn prepare(dir: &Path, overwrite: bool) -> Result<OutputDir> {
-        if dir.exists() {
-            if !dir.is_dir() {
-                return Err(Error::io(dir, "create output directory", std::io::Error::other("exists and is not a directory")));
-            }
-            let non_empty = fs::read_dir(dir).map_err(|e| Error::io(dir, "list", e))?.next().is_some();
-            if non_empty && !overwrite {
-                return Err(Error::OutputNotEmpty { path: dir.to_path_buf() });
-            }
-        } else {
+        OutputDir::check(dir, overwrite)?;
+        if !dir.exists() {
             fs::create_dir_all(dir).map_err(|e| Error::io(dir, "create output directory", e))?;
         }
         Ok(OutputDir { dir: dir.to_path_buf(), staging: None, staged: Vec::new(), warnings: Vec::new() })
@@ -565,6 +558,15 @@ pub fn write_partition_gpkg(file: &Path, overwrite: bool, result: &Partitioned, 
     Ok(WrittenOutputs { warnings, files: vec![file.to_path_buf(), summary_path] })
 }
 
+/// A grid polygon as written: none when empty, a Polygon for one piece, else a MultiPolygon.
+fn polygon_geometry(polygon: &geo::MultiPolygon<f64>) -> Option<Geometry<f64>> {
+    match polygon.0.as_slice() {
+        [] => None,
+        [one] => Some(Geometry::Polygon(one.clone())),
+        _ => Some(Geometry::MultiPolygon(polygon.clone())),
+    }
+}
+
 /// One feature per violation: its grid's polygon, the grid id, kind, message, households and
 /// whether it is unavoidable.
 pub fn violations_layer(result: &Partitioned) -> OutputLayer {
@@ -573,14 +575,7 @@ pub fn violations_layer(result: &Partitioned) -> OutputLayer {
         .violations
         .iter()
         .map(|v| {
-            let geometry = index.get(&v.grid_id).and_then(|&i| {
-                let g = &result.grids[i];
-                match g.polygon.0.len() {
-                    0 => None,
-                    1 => Some(Geometry::Polygon(g.polygon.0[0].clone())),
-                    _ => Some(Geometry::MultiPolygon(g.polygon.clone())),
-                }
-            });
+            let geometry = index.get(&v.grid_id).and_then(|&i| polygon_geometry(&result.grids[i].polygon));
             let mut properties = Map::new();
             properties.insert("grid_id".into(), v.grid_id.to_json());
             properties.insert("kind".into(), Value::String(v.kind.as_str().to_string()));
@@ -646,11 +641,9 @@ pub fn grids_layer(result: &Partitioned) -> OutputLayer {
                 Value::Object(m) => m,
                 _ => Map::new(),
             };
-            let geometry = match g.polygon.0.len() {
-                _ if g.given_geometry.is_some() => g.given_geometry.as_ref().map(|x| x.geometry.clone()),
-                0 => None,
-                1 => Some(Geometry::Polygon(g.polygon.0[0].clone())),
-                _ => Some(Geometry::MultiPolygon(g.polygon.clone())),
+            let geometry = match &g.given_geometry {
+                Some(given) => Some(given.geometry.clone()),
+                None => polygon_geometry(&g.polygon),
             };
             OutputFeature { id: Some(g.id.to_json()), properties, geometry }
         })
