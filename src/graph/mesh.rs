@@ -216,7 +216,9 @@ pub fn build_mesh(buildings: &[Building], territory: &Territory, barriers: &[Lin
     let footprints: Vec<Vec<Polygon<f64>>> = buildings.iter().map(footprint_polygons).collect();
     let mut cons = guide_constraints(guides);
     add_territory_edges(&mut cons, territory, guides);
+    let first_footprint_vertex = cons.vertices.len();
     add_footprint_rings(&mut cons, &footprints);
+    let footprint_vertices = first_footprint_vertex..cons.vertices.len();
     let clip = barrier_clip(territory, &footprints);
     let mut barrier_segments = add_barriers(&mut cons, barriers, clip);
     let fence_segments = add_barriers(&mut cons, fences, clip);
@@ -228,6 +230,13 @@ pub fn build_mesh(buildings: &[Building], territory: &Territory, barriers: &[Lin
     let vertices = std::mem::take(&mut cons.vertices);
     let edges = std::mem::take(&mut cons.edges);
     crate::progress::trace("mesh: constraints");
+    // Lines (territory, barriers, community boundaries, streets) are noded with each other and
+    // with the walls near them: a community boundary drawn along a street centre line a hair
+    // off it would otherwise meet it at a tiny angle, and the refinement would spend its whole
+    // budget splitting there (grid rings of tens of thousands of vertices µm apart).
+    let lines: Vec<bool> = edges.iter().map(|e| !(footprint_vertices.contains(&e[0]) && footprint_vertices.contains(&e[1]))).collect();
+    let (vertices, edges) = super::noding::node_near(&vertices, &edges, &lines, NODE_TOLERANCE_M);
+    crate::progress::trace("mesh: lines noded");
     let (cdt, refined) = triangulate_or_unrefined(vertices, edges)?;
     crate::progress::trace("mesh: triangulated");
     if cdt.num_inner_faces() == 0 {
@@ -429,8 +438,8 @@ fn triangulate_or_unrefined(vertices: Vec<Point2<f64>>, edges: Vec<[usize; 2]>) 
     if let Some(Ok(cdt)) = quietly(|| triangulate(vertices.clone(), edges.clone(), true)) {
         return Ok((cdt, true));
     }
-    // Nearly coincident constraints (a locked ring along a footprint, a street along a wall)
-    // can stop it: node them first (shared vertices wherever they meet), then try again.
+    // Nearly coincident walls (a locked ring along a footprint, two walls a hair apart) can
+    // stop it: node every constraint (shared vertices wherever they meet), then try again.
     let (vertices, edges) = super::noding::node(&vertices, &edges, NODE_TOLERANCE_M);
     if let Some(Ok(cdt)) = quietly(|| triangulate(vertices.clone(), edges.clone(), true)) {
         return Ok((cdt, true));
