@@ -127,6 +127,10 @@ struct AuditArgs {
     /// No messages on stderr.
     #[arg(short, long)]
     quiet: bool,
+    /// Also write OUT_DIR/report.html (check): one self-contained page with the grids and
+    /// every problem located on a map, listed with its message.
+    #[arg(long)]
+    report: bool,
     /// Format of the repaired grids (repair).
     #[arg(long, value_enum, default_value_t = Format::GeoJson, value_name = "FORMAT")]
     output_format: Format,
@@ -173,6 +177,9 @@ fn run_check(args: AuditArgs) -> Result<u8, Error> {
     if !to_stdout && args.output.is_none() {
         return Err(Error::MissingArgument { command: "check", needs: "-o OUT_DIR or --json -" });
     }
+    if args.report && args.output.is_none() {
+        return Err(Error::MissingArgument { command: "check --report", needs: "-o OUT_DIR (the report is written there)" });
+    }
     if let Some(o) = &args.output {
         crate::write::OutputDir::check(o, args.overwrite)?;
     }
@@ -180,7 +187,7 @@ fn run_check(args: AuditArgs) -> Result<u8, Error> {
     let water: Vec<&Layer> = water.iter().collect();
     let audit = crate::audit::check(grids, AuditInputs { territory: territory.as_ref(), buildings: buildings.as_ref(), water: &water }, &config)?;
     if let Some(o) = &args.output {
-        crate::audit::output::write_check(o, args.overwrite, &audit)?;
+        crate::audit::output::write_check(o, args.overwrite, &audit, args.report)?;
     }
     if to_stdout {
         let doc = crate::audit::output::check_document(&audit)?;
@@ -194,6 +201,9 @@ fn run_check(args: AuditArgs) -> Result<u8, Error> {
         if audit.problems.len() > 20 {
             say!("  ... and {} more", audit.problems.len() - 20);
         }
+        if let (true, Some(o)) = (args.report, &args.output) {
+            say!("wangge check: report → {}", o.join("report.html").display());
+        }
     }
     Ok(if audit.clean() { 0 } else { 1 })
 }
@@ -203,6 +213,9 @@ fn run_repair(args: AuditArgs) -> Result<u8, Error> {
     let Some(out) = args.output.clone() else {
         return Err(Error::MissingArgument { command: "repair", needs: "-o OUT_DIR" });
     };
+    if args.report {
+        return Err(Error::OptionOnlyWith { option: crate::config::OptionName("report"), with: "wangge check (check the repaired grids with --report)".into() });
+    }
     let format = args.output_format;
     crate::write::OutputDir::check(&out, args.overwrite)?;
     let (grids, territory, buildings, water) = args.layers(&config)?;

@@ -84,3 +84,76 @@ def test_report_command_on_a_geopackage_run(wangge_bin, tmp_path):
     assert 'data-ready="true"' in dom.stdout and "Uncaught" not in dom.stderr
     bad = subprocess.run([wangge_bin, "report", str(tmp_path / "nowhere")], capture_output=True, text=True)
     assert bad.returncode == 5 and "summary.json" in bad.stderr, bad.stderr
+
+
+def page_data(html: pathlib.Path):
+    return json.loads(re.search(r'<script id="data" type="application/json">(.*?)</script>', html.read_text(), re.S).group(1))
+
+
+def test_check_report_draws_every_grid_and_locates_every_problem(wangge_bin, run, tmp_path):
+    from shapely.affinity import translate
+
+    grids = gpd.read_file(run / "grids.geojson")
+    broken = grids.drop(index=[3, 4]).copy()  # two gaps
+    x0, y0, x1, y1 = broken.loc[10, "geometry"].bounds
+    broken.loc[10, "geometry"] = translate(broken.loc[10, "geometry"], 0.4 * (x1 - x0), 0.3 * (y1 - y0))  # overlaps and a gap
+    layer = tmp_path / "broken.geojson"
+    broken.to_file(layer, driver="GeoJSON")
+    out = tmp_path / "check"
+    buildings = DATA / "shanghai_bund" / "buildings.geojson"
+    args = [wangge_bin, "check", str(layer), "--buildings", str(buildings), "--water", str(DATA / "shanghai_bund" / "water.geojson"), "--min-households", "300", "--max-households", "500", "-o", str(out)]
+    p = subprocess.run(args + ["--report"], capture_output=True, text=True)
+    assert p.returncode == 1, p.stderr
+    assert "report.html" in p.stderr
+    issues = json.loads((out / "issues.geojson").read_text())["features"]
+    kinds = {f["properties"]["kind"] for f in issues}
+    assert {"gap", "overlap", "unserved_building"} <= kinds, kinds
+    data = page_data(out / "report.html")
+    assert data["mode"] == "check" and len(data["grids"]) == len(broken) and len(data["problems"]) == len(issues)
+    # Households per grid from the buildings, as check counts them.
+    assert sum(g["households"] for g in data["grids"]) <= gpd.read_file(buildings)["households"].sum()
+    dom = browse(out / "report.html", "--dump-dom")
+    assert dom.returncode == 0 and 'data-ready="true"' in dom.stdout, dom.stderr[-2000:]
+    assert "Uncaught" not in dom.stderr, [l for l in dom.stderr.splitlines() if "CONSOLE" in l]
+    assert len(re.findall(r'<path[^>]*class="grid[^"]*"', dom.stdout)) == len(broken)
+    located = [f for f in issues if f["geometry"] is not None and f["properties"]["kind"] != "households_out_of_bounds"]
+    assert len(re.findall(r'<path[^>]*class="problem[^"]*"', dom.stdout)) == len(located) > 0
+    assert dom.stdout.count('<li class') + dom.stdout.count("<li>") >= len(issues)
+    ARTEFACTS.mkdir(parents=True, exist_ok=True)
+    shot = ARTEFACTS / "check_report.png"
+    s = browse(out / "report.html", f"--screenshot={shot}", "--virtual-time-budget=5000")
+    assert s.returncode == 0 and shot.stat().st_size > 20_000
+    # A check without --report removes the report of an earlier check; --report needs -o.
+    p = subprocess.run(args + ["--overwrite"], capture_output=True, text=True)
+    assert p.returncode == 1 and not (out / "report.html").exists()
+    p = subprocess.run([wangge_bin, "check", str(layer), "--json", "-", "--report"], capture_output=True, text=True)
+    assert p.returncode == 2 and "-o OUT_DIR" in p.stderr, p.stderr
+
+
+def test_redivision_report_shows_the_change(wangge_bin, run, tmp_path):
+    out = tmp_path / "redivided"
+    p = subprocess.run(
+        [wangge_bin, "partition", str(DATA / "shanghai_bund" / "buildings.geojson"), "--barriers", str(DATA / "shanghai_bund" / "water.geojson"),
+         "--existing", str(run / "grids.geojson"), "--min-households", "250", "--max-households", "420", "--effort", "0", "-o", str(out), "-q", "--report"],
+        capture_output=True, text=True,
+    )
+    assert p.returncode in (0, 4), p.stderr
+    buildings = gpd.read_file(out / "buildings.geojson")
+    assert "previous_grid_id" in buildings.columns
+    moved = buildings[buildings["previous_grid_id"].notna() & (buildings["previous_grid_id"] != buildings["grid_id"])]
+    summary = json.loads((out / "summary.json").read_text())
+    red = summary["redivision"]
+    assert len(moved) == red["buildings_moved"] > 0
+    assert abs(moved["households"].sum() - red["households_moved"]) < 1e-6
+    data = page_data(out / "report.html")
+    assert data["buildings"]["moved"] == len(moved)
+    dom = browse(out / "report.html", "--dump-dom")
+    assert dom.returncode == 0 and 'data-ready="true"' in dom.stdout and "Uncaught" not in dom.stderr
+    assert '<div id="redivision">' in dom.stdout, "the re-division section is shown"
+    assert 'class="moved"' in dom.stdout and 'value="change"' in dom.stdout
+    table = re.search(r'<table id="change-table">(.*?)</table>', dom.stdout, re.S).group(1)
+    assert table.count("<tr") == len(red["changes"]) + 1
+    shot = ARTEFACTS / "redivision_report.png"
+    ARTEFACTS.mkdir(parents=True, exist_ok=True)
+    s = browse(out / "report.html", f"--screenshot={shot}", "--virtual-time-budget=5000")
+    assert s.returncode == 0 and shot.stat().st_size > 20_000

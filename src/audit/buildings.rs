@@ -111,8 +111,20 @@ fn place(b: &Building, grids: &GridLayer, index: &BoxIndex) -> Placement {
     Placement { hosts, shares }
 }
 
-/// Building problems and household bounds; returns the problems and figures for the summary.
-pub fn check_buildings(layer: &Layer, grids: &GridLayer, config: &AuditConfig) -> Result<(Vec<Problem>, Value)> {
+/// What [`check_buildings`] found.
+#[derive(Debug)]
+pub struct BuildingCheck {
+    /// Unserved, multi-claimed and split buildings; grids outside the household bounds.
+    pub problems: Vec<Problem>,
+    /// The figures for the summary.
+    pub figures: Value,
+    /// Households and buildings of each grid (a building counts in the grid holding its point,
+    /// or else the one holding most of its footprint).
+    pub grid_loads: Vec<(f64, usize)>,
+}
+
+/// Building problems and household bounds.
+pub fn check_buildings(layer: &Layer, grids: &GridLayer, config: &AuditConfig) -> Result<BuildingCheck> {
     let buildings = read_buildings(layer, grids, config)?;
     let index = BoxIndex::new(grids.grids.iter().map(|g| g.bbox));
     let placements: Vec<Placement> = buildings.par_iter().map(|b| place(b, grids, &index)).collect();
@@ -192,7 +204,7 @@ pub fn check_buildings(layer: &Layer, grids: &GridLayer, config: &AuditConfig) -
         "split": split,
         "households_per_grid": {"min": load.iter().copied().fold(f64::INFINITY, f64::min), "max": load.iter().copied().fold(0.0, f64::max)},
     });
-    Ok((problems, figures))
+    Ok(BuildingCheck { problems, figures, grid_loads: load.into_iter().zip(count).collect() })
 }
 
 /// Households of the buildings whose interior point lies in `area` (for repair decisions).

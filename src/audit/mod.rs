@@ -107,6 +107,10 @@ pub struct Audit {
     pub problems: Vec<Problem>,
     /// summary.json.
     pub summary: Value,
+    /// Households and buildings of each grid (in `grids` order), when buildings were given.
+    pub grid_loads: Option<Vec<(f64, usize)>>,
+    /// The household bounds checked (minimum, maximum), when given.
+    pub household_bounds: (Option<f64>, Option<f64>),
 }
 
 impl Audit {
@@ -133,10 +137,12 @@ pub fn check(grids: Layer, inputs: AuditInputs, config: &AuditConfig) -> Result<
     problems.extend(gaps::find_multipart(&grids.grids));
     let t0 = Instant::now();
     let mut building_figures = Value::Null;
+    let mut grid_loads = None;
     if let Some(b) = inputs.buildings {
-        let (found, figures) = buildings::check_buildings(b, &grids, config)?;
-        problems.extend(found);
-        building_figures = figures;
+        let found = buildings::check_buildings(b, &grids, config)?;
+        problems.extend(found.problems);
+        building_figures = found.figures;
+        grid_loads = Some(found.grid_loads);
     }
     let t_buildings = t0.elapsed().as_secs_f64();
     sort_problems(&mut problems);
@@ -144,7 +150,7 @@ pub fn check(grids: Layer, inputs: AuditInputs, config: &AuditConfig) -> Result<
         "load": round3(t_load), "overlaps": round3(t_overlaps), "gaps": round3(t_gaps), "buildings": round3(t_buildings),
         "total": round3(start.elapsed().as_secs_f64()),
     }));
-    Ok(Audit { grids, territory, problems, summary })
+    Ok(Audit { grids, territory, problems, summary, grid_loads, household_bounds: (config.min_households, config.max_households) })
 }
 
 fn round3(x: f64) -> f64 {

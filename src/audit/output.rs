@@ -1,4 +1,4 @@
-//! Writes what the audit found (issues.geojson, summary.json, or one JSON document) and the
+//! Writes what the audit found (issues.geojson, summary.json and the report.html page, or one JSON document) and the
 //! repaired layer (grids.geojson with untouched features as written, repair.json), in the
 //! input CRS, through staged files so nothing is left half-written.
 
@@ -13,6 +13,7 @@ use super::Audit;
 use crate::crs::WorkFrame;
 use crate::error::{Error, Result};
 use crate::read::Format;
+use crate::write::html::{render, Frame, ReportPage};
 use crate::write::{input_feature_parts, OutputDir, OutputFeature, OutputLayer};
 
 /// A geometry in working metres back in the input CRS.
@@ -56,10 +57,16 @@ pub fn check_document(audit: &Audit) -> Result<Value> {
     Ok(json!({"summary": audit.summary, "issues": issues_collection(audit)?}))
 }
 
-/// Writes `dir/issues.geojson` and `dir/summary.json`.
-pub fn write_check(dir: &Path, overwrite: bool, audit: &Audit) -> Result<()> {
+/// Writes `dir/issues.geojson` and `dir/summary.json`, and `dir/report.html` (the grids and
+/// every problem on a map, see [`check_page`]) when `report`; a report of
+/// an earlier check in `dir` is removed when none is asked for.
+pub fn write_check(dir: &Path, overwrite: bool, audit: &Audit, report: bool) -> Result<()> {
     let issues = issues_collection(audit)?;
+    let page = if report { Some(check_page(audit)?) } else { None };
     let mut out = OutputDir::prepare(dir, overwrite)?;
+    if let Some(page) = &page {
+        out.stage("report.html", |w| w.write_all(page.html.as_bytes()))?;
+    }
     out.stage("issues.geojson", |w| {
         serde_json::to_writer(&mut *w, &issues)?;
         w.write_all(b"\n")
@@ -68,7 +75,12 @@ pub fn write_check(dir: &Path, overwrite: bool, audit: &Audit) -> Result<()> {
         serde_json::to_writer_pretty(&mut *w, &audit.summary)?;
         w.write_all(b"\n")
     })?;
-    out.commit()
+    out.commit()?;
+    let stale = dir.join("report.html");
+    if !report && stale.is_file() {
+        let _ = std::fs::remove_file(stale);
+    }
+    Ok(())
 }
 
 /// The repaired grids as an output layer: every kept feature with its id and properties, the
@@ -176,4 +188,65 @@ pub fn write_repair_as(dir: &Path, overwrite: bool, repaired: &Repaired, format:
     })?;
     out.commit()?;
     Ok(Vec::new())
+}
+
+/// The page of an audit (`wangge check --report`): the grids as read (households per grid when
+/// buildings were given), every problem drawn where it is and listed with its message. Drawn in
+/// the audit's working metres.
+pub fn check_page(audit: &Audit) -> Result<ReportPage> {
+    let shapes = audit.grids.grids.iter().filter_map(|g| g.bbox);
+    let problem_boxes = audit.problems.iter().filter_map(|p| p.geometry.as_ref()).filter_map(geo::BoundingRect::bounding_rect);
+    let territory_box = audit.territory.as_ref().and_then(geo::BoundingRect::bounding_rect);
+    let bounds = crate::geom::union_of_rects(shapes.chain(problem_boxes).chain(territory_box))
+        .ok_or_else(|| Error::layer(&audit.grids.name, "no grid has a usable geometry: nothing to draw"))?;
+    let frame = Frame::metres(bounds);
+    let mut rows = Vec::with_capacity(audit.grids.grids.len());
+    for (i, g) in audit.grids.grids.iter().enumerate() {
+        let mut path = String::new();
+        frame.path(&Geometry::MultiPolygon(g.shape.clone()), &mut path);
+        let load = audit.grid_loads.as_ref().map(|l| l[i]);
+        rows.push(json!({
+            "id": g.id, "households": load.map(|l| l.0), "buildings": load.map(|l| l.1),
+            "area_m2": geo::Area::unsigned_area(&g.shape).round(), "made_valid": g.made_valid, "path": path,
+        }));
+    }
+    let problems: Vec<Value> = audit
+        .problems
+        .iter()
+        .map(|p| {
+            let mut path = String::new();
+            if let Some(g) = &p.geometry {
+                frame.path(g, &mut path);
+            }
+            json!({
+                "kind": p.kind.as_str(), "message": p.message, "grid_ids": p.grid_ids, "building_id": p.building_id,
+                "area_m2": (p.area_m2 * 10.0).round() / 10.0, "sliver": p.kind.is_sliver(), "path": path,
+            })
+        })
+        .collect();
+    let mut territory_path = String::new();
+    if let Some(t) = &audit.territory {
+        frame.path(&Geometry::MultiPolygon(t.clone()), &mut territory_path);
+    }
+    let s = &audit.summary;
+    let household_bounds = match audit.household_bounds {
+        (None, None) => Value::Null,
+        (lo, hi) => json!([lo.unwrap_or(0.0), hi]),
+    };
+    let summary = json!({
+        "wangge_version": s["wangge_version"], "message": s["message"], "status": if audit.clean() { "clean" } else { "problems" },
+        "counts": s["counts"], "crs": s["crs"], "households": {"bounds": household_bounds}, "layer": s["layer"],
+    });
+    let data = json!({
+        "mode": "check",
+        "summary": summary,
+        "grids": rows,
+        "buildings": {"path": "", "drawn": 0, "total": 0, "moved_path": "", "moved": 0},
+        "territory": territory_path,
+        "problems": problems,
+        "viewBox": frame.view_box(bounds),
+        "grid_file": audit.grids.name,
+    });
+    let title = format!("wangge check: {}", s.get("message").and_then(Value::as_str).unwrap_or(""));
+    Ok(ReportPage { html: render(&title, &data)?, grids: rows.len() })
 }

@@ -552,14 +552,31 @@ impl AreaWork<'_> {
         let (lo, hi) = (self.band.lo, self.band.hi);
         let Area { units: area_units, parts, part_home, total, .. } = area;
         let members = parts.all_members();
+        // An area that is a whole component of the graph (cut off by barriers or distance) and
+        // holds fewer households than the minimum cannot be helped: its one grid is declared.
+        let inside: std::collections::HashSet<u32> = area_units.iter().copied().collect();
+        let cut_off = area_units.iter().all(|&u| self.graph.neighbours(u as usize).iter().all(|v| inside.contains(v)));
+        let one_part = members.iter().filter(|m| !m.is_empty()).count() == 1;
         for (p, m) in members.into_iter().enumerate() {
             if m.is_empty() {
                 continue;
             }
             let units: Vec<u32> = m.iter().map(|&u| area_units[u as usize]).collect();
             let centre = area_units[parts.centre[p] as usize];
-            let gi = made.push(self.graph, units, centre, part_home[p]);
-            if !self.band.holds(parts.load[p]) {
+            let gi = made.push(self.graph, units.clone(), centre, part_home[p]);
+            if cut_off && one_part && parts.load[p] < lo - Band::EPS {
+                made.violations.push(Violation {
+                    grid: gi,
+                    kind: ViolationKind::IsolatedArea,
+                    message: format!(
+                        "buildings {} ({} households) are cut off from the rest by barriers or distance and hold fewer \
+                         than the minimum {lo}: they form a grid of their own",
+                        text::first_of(units.iter().map(|&u| (self.name)(u)), units.len(), 5, ", "),
+                        text::count(parts.load[p])
+                    ),
+                    unavoidable: true,
+                });
+            } else if !self.band.holds(parts.load[p]) {
                 made.violations.push(Violation {
                     grid: gi,
                     kind: ViolationKind::Unbalanced,

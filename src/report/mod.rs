@@ -317,8 +317,9 @@ impl Partitioned {
     }
 
     /// Properties the outputs add to the building in file row `row` besides `grid_id`: its grid
-    /// code and micro-grid (when configured), the grids of a split building, and the household
-    /// and population counts a households table or zones gave it.
+    /// code and micro-grid (when configured), the grids of a split building, its grid before a
+    /// re-division (`previous_grid_id`), and the household and population counts a households
+    /// table or zones gave it.
     pub fn building_extra_properties(&self, row: usize) -> Vec<(String, Value)> {
         let s = &self.model.sources;
         let mut out = Vec::new();
@@ -333,6 +334,11 @@ impl Partitioned {
             if let Some(code) = self.micro_code(micro) {
                 out.push(("micro_code".into(), json!(code)));
             }
+        }
+        if let Some(existing) = self.model.existing_ids() {
+            // The grid the building was in before a re-division (null for new housing).
+            let before = self.model.buildings[self.building_index[row] as usize].existing_grid;
+            out.push(("previous_grid_id".into(), before.map_or(Value::Null, |g| existing[g as usize].to_json())));
         }
         if s.households_derived {
             out.push((self.households_column.clone(), json!(self.row_households(row))));

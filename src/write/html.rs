@@ -1,7 +1,9 @@
 //! The HTML report of a run: one self-contained file (data and script inline, no network) with
 //! a map of the grids coloured by load relative to the bounds, a tooltip per grid, the
 //! buildings, the violations located and explained, a household histogram with the band marked,
-//! the walk distribution and a sortable grid table.
+//! the walk distribution and a sortable grid table; for a re-division, what changed (grids
+//! coloured by change, moved buildings, households moved per grid). The same page draws an
+//! audit (`wangge check --report`, see `audit::output::check_page`).
 
 use std::path::{Path, PathBuf};
 
@@ -86,12 +88,17 @@ pub struct ReportPage {
 
 /// Maps layer coordinates to the page's: metres (or degrees scaled by the cosine of the mean
 /// latitude) from the lower-left corner, y up.
-struct Frame {
+pub struct Frame {
     origin: (f64, f64),
     x_scale: f64,
 }
 
 impl Frame {
+    /// A frame for planar coordinates in metres (the audit's working frame).
+    pub fn metres(bounds: Rect<f64>) -> Frame {
+        Frame { origin: (bounds.min().x, bounds.min().y), x_scale: 1.0 }
+    }
+
     fn of(bounds: Rect<f64>) -> Frame {
         let degrees = bounds.min().x >= -180.0 && bounds.max().x <= 180.0 && bounds.min().y >= -90.0 && bounds.max().y <= 90.0;
         let x_scale = if degrees { (0.5 * (bounds.min().y + bounds.max().y)).to_radians().cos().max(0.01) } else { 1.0 };
@@ -99,7 +106,7 @@ impl Frame {
     }
 
     /// An SVG path of the rings of `g` (y flipped by the page's script through the viewBox).
-    fn path(&self, g: &Geometry<f64>, out: &mut String) {
+    pub fn path(&self, g: &Geometry<f64>, out: &mut String) {
         let mut ring = |r: &LineString<f64>| {
             for (i, c) in r.0.iter().enumerate() {
                 let (x, y) = ((c.x - self.origin.0) * self.x_scale, c.y - self.origin.1);
@@ -124,8 +131,31 @@ impl Frame {
                 let (x, y) = ((p.x() - self.origin.0) * self.x_scale, p.y() - self.origin.1);
                 out.push_str(&format!("M{} {}h0.01", short(x), short(-y)));
             }
-            _ => {}
+            Geometry::MultiPoint(mp) => mp.0.iter().for_each(|p| self.path(&Geometry::Point(*p), out)),
+            Geometry::Line(l) => self.line(&LineString(vec![l.start, l.end]), out),
+            Geometry::LineString(l) => self.line(l, out),
+            Geometry::MultiLineString(ml) => ml.0.iter().for_each(|l| self.line(l, out)),
+            Geometry::Rect(r) => self.path(&Geometry::Polygon(r.to_polygon()), out),
+            Geometry::Triangle(t) => self.path(&Geometry::Polygon(t.to_polygon()), out),
         }
+    }
+}
+
+impl Frame {
+    /// An open SVG path along a line.
+    fn line(&self, l: &LineString<f64>, out: &mut String) {
+        for (i, c) in l.0.iter().enumerate() {
+            let (x, y) = ((c.x - self.origin.0) * self.x_scale, c.y - self.origin.1);
+            out.push_str(if i == 0 { "M" } else { "L" });
+            out.push_str(&format!("{} {}", short(x), short(-y)));
+        }
+    }
+
+    /// The page's viewBox of `bounds` with a margin.
+    pub fn view_box(&self, bounds: Rect<f64>) -> Value {
+        let (w, h) = ((bounds.max().x - bounds.min().x) * self.x_scale, bounds.max().y - bounds.min().y);
+        let pad = 0.02 * w.max(h).max(1e-9);
+        json!([-pad, -h - pad, w + 2.0 * pad, h + 2.0 * pad])
     }
 }
 
@@ -138,7 +168,8 @@ fn short(v: f64) -> String {
 
 /// The report page of a run: `summary` (summary.json), its grid layer and its buildings.
 pub fn report_page(summary: &Value, grids: &Layer, buildings: Option<&Layer>) -> Result<ReportPage> {
-    let bounds = grids.bounds().ok_or_else(|| Error::layer(&grids.name, "no grid has a geometry: nothing to draw"))?;
+    let grid_bounds = grids.bounds().ok_or_else(|| Error::layer(&grids.name, "no grid has a geometry: nothing to draw"))?;
+    let bounds = crate::geom::union_of_rects(std::iter::once(grid_bounds).chain(buildings.and_then(Layer::bounds))).unwrap_or(grid_bounds);
     let frame = Frame::of(bounds);
     let mut rows = Vec::with_capacity(grids.features.len());
     for (i, f) in grids.features.iter().enumerate() {
@@ -154,32 +185,46 @@ pub fn report_page(summary: &Value, grids: &Layer, buildings: Option<&Layer>) ->
             "max_walk_m": pick("max_walk_m"), "worker_id": pick("worker_id"), "violations": pick("violations"), "path": path,
         }));
     }
-    let (mut building_path, mut buildings_drawn, mut buildings_total) = (String::new(), 0usize, 0usize);
+    // Buildings; in a re-division, those whose grid changed (previous_grid_id) on a path of their own.
+    let (mut building_path, mut moved_path, mut buildings_drawn, mut buildings_total, mut moved) = (String::new(), String::new(), 0usize, 0usize, 0usize);
     if let Some(b) = buildings {
         buildings_total = b.features.len();
         if buildings_total <= MAX_BUILDINGS_DRAWN {
-            for f in &b.features {
-                if let Some(g) = &f.geometry {
+            for i in 0..b.features.len() {
+                let Some(g) = &b.features[i].geometry else { continue };
+                let (_, props) = input_feature_parts(b, i)?;
+                let was_moved = match (props.get("previous_grid_id"), props.get("grid_id")) {
+                    (Some(before), Some(now)) => !before.is_null() && before != now,
+                    _ => false,
+                };
+                if was_moved {
+                    frame.path(g, &mut moved_path);
+                    moved += 1;
+                } else {
                     frame.path(g, &mut building_path);
-                    buildings_drawn += 1;
                 }
+                buildings_drawn += 1;
             }
         }
     }
-    let (w, h) = ((bounds.max().x - bounds.min().x) * frame.x_scale, bounds.max().y - bounds.min().y);
-    let pad = 0.02 * w.max(h).max(1e-9);
     let data = json!({
+        "mode": "partition",
         "summary": summary_subset(summary),
         "grids": rows,
-        "buildings": {"path": building_path, "drawn": buildings_drawn, "total": buildings_total},
-        "viewBox": [-pad, -h - pad, w + 2.0 * pad, h + 2.0 * pad],
+        "buildings": {"path": building_path, "drawn": buildings_drawn, "total": buildings_total, "moved_path": moved_path, "moved": moved},
+        "problems": [],
+        "territory": "",
+        "viewBox": frame.view_box(bounds),
         "grid_file": grids.name,
     });
-    // `</` never appears inside the inline script's data.
-    let data_text = serde_json::to_string(&data).map_err(|e| Error::Invariant { stage: "report", message: e.to_string() })?.replace("</", "<\\/");
     let title = format!("wangge report: {}", summary.get("message").and_then(Value::as_str).unwrap_or(""));
-    let html = PAGE.replace("{{TITLE}}", &escape(&title)).replace("{{DATA}}", &data_text);
-    Ok(ReportPage { html, grids: rows.len() })
+    Ok(ReportPage { html: render(&title, &data)?, grids: rows.len() })
+}
+
+/// The whole document: the page with `data` inline (`</` never appears inside the script's data).
+pub fn render(title: &str, data: &Value) -> Result<String> {
+    let data_text = serde_json::to_string(data).map_err(|e| Error::Invariant { stage: "report", message: e.to_string() })?.replace("</", "<\\/");
+    Ok(PAGE.replace("{{TITLE}}", &escape(title)).replace("{{DATA}}", &data_text))
 }
 
 /// What the page shows of summary.json.
