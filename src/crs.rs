@@ -508,6 +508,61 @@ pub fn crs_wkt(spec: &CrsSpec, flavour: WktFlavour) -> std::result::Result<Strin
     proj.as_wkt(Some(version), None).map_err(|e| format!("PROJ cannot write {definition} as WKT: {e}"))
 }
 
+/// The PROJJSON of `spec` (GeoParquet's CRS), from PROJ; the offset systems (GCJ-02, BD-09)
+/// as a WGS84-datum lon/lat system under their name. Errors carry the definition.
+pub fn crs_projjson(spec: &CrsSpec) -> std::result::Result<String, String> {
+    use proj_sys::*;
+    use std::ffi::{CStr, CString};
+    let definition = match spec {
+        CrsSpec::Offset(o) => offset_wkt(o.name(), WktFlavour::Ogc1),
+        CrsSpec::Crs84 => "OGC:CRS84".to_string(),
+        other => other.proj_definition(),
+    };
+    let def = CString::new(definition.clone()).map_err(|_| format!("{definition}: not a valid definition"))?;
+    // SAFETY: every object created here is destroyed before returning; pointers are checked
+    // for null before use, and the string returned by PROJ is copied while its owner lives.
+    unsafe {
+        let ctx = proj_context_create();
+        if ctx.is_null() {
+            return Err("PROJ context could not be created".into());
+        }
+        let obj = proj_create(ctx, def.as_ptr());
+        let mut out = Err(format!("PROJ does not know {definition}"));
+        if !obj.is_null() {
+            let text = proj_as_projjson(ctx, obj, std::ptr::null());
+            out = if text.is_null() { Err(format!("PROJ cannot write {definition} as PROJJSON")) } else { Ok(CStr::from_ptr(text).to_string_lossy().into_owned()) };
+            proj_destroy(obj);
+        }
+        proj_context_destroy(ctx);
+        out
+    }
+}
+
+/// Reads a CRS written as PROJJSON (GeoParquet): the offset systems by their name, an EPSG (or
+/// OGC CRS84) id, else the EPSG code PROJ identifies with confidence, else the PROJJSON itself.
+pub fn crs_from_projjson(projjson: &serde_json::Value) -> CrsSpec {
+    if let Some(o) = projjson.get("name").and_then(serde_json::Value::as_str).and_then(OffsetCrs::parse) {
+        return CrsSpec::Offset(o);
+    }
+    if let Some(id) = projjson.get("id") {
+        let authority = id.get("authority").and_then(serde_json::Value::as_str).unwrap_or("");
+        let code = id.get("code");
+        if authority.eq_ignore_ascii_case("OGC") && code.and_then(serde_json::Value::as_str) == Some("CRS84") {
+            return CrsSpec::Crs84;
+        }
+        if authority.eq_ignore_ascii_case("EPSG") {
+            if let Some(c) = code.and_then(|c| c.as_u64().or_else(|| c.as_str().and_then(|s| s.parse().ok()))) {
+                return CrsSpec::Epsg(c as u32);
+            }
+        }
+    }
+    let text = projjson.to_string();
+    match identify_epsg(&text) {
+        Some(code) => CrsSpec::Epsg(code),
+        None => CrsSpec::Definition(text),
+    }
+}
+
 /// The first name in a WKT text (`GEOGCS["GCJ-02",...` → `GCJ-02`).
 pub fn wkt_name(wkt: &str) -> Option<&str> {
     let start = wkt.find('"')? + 1;

@@ -1,5 +1,5 @@
-//! Output formats: layers written as GeoJSON, line-delimited GeoJSON, GeoPackage, Shapefile and
-//! FlatGeobuf read back by wangge's readers with the same geometries, attributes and CRS; the
+//! Output formats: layers written as GeoJSON, line-delimited GeoJSON, GeoPackage, Shapefile,
+//! FlatGeobuf and GeoParquet read back by wangge's readers with the same geometries, attributes and CRS; the
 //! CLI's `--output-format`; and a failing write leaving the output directory as it was.
 
 mod common;
@@ -16,7 +16,7 @@ use wangge::offset::OffsetCrs;
 use wangge::read::{read_layer_with, Format, Layer, ReadOptions};
 use wangge::write::{input_feature_parts, write_layer, OutputFeature, OutputLayer};
 
-const FORMATS: [Format; 5] = [Format::GeoJson, Format::GeoJsonSeq, Format::GeoPackage, Format::Shapefile, Format::FlatGeobuf];
+const FORMATS: [Format; 6] = [Format::GeoJson, Format::GeoJsonSeq, Format::GeoPackage, Format::Shapefile, Format::FlatGeobuf, Format::GeoParquet];
 
 fn ring(x0: f64, y0: f64, pts: &[(f64, f64)]) -> LineString<f64> {
     LineString(pts.iter().map(|&(x, y)| Coord { x: x0 + x, y: y0 + y }).collect())
@@ -148,7 +148,7 @@ fn null_geometries_and_integer_ids_come_back() {
     for (i, f) in layer.features.iter_mut().enumerate() {
         f.id = Some(json!(1000 + i));
     }
-    for format in [Format::GeoJson, Format::GeoPackage, Format::Shapefile, Format::FlatGeobuf] {
+    for format in [Format::GeoJson, Format::GeoPackage, Format::Shapefile, Format::FlatGeobuf, Format::GeoParquet] {
         let path = d.join(format!("n.{}", wangge::write::extension(format)));
         write_layer(&path, format, &layer).unwrap_or_else(|e| panic!("{format:?}: {e}"));
         let back = read_back(&path, format);
@@ -171,6 +171,9 @@ fn null_geometries_and_integer_ids_come_back() {
 #[test]
 fn projected_crs_are_kept() {
     let d = tmp("crs");
+    let pq = d.join("b4547.parquet");
+    write_layer(&pq, Format::GeoParquet, &sample(500_000.0, 3_385_000.0, CrsSpec::Epsg(4547))).unwrap();
+    assert_eq!(read_back(&pq, Format::GeoParquet).crs, Some(CrsSpec::Epsg(4547)));
     let gpkg = d.join("b4528.gpkg");
     write_layer(&gpkg, Format::GeoPackage, &sample(40_500_000.0, 3_450_000.0, CrsSpec::Epsg(4528))).unwrap();
     assert_eq!(read_back(&gpkg, Format::GeoPackage).crs, Some(CrsSpec::Epsg(4528)));
@@ -204,7 +207,7 @@ fn gcj02_is_kept_through_shapefile_geopackage_and_flatgeobuf() {
             g.map_coords_in_place(|c| Coord { x: 121.49 + c.x * 1e-5, y: 31.24 + c.y * 1e-5 });
         }
     }
-    for format in [Format::Shapefile, Format::GeoPackage, Format::FlatGeobuf, Format::GeoJson] {
+    for format in [Format::Shapefile, Format::GeoPackage, Format::FlatGeobuf, Format::GeoJson, Format::GeoParquet] {
         let path = d.join(format!("g.{}", wangge::write::extension(format)));
         write_layer(&path, format, &layer).unwrap();
         assert_eq!(read_back(&path, format).crs, Some(CrsSpec::Offset(OffsetCrs::Gcj02)), "{format:?}");
@@ -285,6 +288,7 @@ fn cli_writes_every_format_with_the_same_grids() {
         ("gpkg", Format::GeoPackage, vec!["buildings.gpkg", "grids.gpkg", "summary.json"]),
         ("shp", Format::Shapefile, vec!["buildings.cpg", "buildings.dbf", "buildings.prj", "buildings.shp", "buildings.shx", "grids.cpg", "grids.dbf", "grids.prj", "grids.shp", "grids.shx", "summary.json"]),
         ("fgb", Format::FlatGeobuf, vec!["buildings.fgb", "grids.fgb", "summary.json"]),
+        ("parquet", Format::GeoParquet, vec!["buildings.parquet", "grids.parquet", "summary.json"]),
         ("geojsonseq", Format::GeoJsonSeq, vec!["buildings.geojsonl", "grids.geojsonl", "summary.json"]),
     ] {
         let out = run(name);
@@ -350,4 +354,25 @@ fn cli_failed_write_leaves_the_directory_as_it_was() {
     // An unknown format is a usage error before any work.
     let o = wangge(&["partition", input.to_str().unwrap(), "-o", d.join("x").to_str().unwrap(), "--output-format", "kml"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}
+
+#[test]
+fn a_broken_or_plain_parquet_file_is_refused_with_its_name() {
+    let d = tmp("badparquet");
+    let garbage = d.join("garbage.parquet");
+    std::fs::write(&garbage, b"PAR1 this is not parquet").unwrap();
+    let out = d.join("out");
+    let o = wangge(&["partition", garbage.to_str().unwrap(), "-o", out.to_str().unwrap(), "-q"]);
+    let e = stderr(&o);
+    assert_eq!(o.status.code(), Some(3), "{e}");
+    assert!(e.contains("garbage.parquet") && e.contains("Parquet"), "{e}");
+    assert!(!out.exists(), "nothing written");
+    // GeoArrow-native geometry is named, not misread.
+    let err = wangge::read::parquet::geo_column(Some(r#"{"version":"1.1.0","primary_column":"geom","columns":{"geom":{"encoding":"polygon"}}}"#), "x.parquet").unwrap_err().to_string();
+    assert!(err.contains("x.parquet") && err.contains("'polygon'") && err.contains("WKB"), "{err}");
+    // No `crs` member means OGC:CRS84; an EPSG id is read as such.
+    let c = wangge::read::parquet::geo_column(Some(r#"{"primary_column":"geometry","columns":{"geometry":{"encoding":"WKB"}}}"#), "x").unwrap().unwrap();
+    assert_eq!(c.crs, Some(CrsSpec::Crs84));
+    let c = wangge::read::parquet::geo_column(Some(r#"{"primary_column":"geometry","columns":{"geometry":{"encoding":"WKB","crs":{"id":{"authority":"EPSG","code":4547}}}}}"#), "x").unwrap().unwrap();
+    assert_eq!(c.crs, Some(CrsSpec::Epsg(4547)));
 }

@@ -50,6 +50,8 @@ def layers(tmp_path_factory):
         "gpkg": d / "b.gpkg",
         "shp": d / "b.shp",
         "fgb": d / "b.fgb",
+        "parquet": d / "b.parquet",
+        "parquet4547": d / "b4547.parquet",
         "gpkg4547": d / "b4547.gpkg",
         "geojson4547": d / "b4547.geojson",
         "gcj02": d / "bgcj.geojson",
@@ -60,6 +62,8 @@ def layers(tmp_path_factory):
     b.to_file(files["gpkg"], driver="GPKG")
     b.to_file(files["shp"], driver="ESRI Shapefile", encoding="GBK")
     b.to_file(files["fgb"], driver="FlatGeobuf")  # spatial index: features reordered
+    b.to_parquet(files["parquet"])  # GeoParquet as geopandas writes it (WKB, PROJJSON CRS)
+    b.to_crs(4547).to_parquet(files["parquet4547"], compression="zstd")
     b.to_crs(4547).to_file(files["gpkg4547"], driver="GPKG")
     b.to_crs(4547).to_file(files["geojson4547"], driver="GeoJSON", COORDINATE_PRECISION=15)
     g = b.copy()
@@ -76,7 +80,7 @@ def grids_by_bid(out):
     return {f["properties"]["bid"]: f["properties"]["grid_id"] for f in b["features"]}, b
 
 
-@pytest.mark.parametrize("kind", ["geojsonl", "gpkg", "shp", "fgb", "gpkg4547", "geojson4547", "gcj02"])
+@pytest.mark.parametrize("kind", ["geojsonl", "gpkg", "shp", "fgb", "parquet", "parquet4547", "gpkg4547", "geojson4547", "gcj02"])
 def test_same_grids_in_every_format_and_crs(wangge_bin, layers, tmp_path, kind):
     ref_out, out = tmp_path / "ref", tmp_path / "out"
     # The readers must give the same input: compared with the water kept and without the boundary
@@ -112,7 +116,7 @@ def test_info_describes_a_layer(wangge_bin, layers):
     assert info["bounds"][0] > 1000  # metres, not degrees
 
 
-@pytest.mark.parametrize("fmt,ext", [("gpkg", "gpkg"), ("shp", "shp"), ("fgb", "fgb"), ("geojsonseq", "geojsonl")])
+@pytest.mark.parametrize("fmt,ext", [("gpkg", "gpkg"), ("shp", "shp"), ("fgb", "fgb"), ("geojsonseq", "geojsonl"), ("parquet", "parquet")])
 def test_outputs_in_other_formats_read_by_gdal(wangge_bin, layers, tmp_path, fmt, ext):
     """--output-format: GDAL (through pyogrio) reads buildings and grids with the same grid ids as
     the GeoJSON output, every input property (Chinese text included), and the CRS."""
@@ -120,8 +124,9 @@ def test_outputs_in_other_formats_read_by_gdal(wangge_bin, layers, tmp_path, fmt
     run_partition(wangge_bin, ref_out, layers["gpkg4547"], "--effort", "0")
     run_partition(wangge_bin, out, layers["gpkg4547"], "--effort", "0", "--output-format", fmt)
     ref, _ = grids_by_bid(ref_out)
-    b = gpd.read_file(out / f"buildings.{ext}")
-    g = gpd.read_file(out / f"grids.{ext}")
+    read = gpd.read_parquet if ext == "parquet" else gpd.read_file
+    b = read(out / f"buildings.{ext}")
+    g = read(out / f"grids.{ext}")
     assert len(b) == len(ref) and dict(zip(b["bid"], b["grid_id"])) == ref
     assert b["名称"].str.startswith("楼").all()
     assert b["households"].dtype.kind == "i"

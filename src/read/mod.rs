@@ -5,6 +5,7 @@ pub mod fgb;
 mod geojson;
 pub mod gpkg;
 pub mod inputs;
+pub mod parquet;
 pub mod shp;
 pub mod table;
 
@@ -207,10 +208,13 @@ pub enum Format {
     /// FlatGeobuf (`.fgb`).
     #[value(name = "fgb", alias = "flatgeobuf")]
     FlatGeobuf,
+    /// GeoParquet (`.parquet`, `.geoparquet`): WKB geometries, CRS as PROJJSON.
+    #[value(name = "parquet", aliases = ["geoparquet", "pq"])]
+    GeoParquet,
 }
 
 impl Format {
-    /// The format named `text` (`geojson`, `geojsonseq`, `gpkg`, `shp`, `fgb` or an alias such
+    /// The format named `text` (`geojson`, `geojsonseq`, `gpkg`, `shp`, `fgb`, `parquet` or an alias such
     /// as an extension), in any case.
     pub fn parse(text: &str) -> Option<Format> {
         <Format as clap::ValueEnum>::from_str(text.trim(), true).ok()
@@ -255,7 +259,7 @@ pub fn read_layer_with(path: &Path, columns: &[&str], options: &ReadOptions) -> 
     }
     let format = options.format.or_else(|| Format::of_path(path)).ok_or_else(|| {
         let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
-        Error::layer(&name, format!("unknown format '.{ext}': use .geojson, .geojsonl, .gpkg, .shp or .fgb, or --format"))
+        Error::layer(&name, format!("unknown format '.{ext}': use .geojson, .geojsonl, .gpkg, .shp, .fgb or .parquet, or --format"))
     })?;
     match format {
         Format::GeoJson => parse_geojson(utf8_text(path, &name)?, &name, columns),
@@ -263,6 +267,7 @@ pub fn read_layer_with(path: &Path, columns: &[&str], options: &ReadOptions) -> 
         Format::GeoPackage => gpkg::read_gpkg(path, columns, options.layer.as_deref()),
         Format::Shapefile => shp::read_shapefile(path, columns, options.encoding.as_deref()),
         Format::FlatGeobuf => fgb::read_fgb(path, columns),
+        Format::GeoParquet => parquet::read_parquet(path, columns),
     }
 }
 

@@ -13,6 +13,7 @@ pub mod fgb;
 pub mod geojson;
 pub mod gpkg;
 pub mod html;
+pub mod parquet;
 pub mod parts;
 pub mod shp;
 
@@ -178,7 +179,7 @@ pub struct Written {
     pub warnings: Vec<String>,
 }
 
-/// The file extension of a format (`geojson`, `geojsonl`, `gpkg`, `shp`, `fgb`).
+/// The file extension of a format (`geojson`, `geojsonl`, `gpkg`, `shp`, `fgb`, `parquet`).
 pub fn extension(format: Format) -> &'static str {
     match format {
         Format::GeoJson => "geojson",
@@ -186,6 +187,7 @@ pub fn extension(format: Format) -> &'static str {
         Format::GeoPackage => "gpkg",
         Format::Shapefile => "shp",
         Format::FlatGeobuf => "fgb",
+        Format::GeoParquet => "parquet",
     }
 }
 
@@ -212,6 +214,7 @@ pub fn write_layer(path: &Path, format: Format, layer: &OutputLayer) -> Result<W
         Format::GeoPackage => gpkg::write_gpkg(path, layer),
         Format::Shapefile => shp::write_shapefile(path, layer),
         Format::FlatGeobuf => fgb::write_fgb(path, layer),
+        Format::GeoParquet => parquet::write_parquet(path, layer),
     }
 }
 
