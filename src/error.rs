@@ -33,25 +33,53 @@ pub enum FeatureFault {
         value: String,
     },
     /// A count is negative or not finite.
-    #[error("'{column}' must be a finite number >= 0, found {value}")]
+    #[error("'{column}' must be a finite number >= 0, found {}", crate::text::number(*.value))]
     NegativeOrNonFinite {
         /// Column name.
         column: String,
         /// The offending value.
         value: f64,
     },
+    /// A count beyond what one feature can hold (a typing or unit error).
+    #[error("'{column}' is {}, more than one feature can hold (at most {}): a typing error?", crate::text::number(*.value), crate::text::number(*.max))]
+    CountTooLarge {
+        /// Column name.
+        column: String,
+        /// The offending value.
+        value: f64,
+        /// The largest value accepted.
+        max: f64,
+    },
     /// The feature has no geometry or an empty one.
     #[error("has an empty geometry")]
     EmptyGeometry,
     /// A coordinate is NaN or infinite.
-    #[error("has a non-finite coordinate ({x}, {y})")]
+    #[error("has a non-finite coordinate ({}, {})", crate::text::number(*.x), crate::text::number(*.y))]
     NonFiniteCoordinate {
         /// x as read.
         x: f64,
         /// y as read.
         y: f64,
     },
-    /// A ring has fewer than three distinct points.
+    /// A vertex far from every other feature of its layer.
+    #[error("has a vertex ({}, {}) {distance} from the middle of the layer, where 90 % of the features lie within {typical} of it: a typing error, or a coordinate system other than the file's?", crate::text::number(*.x), crate::text::number(*.y))]
+    OutlyingVertex {
+        /// x as read.
+        x: f64,
+        /// y as read.
+        y: f64,
+        /// Its distance from the layer's median centre, with the unit.
+        distance: String,
+        /// The distance within which 90 % of the features lie, with the unit.
+        typical: String,
+    },
+    /// A polygon whose rings cross, or with a hole outside its outer ring.
+    #[error("is an invalid polygon: it {message}; repair it, or pass --fix-geometry to repair it by the odd-even rule")]
+    InvalidPolygon {
+        /// What is wrong and where (input CRS).
+        message: String,
+    },
+    /// A polygon ring with fewer than three distinct points.
     #[error("has a ring with only {points} distinct points (a polygon ring needs at least 3)")]
     DegenerateRing {
         /// Distinct points found.

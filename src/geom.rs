@@ -216,6 +216,53 @@ pub fn union_of_rects(rects: impl Iterator<Item = geo::Rect<f64>>) -> Option<geo
     })
 }
 
+/// Where a polygon's rings cross (first proper crossing or collinear overlap of two segments)
+/// and where a ring touches itself (a point two non-adjacent segments share), found with an
+/// R-tree of the segments: (crossing, touching).
+pub fn ring_crossings(p: &geo::Polygon<f64>) -> (Option<Coord<f64>>, Option<Coord<f64>>) {
+    let mut segs: Vec<(usize, usize, usize, geo::Line<f64>)> = Vec::new();
+    for (ri, r) in std::iter::once(p.exterior()).chain(p.interiors()).enumerate() {
+        let n = r.0.len().saturating_sub(1);
+        for (si, l) in r.lines().enumerate() {
+            if l.start != l.end {
+                segs.push((ri, si, n, l));
+            }
+        }
+    }
+    let boxes: Vec<geo::Rect<f64>> = segs.iter().map(|s| geo::Rect::new(s.3.start, s.3.end)).collect();
+    let index = BoxIndex::new(boxes.iter().map(|&r| Some(r)));
+    let mut touching = None;
+    for (i, a) in segs.iter().enumerate() {
+        for j in index.intersecting(boxes[i]) {
+            if j <= i {
+                continue;
+            }
+            let b = &segs[j];
+            let same_ring = a.0 == b.0;
+            let adjacent = same_ring && (b.1 == a.1 + 1 || (a.1 == 0 && b.1 + 1 == a.2));
+            match geo::algorithm::line_intersection::line_intersection(a.3, b.3) {
+                Some(geo::algorithm::line_intersection::LineIntersection::SinglePoint { intersection, is_proper }) => {
+                    if is_proper {
+                        return (Some(intersection), touching);
+                    }
+                    if !adjacent && same_ring && touching.is_none() {
+                        touching = Some(intersection);
+                    }
+                }
+                Some(geo::algorithm::line_intersection::LineIntersection::Collinear { intersection }) if intersection.start != intersection.end => {
+                    // Two segments running along each other: the ring doubles back.
+                    return (Some(intersection.start), touching);
+                }
+                Some(geo::algorithm::line_intersection::LineIntersection::Collinear { intersection }) if !adjacent && touching.is_none() => {
+                    touching = Some(intersection.start);
+                }
+                _ => {}
+            }
+        }
+    }
+    (None, touching)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,12 +2,26 @@
 
 use std::fmt::Display;
 
-/// A count for messages: whole numbers without decimals, others with two.
+/// A count for messages: whole numbers without decimals, others with two; huge or non-finite
+/// values (bad input) as [`number`] writes them, never a saturated integer.
 pub fn count(x: f64) -> String {
+    if !x.is_finite() || x.abs() >= 1e15 {
+        return number(x);
+    }
     if (x - x.round()).abs() < 1e-9 {
         format!("{}", x.round() as i64)
     } else {
         format!("{x:.2}")
+    }
+}
+
+/// A value read from a file, for messages: as written for ordinary magnitudes, in scientific
+/// notation beyond 1e15 or below 1e-6 (`1e300`, not three hundred digits).
+pub fn number(x: f64) -> String {
+    if x.is_finite() && x != 0.0 && (x.abs() >= 1e15 || x.abs() < 1e-6) {
+        format!("{x:e}")
+    } else {
+        format!("{x}")
     }
 }
 

@@ -232,7 +232,7 @@ fn bad_unit_counts_are_refused_naming_the_file_the_feature_and_the_value() {
         let (o, out) = run_split("bad-units", &text, &["--units", "units"]);
         assert_eq!(o.status.code(), Some(3), "{value}: {}", stderr(&o));
         let e = stderr(&o);
-        assert!(e.contains("b.geojson") && e.contains("feature T") && e.contains("'units'") && e.contains(shown), "{value}: {e}");
+        assert!(e.contains("b.geojson") && e.contains("(id T)") && e.contains("'units'") && e.contains(shown), "{value}: {e}");
         assert!(!out.join("buildings.geojson").exists());
     }
     // A units column the file does not have.

@@ -184,6 +184,8 @@ class GridPartitioner:
     target_households : households per grid aimed at (default: middle of the bounds).
     grids : fixed number of grids (default: chosen from the bounds).
     households, population, id, floors, units, crs : columns of the buildings and their CRS.
+    fix_geometry : repair invalid footprints (crossing rings, a hole outside its shell) by the
+        odd-even rule with a warning, instead of raising InvalidFeatureError (False).
     seed : every random choice; the same seed gives the same grids (0).
     detour_factor : straight line × this estimates a walk without a network (1.3).
     objective_weight : ``"households"``, ``"buildings"`` or a column name.
@@ -237,6 +239,7 @@ class GridPartitioner:
         crs: Optional[str] = _D["crs"],
         floors: Optional[str] = _D["floors"],
         units: Optional[str] = _D["units"],
+        fix_geometry: bool = _D["fix_geometry"],
         max_walk_m: Optional[float] = _D["max_walk_m"],
         contiguity: bool = _D["contiguity"],
         workers: Optional[int] = _D["workers"],

@@ -3,13 +3,11 @@
 //! and the valid shape made from it without losing area (odd-even repair of each polygon, then
 //! the union of the parts).
 
-use geo::algorithm::line_intersection::{line_intersection, LineIntersection};
 use geo::orient::{Direction, Orient};
-use geo::{Area, Coord, Geometry, Line, LineString, MakeValid, MultiPolygon, Point, Polygon, Validation};
+use geo::{Area, Coord, Geometry, LineString, MakeValid, MultiPolygon, Point, Polygon, Validation};
 use serde_json::Value;
 
 use super::{Problem, ProblemKind};
-use crate::geom::BoxIndex;
 use crate::crs::Projector;
 
 /// A geometry checked: its valid shape (working metres, exteriors counter-clockwise), whether
@@ -187,41 +185,6 @@ pub fn check_feature(geometry: Option<&Geometry<f64>>, raw: Option<&str>, proj: 
 /// Where a polygon's rings cross or touch themselves or each other: the first such point
 /// (proper crossings first), found with an R-tree of the segments.
 pub fn crossing(p: &Polygon<f64>) -> Option<Coord<f64>> {
-    let mut segs: Vec<(usize, usize, usize, Line<f64>)> = Vec::new();
-    for (ri, r) in std::iter::once(p.exterior()).chain(p.interiors()).enumerate() {
-        let n = r.0.len().saturating_sub(1);
-        for (si, l) in r.lines().enumerate() {
-            if l.start != l.end {
-                segs.push((ri, si, n, l));
-            }
-        }
-    }
-    let boxes: Vec<geo::Rect<f64>> = segs.iter().map(|s| geo::Rect::new(s.3.start, s.3.end)).collect();
-    let index = BoxIndex::new(boxes.iter().map(|&r| Some(r)));
-    let mut touching = None;
-    for (i, a) in segs.iter().enumerate() {
-        for j in index.intersecting(boxes[i]) {
-            if j <= i {
-                continue;
-            }
-            let b = &segs[j];
-            let same_ring = a.0 == b.0;
-            let adjacent = same_ring && (b.1 == a.1 + 1 || (a.1 == 0 && b.1 + 1 == a.2));
-            match line_intersection(a.3, b.3) {
-                Some(LineIntersection::SinglePoint { intersection, is_proper }) => {
-                    if is_proper {
-                        return Some(intersection);
-                    }
-                    if !adjacent && same_ring && touching.is_none() {
-                        touching = Some(intersection);
-                    }
-                }
-                Some(LineIntersection::Collinear { intersection }) if (!adjacent || intersection.start != intersection.end) && touching.is_none() => {
-                    touching = Some(intersection.start);
-                }
-                _ => {}
-            }
-        }
-    }
-    touching
+    let (proper, touching) = crate::geom::ring_crossings(p);
+    proper.or(touching)
 }

@@ -98,11 +98,15 @@ pub struct Columns {
     /// into bands of floors); OUT/building_parts.<ext> lists the parts and their grids.
     #[arg(long, value_name = "COLUMN")]
     pub units: Option<String>,
+    /// Repair invalid building footprints (rings that cross, holes outside their outer ring) by
+    /// the odd-even rule, with a warning each, instead of refusing the file (exit 3).
+    #[arg(long)]
+    pub fix_geometry: bool,
 }
 
 impl Default for Columns {
     fn default() -> Self {
-        Columns { households: "households".into(), population: None, id: None, crs: None, floors: None, units: None }
+        Columns { households: "households".into(), population: None, id: None, crs: None, floors: None, units: None, fix_geometry: false }
     }
 }
 

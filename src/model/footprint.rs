@@ -12,7 +12,9 @@ use crate::read::{FeatureId, InputFeature, Layer};
 
 /// The footprint of every building of `layer` (file order) in the working frame; `ids` name the
 /// buildings in messages, and remarks (flat footprints used as points) go to `warnings`.
-pub fn footprints(layer: &Layer, frame: &WorkFrame, ids: &[FeatureId], warnings: &mut Vec<String>) -> Result<Vec<Footprint>> {
+/// An invalid polygon (a ring crossing itself or another, a hole outside its shell) is refused
+/// with the place of the fault, or, with `fix`, made valid by the odd-even rule with a warning.
+pub fn footprints(layer: &Layer, frame: &WorkFrame, ids: &[FeatureId], fix: bool, warnings: &mut Vec<String>) -> Result<Vec<Footprint>> {
     let name = layer.name.as_str();
     let converted: Vec<Result<(Footprint, Option<String>)>> = layer
         .features
@@ -23,7 +25,7 @@ pub fn footprints(layer: &Layer, frame: &WorkFrame, ids: &[FeatureId], warnings:
             || frame.projector(name),
             |proj, f| {
                 let proj = proj.as_ref().map_err(clone_err)?;
-                footprint(f, proj, name, &ids[f.row])
+                footprint(f, proj, name, &ids[f.row], fix)
             },
         )
         .collect();
@@ -68,8 +70,8 @@ pub fn canonical_order(buildings: &mut Vec<Building>, frame: &WorkFrame, name: &
 }
 
 /// Converts one building geometry to a working-frame footprint, refusing what cannot be used.
-fn footprint(f: &InputFeature, proj: &Projector, layer: &str, id: &FeatureId) -> Result<(Footprint, Option<String>)> {
-    let err = |fault| Error::feature(layer, id.to_string(), fault);
+fn footprint(f: &InputFeature, proj: &Projector, layer: &str, id: &FeatureId, fix: bool) -> Result<(Footprint, Option<String>)> {
+    let err = |fault| Error::feature(layer, crate::read::feature_label(f.row, Some(id.to_string())), fault);
     let geom = f.geometry.as_ref().ok_or_else(|| err(FeatureFault::EmptyGeometry))?;
     let mut polygons = Vec::new();
     let mut points = Vec::new();
@@ -90,6 +92,7 @@ fn footprint(f: &InputFeature, proj: &Projector, layer: &str, id: &FeatureId) ->
         };
     }
     let mut out = Vec::with_capacity(polygons.len());
+    let mut fixed = None;
     for poly in polygons {
         let exterior = ring_to_work(poly.exterior(), proj, &err)?;
         let Some(exterior) = exterior else { continue };
@@ -99,7 +102,17 @@ fn footprint(f: &InputFeature, proj: &Projector, layer: &str, id: &FeatureId) ->
                 holes.push(h);
             }
         }
-        out.push(Polygon::new(exterior, holes));
+        let polygon = Polygon::new(exterior, holes);
+        match polygon_fault(&polygon, proj) {
+            None => out.push(polygon),
+            Some(message) if !fix => return Err(err(FeatureFault::InvalidPolygon { message })),
+            Some(fault) => {
+                use geo::MakeValid;
+                let repaired = polygon.make_valid().map_err(|e| err(FeatureFault::MalformedGeometry { message: format!("it {fault}; it cannot be made valid: {e}") }))?;
+                out.extend(repaired.0.into_iter().filter(|p| p.unsigned_area() > 0.0));
+                fixed = Some(format!("building {}: footprint {fault}; made valid by the odd-even rule (--fix-geometry)", crate::read::feature_label(f.row, Some(id.to_string()))));
+            }
+        }
     }
     if out.is_empty() {
         return Err(err(FeatureFault::EmptyGeometry));
@@ -110,7 +123,27 @@ fn footprint(f: &InputFeature, proj: &Projector, layer: &str, id: &FeatureId) ->
         let c = mp.bounding_rect().map(|r| r.center()).unwrap_or_default();
         return Ok((Footprint::Point(c), Some(format!("building {id}: footprint has no area; used as a point"))));
     }
-    Ok((Footprint::Polygons(mp), None))
+    Ok((Footprint::Polygons(mp), fixed))
+}
+
+/// What makes a polygon (working metres) invalid, with the place in the input CRS: a ring that
+/// crosses itself or another ring, or a hole that is not inside its shell. Rings that only
+/// touch at a point, as GEOS accepts, are valid.
+fn polygon_fault(p: &Polygon<f64>, proj: &Projector) -> Option<String> {
+    use geo::Contains;
+    let at = |c: Coord<f64>| proj.to_source(c).unwrap_or(c);
+    if let (Some(c), _) = crate::geom::ring_crossings(p) {
+        let c = at(c);
+        return Some(format!("has rings that cross (a bow-tie or crossing rings) at ({}, {})", c.x, c.y));
+    }
+    let shell = Polygon::new(p.exterior().clone(), vec![]);
+    for (k, h) in p.interiors().iter().enumerate() {
+        if !h.0.iter().any(|c| shell.contains(c)) {
+            let c = at(h.0[0]);
+            return Some(format!("has hole {} outside its outer ring (at ({}, {}))", k + 1, c.x, c.y));
+        }
+    }
+    None
 }
 
 /// Splits a geometry into polygons and points; Err(type name) for lines.

@@ -11,6 +11,49 @@ use crate::crs::{self, CrsKind, CrsSpec, Projector, WorkFrame};
 use crate::error::{Error, FeatureFault, Result};
 use crate::read::Layer;
 
+/// Refuses a layer with a non-finite coordinate or a vertex far from all the others (a typing
+/// error such as 50000000 for 500000, or 1e300), naming the feature: the layer's extent would
+/// otherwise swallow it (a working frame thousands of kilometres wide, or a territory tiling
+/// the ocean). Far means beyond 20 times the distance within which 90 % of the features lie
+/// from their median centre, plus 100 km (1° in degrees).
+pub fn check_outliers(layer: &Layer, degrees: bool) -> Result<()> {
+    use geo::{BoundingRect, CoordsIter};
+    let mut centres = Vec::with_capacity(layer.features.len());
+    for f in &layer.features {
+        let Some(g) = &f.geometry else { continue };
+        if let Some(c) = g.coords_iter().find(|c| !(c.x.is_finite() && c.y.is_finite())) {
+            return Err(Error::feature(&layer.name, f.label(), FeatureFault::NonFiniteCoordinate { x: c.x, y: c.y }));
+        }
+        if let Some(r) = g.bounding_rect() {
+            centres.push(r.center());
+        }
+    }
+    if centres.len() < 3 {
+        return Ok(());
+    }
+    let median = |mut v: Vec<f64>| {
+        let k = v.len() / 2;
+        *v.select_nth_unstable_by(k, f64::total_cmp).1
+    };
+    let mid = Coord { x: median(centres.iter().map(|c| c.x).collect()), y: median(centres.iter().map(|c| c.y).collect()) };
+    let mut d: Vec<f64> = centres.iter().map(|c| crate::geom::dist(*c, mid)).collect();
+    let k = ((d.len() * 9) / 10).min(d.len() - 1);
+    let typical = *d.select_nth_unstable_by(k, f64::total_cmp).1;
+    let (slack, unit) = if degrees { (1.0, "°") } else { (100_000.0, " m") };
+    let limit = 20.0 * typical + slack;
+    for f in &layer.features {
+        let Some(g) = &f.geometry else { continue };
+        if let Some(c) = g.coords_iter().find(|c| crate::geom::dist(*c, mid) > limit) {
+            return Err(Error::feature(
+                &layer.name,
+                f.label(),
+                FeatureFault::OutlyingVertex { x: c.x, y: c.y, distance: format!("{}{unit}", crate::text::number(((c.x - mid.x).hypot(c.y - mid.y) * 1e3).round() / 1e3)), typical: format!("{}{unit}", crate::text::number((typical * 1e3).round() / 1e3)) },
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// A line of a layer in working metres, with its feature's row.
 pub type RowLine = (usize, LineString<f64>);
 
@@ -31,6 +74,7 @@ impl Frames {
         let user_crs = config.columns.crs.as_deref().map(CrsSpec::parse);
         let source = user_crs.clone().or_else(|| buildings.crs.clone()).unwrap_or(CrsSpec::Crs84);
         let kind = crs::classify(&source, &buildings.name)?;
+        check_outliers(buildings, matches!(kind, CrsKind::Geographic))?;
         let bounds = buildings.bounds().ok_or_else(|| Error::layer(&buildings.name, "no feature has a geometry"))?;
         crs::check_plausible(&kind, &source, bounds, &buildings.name)?;
         let frame = WorkFrame::new(source.clone(), &kind, bounds, &buildings.name)?;
@@ -40,6 +84,7 @@ impl Frames {
     /// The CRS of an auxiliary layer: its own, or (when it declares none) the buildings' CRS if its
     /// coordinates fit it, else lon/lat.
     pub fn layer_crs(&self, layer: &Layer) -> Result<CrsSpec> {
+        check_outliers(layer, layer.bounds().is_some_and(|b| b.min().x >= -180.0 && b.max().x <= 180.0 && b.min().y >= -90.0 && b.max().y <= 90.0))?;
         if let Some(c) = &layer.crs {
             if !self.user_crs {
                 return Ok(c.clone());

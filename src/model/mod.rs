@@ -231,7 +231,7 @@ pub fn build_model(layers: &InputLayers, config: &PartitionConfig) -> Result<Mod
         || (layers.population_zones.is_some() && (config.sources.zone_households.is_some() || config.sources.persons_per_household.is_some()));
     let mut values = BuildingValues::extract(buildings, config, households_elsewhere)?;
     crate::progress::trace("model: values");
-    let footprints = footprint::footprints(buildings, &frames.frame, &values.ids, &mut warnings)?;
+    let footprints = footprint::footprints(buildings, &frames.frame, &values.ids, config.columns.fix_geometry, &mut warnings)?;
     crate::progress::trace("model: footprints");
     let anchors: Vec<Coord<f64>> = footprints.iter().map(anchor_of).collect();
     let mut reports = sources::apply(layers, config, &frames, &sources::Sharing { footprints: &footprints, anchors: &anchors }, &mut values, &mut warnings)?;

@@ -271,7 +271,7 @@ pub fn split_oversize(model: &mut Model, layer: &Layer, config: &PartitionConfig
     if let Some((name, _)) = &units_col {
         for b in &model.buildings {
             let v = value_of(b.row, &units_col);
-            if let Some(u) = part_count(v.as_ref(), name, MAX_UNITS).map_err(|fault| Error::feature(&layer.name, b.id.to_string(), fault))? {
+            if let Some(u) = part_count(v.as_ref(), name, MAX_UNITS).map_err(|fault| Error::feature(&layer.name, crate::read::feature_label(b.row, Some(b.id.to_string())), fault))? {
                 units.insert(b.row, u);
             }
         }

@@ -73,10 +73,10 @@ impl BuildingValues {
                 None => f.id.clone().unwrap_or(FeatureId::Number(f.row as i64)),
             };
             if let Some(&first) = first_row.get(&id) {
-                return Err(Error::feature(name, format!("#{}", f.row), FeatureFault::DuplicateId { id: id.to_string(), first_row: first }));
+                return Err(Error::feature(name, f.label(), FeatureFault::DuplicateId { id: id.to_string(), first_row: first }));
             }
             first_row.insert(id.clone(), f.row);
-            let label = id.to_string();
+            let label = crate::read::feature_label(f.row, Some(id.to_string()));
             let hh = match &f.attributes[hh_idx] {
                 _ if households_elsewhere => 0.0,
                 None => {
@@ -153,8 +153,15 @@ pub fn count_value(v: &Value, column: &str) -> std::result::Result<f64, FeatureF
     if !x.is_finite() || x < 0.0 {
         return Err(FeatureFault::NegativeOrNonFinite { column: column.into(), value: x });
     }
+    if x > MAX_COUNT {
+        return Err(FeatureFault::CountTooLarge { column: column.into(), value: x, max: MAX_COUNT });
+    }
     Ok(x)
 }
+
+/// The largest count one feature may hold (households, population, a zone's total): a billion,
+/// so that any sum over a city stays exact in f64 and prints as a whole number.
+pub const MAX_COUNT: f64 = 1e9;
 
 /// Floor area of each building (file order): footprint area × floors (the floors column, 1 when
 /// not given or empty). Points take the median footprint area of the polygon buildings (1 m²
@@ -186,7 +193,7 @@ pub(super) fn floor_areas(layer: &Layer, footprints: &[Footprint], ids: &[Featur
                     missing += 1;
                     1.0
                 }
-                Some(v) => count_value(v, col).map_err(|fault| Error::feature(&layer.name, id.to_string(), fault))?,
+                Some(v) => count_value(v, col).map_err(|fault| Error::feature(&layer.name, crate::read::feature_label(f.row, Some(id.to_string())), fault))?,
             },
         };
         let area = match fp {

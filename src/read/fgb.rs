@@ -67,7 +67,7 @@ pub fn read_fgb(path: &Path, columns: &[&str]) -> Result<Layer> {
             None => None,
             // A feature written without geometry (null shape) has an empty one.
             Some(g) if g.xy().is_none_or(|xy| xy.is_empty()) && g.parts().is_none_or(|p| p.is_empty()) => None,
-            Some(_) => Some(f.to_geo().map_err(|e| Error::feature(&name, format!("#{row}"), FeatureFault::MalformedGeometry { message: e.to_string() }))?),
+            Some(_) => Some(f.to_geo().map_err(|e| Error::feature(&name, row.to_string(), FeatureFault::MalformedGeometry { message: e.to_string() }))?),
         };
         let mut c = Collect { out: serde_json::Map::new() };
         f.process_properties(&mut c).map_err(|e| err(&e))?;

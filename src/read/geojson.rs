@@ -46,10 +46,14 @@ pub fn parse_geojson_seq(text: &str, name: &str, columns: &[&str]) -> Result<Lay
     let mut joined = String::with_capacity(text.len() + 64);
     joined.push_str("{\"type\":\"FeatureCollection\",\"features\":[");
     let mut first = true;
-    for line in text.lines() {
+    for (number, line) in text.lines().enumerate() {
         let line = line.trim_matches(|c: char| c == '\u{1e}' || c.is_whitespace());
         if line.is_empty() {
             continue;
+        }
+        // Each line is checked on its own, so a fault is reported at its line of the file.
+        if let Err(e) = serde_json::from_str::<&RawValue>(line) {
+            return Err(Error::Parse { path: name.into(), message: format!("line {}: {e}", number + 1).replace(" at line 1 column ", " at column ") });
         }
         if !first {
             joined.push(',');
@@ -166,7 +170,7 @@ fn parse_feature(
     keys: &mut Vec<String>,
     seen: &mut HashSet<String>,
 ) -> Result<(InputFeature, FeatureSpans)> {
-    let label = format!("#{row}");
+    let label = row.to_string();
     let parts: FeatureParts = serde_json::from_str(raw.get()).map_err(|e| Error::Parse {
         path: name.into(),
         message: format!("feature {label}: {e}"),
@@ -188,7 +192,7 @@ fn parse_feature(
             }
         }
     };
-    let label = id.as_ref().map(|i| i.to_string()).unwrap_or(label);
+    let label = super::feature_label(row, id.as_ref().map(|i| i.to_string()));
     let mut attributes = vec![None; columns.len()];
     let mut has_reserved_key = false;
     let mut properties = None;
@@ -386,6 +390,6 @@ mod tests {
     fn bad_geometry_names_the_feature() {
         let text = r#"{"type":"FeatureCollection","features":[{"type":"Feature","id":"b1","properties":{},"geometry":{"type":"Polygon","coordinates":[[[0,0],[1]]]}}]}"#;
         let msg = parse_geojson(text.into(), "x.geojson", &[]).unwrap_err().to_string();
-        assert!(msg.contains("x.geojson: feature b1"), "{msg}");
+        assert!(msg.contains("x.geojson: feature 0 (id b1)"), "{msg}");
     }
 }

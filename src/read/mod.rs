@@ -121,12 +121,23 @@ pub struct InputFeature {
 }
 
 impl InputFeature {
-    /// How to name this feature in a message: its id, else `#row`.
+    /// How to name this feature in a message, the same everywhere: its 0-based position in the
+    /// file, and its id when it has one that differs (`7`, `7 (id 1007)`, `3 (id T)`); a row of
+    /// a text table by its line (`line 3`), as the table reader names it.
     pub fn label(&self) -> String {
         match &self.id {
-            Some(id) => id.to_string(),
-            None => format!("#{}", self.row),
+            Some(FeatureId::Text(t)) if t.starts_with("line ") => t.clone(),
+            id => feature_label(self.row, id.as_ref().map(|id| id.to_string())),
         }
+    }
+}
+
+/// A feature named in a message: its 0-based position in the file, then its id when it has one
+/// that is not that same number (`7`, `7 (id 1007)`, `3 (id T)`). Every message uses this form.
+pub fn feature_label(row: usize, id: Option<String>) -> String {
+    match id {
+        Some(id) if id != row.to_string() => format!("{row} (id {id})"),
+        _ => row.to_string(),
     }
 }
 
@@ -246,9 +257,15 @@ pub fn read_layer(path: &Path, columns: &[&str]) -> Result<Layer> {
     read_layer_with(path, columns, &ReadOptions::default())
 }
 
+/// The text of a GeoJSON file: UTF-8, a leading byte-order mark dropped (some Windows tools
+/// write one; JSON parsers refuse it).
 fn utf8_text(path: &Path, name: &str) -> Result<String> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, "read", e))?;
-    String::from_utf8(bytes).map_err(|e| Error::layer(name, format!("not UTF-8 text (byte {}): GeoJSON must be UTF-8", e.utf8_error().valid_up_to())))
+    let mut text = String::from_utf8(bytes).map_err(|e| Error::layer(name, format!("not UTF-8 text (byte {}): GeoJSON must be UTF-8", e.utf8_error().valid_up_to())))?;
+    if text.starts_with('\u{feff}') {
+        text.drain(..'\u{feff}'.len_utf8());
+    }
+    Ok(text)
 }
 
 /// Reads a layer with explicit options (format, layer, encoding).

@@ -79,7 +79,7 @@ pub fn read_shapefile(path: &Path, columns: &[&str], encoding: Option<&str>) -> 
         let (shape, record) = item.map_err(|e| err(&e))?;
         let geometry = match shape {
             shapefile::Shape::NullShape => None,
-            s => Some(geo::Geometry::<f64>::try_from(s).map_err(|e| Error::feature(&name, format!("#{row}"), FeatureFault::MalformedGeometry { message: format!("{e:?}") }))?),
+            s => Some(geo::Geometry::<f64>::try_from(s).map_err(|e| Error::feature(&name, row.to_string(), FeatureFault::MalformedGeometry { message: format!("{e:?}") }))?),
         };
         let properties: serde_json::Map<String, Value> =
             all.iter().zip(&raw_names).map(|(c, raw)| (c.clone(), record.get(raw).and_then(json_of).unwrap_or(Value::Null))).collect();

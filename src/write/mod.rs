@@ -109,13 +109,13 @@ impl Column {
 }
 
 impl OutputFeature {
-    /// How to name this feature (at position `row`) in a message: its id, else `#row`.
+    /// How to name this feature (at position `row`) in a message: see [`crate::read::feature_label`].
     pub fn label(&self, row: usize) -> String {
-        match &self.id {
-            Some(Value::String(s)) => s.clone(),
-            Some(v) => v.to_string(),
-            None => format!("#{row}"),
-        }
+        let id = self.id.as_ref().map(|v| match v {
+            Value::String(s) => s.clone(),
+            v => v.to_string(),
+        });
+        crate::read::feature_label(row, id)
     }
 }
 

@@ -1,0 +1,103 @@
+//! Hostile input: each case is refused with exit 3 and a message naming the file, the feature
+//! (its 0-based position, and its id when it has another) and the fault, with no output
+//! directory left behind; or, where the input is only unusual (a byte-order mark, an invalid
+//! footprint with --fix-geometry), accepted.
+
+mod common;
+
+use common::*;
+use serde_json::{json, Value};
+
+/// A lattice of 6 × 5 buildings (EPSG:4547, ids 1000 + position) with feature 7 replaced by `f7`.
+fn buildings_with(f7: impl FnOnce(&mut Value)) -> String {
+    let text = lattice(6, 5, 40.0, &mut |i, j| 60.0 + ((i * 7 + j * 3) % 5) as f64 * 10.0);
+    let mut doc: Value = serde_json::from_str(&text).unwrap();
+    for (k, f) in doc["features"].as_array_mut().unwrap().iter_mut().enumerate() {
+        f["id"] = json!(1000 + k);
+    }
+    f7(&mut doc["features"][7]);
+    doc.to_string()
+}
+
+/// Runs `wangge partition FILE -o OUT` and checks: exit 3, the message names the file, feature 7
+/// with its id, and each of `words`; the output directory was not made.
+fn refused(name: &str, text: &str, words: &[&str]) {
+    let d = tmp(name);
+    let file = write(&d, &format!("{name}.geojson"), text);
+    let out = d.join("out");
+    let o = wangge(&["partition", &file, "-o", out.to_str().unwrap(), "-q", "--effort", "0"]);
+    let e = stderr(&o);
+    assert_eq!(o.status.code(), Some(3), "{name}: {e}");
+    assert!(e.contains(&format!("{name}.geojson")) && e.contains("feature 7 (id 1007)"), "{name}: {e}");
+    for w in words {
+        assert!(e.contains(w), "{name}: '{w}' not in: {e}");
+    }
+    assert!(!e.contains("panicked") && !e.contains("{ ") && e.lines().count() <= 2, "{name}: a message in the user's terms: {e}");
+    assert!(!out.exists(), "{name}: no output directory");
+}
+
+#[test]
+fn a_bow_tie_footprint_is_refused_and_repaired_on_request() {
+    let bow = |f: &mut Value| {
+        let c = f["geometry"]["coordinates"][0].clone();
+        let (p0, p2) = (c[0].clone(), c[2].clone());
+        let (x0, y0, x1, y1) = (p0[0].as_f64().unwrap(), p0[1].as_f64().unwrap(), p2[0].as_f64().unwrap(), p2[1].as_f64().unwrap());
+        f["geometry"]["coordinates"] = json!([[[x0, y0], [x1, y1], [x1, y0], [x0, y1], [x0, y0]]]);
+    };
+    refused("bowtie", &buildings_with(bow), &["invalid polygon", "cross", "--fix-geometry"]);
+    let d = tmp("bowtie-fixed");
+    let file = write(&d, "b.geojson", buildings_with(bow));
+    let out = d.join("out");
+    let o = wangge(&["partition", &file, "-o", out.to_str().unwrap(), "--effort", "0", "--fix-geometry"]);
+    let e = stderr(&o);
+    assert!(matches!(o.status.code(), Some(0) | Some(4)), "{e}");
+    assert!(e.contains("warning") && e.contains("building 7 (id 1007)") && e.contains("odd-even"), "{e}");
+    let grids = read_json(out.join("buildings.geojson"));
+    assert_eq!(grids["features"].as_array().unwrap().len(), 30, "every building kept");
+}
+
+#[test]
+fn a_hole_outside_its_shell_is_refused() {
+    refused(
+        "hole",
+        &buildings_with(|f| {
+            let shell = f["geometry"]["coordinates"][0].clone();
+            let (x, y) = (shell[0][0].as_f64().unwrap() + 500.0, shell[0][1].as_f64().unwrap() + 500.0);
+            f["geometry"]["coordinates"] = json!([shell, [[x, y], [x + 5.0, y], [x + 5.0, y + 5.0], [x, y]]]);
+        }),
+        &["hole 1 outside its outer ring"],
+    );
+}
+
+#[test]
+fn a_far_or_huge_vertex_is_named_with_its_feature() {
+    refused("huge", &buildings_with(|f| f["geometry"]["coordinates"][0][1] = json!([1e300, 3_385_000.0])), &["1e300", "typing error"]);
+    refused("far", &buildings_with(|f| f["geometry"]["coordinates"][0][1] = json!([5e7, 5e7])), &["50000000", "typing error"]);
+}
+
+#[test]
+fn absurd_counts_are_refused_in_plain_numbers() {
+    refused("absurd", &buildings_with(|f| f["properties"]["households"] = json!(1.7e308)), &["'households'", "1.7e308", "at most 1000000000"]);
+    refused("negative", &buildings_with(|f| f["properties"]["households"] = json!(-3)), &["'households'", "-3"]);
+}
+
+#[test]
+fn a_byte_order_mark_is_skipped_and_a_bad_line_is_named() {
+    let d = tmp("bom");
+    let text = buildings_with(|_| {});
+    let file = write(&d, "bom.geojson", [b"\xEF\xBB\xBF".as_slice(), text.as_bytes()].concat());
+    let out = d.join("out");
+    let o = wangge(&["partition", &file, "-o", out.to_str().unwrap(), "-q", "--effort", "0"]);
+    assert!(matches!(o.status.code(), Some(0) | Some(4)), "{}", stderr(&o));
+    // Line-delimited GeoJSON: the fault is reported at its line of the file.
+    let doc: Value = serde_json::from_str(&text).unwrap();
+    let mut lines: Vec<String> = doc["features"].as_array().unwrap().iter().map(|f| f.to_string()).collect();
+    let cut = lines[7].len() - 3;
+    lines[7].truncate(cut);
+    let seq = write(&d, "b.geojsonl", lines.join("\n"));
+    let o = wangge(&["partition", &seq, "-o", d.join("out2").to_str().unwrap(), "-q", "--crs", "EPSG:4547"]);
+    let e = stderr(&o);
+    assert_eq!(o.status.code(), Some(3), "{e}");
+    assert!(e.contains("b.geojsonl") && e.contains("line 8"), "{e}");
+    assert!(!d.join("out2").exists());
+}
