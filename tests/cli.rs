@@ -158,22 +158,22 @@ fn one(props: Value, geometry: Value) -> String {
 
 #[test]
 fn bad_input_is_refused_with_file_feature_and_fault() {
-    refuses("missing", &one(json!({"hh": 3}), square(30.0, 0.0, 10.0)), &[], &["feature bad7", "no 'households' property", "hh"]);
-    refuses("text", &one(json!({"households": "many"}), square(30.0, 0.0, 10.0)), &[], &["feature bad7", "not a number", "many"]);
-    refuses("null", &one(json!({"households": null}), square(30.0, 0.0, 10.0)), &[], &["feature bad7", "null"]);
-    refuses("negative", &one(json!({"households": -4}), square(30.0, 0.0, 10.0)), &[], &["feature bad7", ">= 0", "-4"]);
-    refuses("nogeom", &one(json!({"households": 4}), Value::Null), &[], &["feature bad7", "empty geometry"]);
+    refuses("missing", &one(json!({"hh": 3}), square(30.0, 0.0, 10.0)), &[], &["(id bad7)", "no 'households' property", "hh"]);
+    refuses("text", &one(json!({"households": "many"}), square(30.0, 0.0, 10.0)), &[], &["(id bad7)", "not a number", "many"]);
+    refuses("null", &one(json!({"households": null}), square(30.0, 0.0, 10.0)), &[], &["(id bad7)", "null"]);
+    refuses("negative", &one(json!({"households": -4}), square(30.0, 0.0, 10.0)), &[], &["(id bad7)", ">= 0", "-4"]);
+    refuses("nogeom", &one(json!({"households": 4}), Value::Null), &[], &["(id bad7)", "empty geometry"]);
     refuses(
         "line",
         &one(json!({"households": 4}), json!({"type": "LineString", "coordinates": [[X0, Y0], [X0 + 5.0, Y0]]})),
         &[],
-        &["feature bad7", "LineString"],
+        &["(id bad7)", "LineString"],
     );
     refuses(
         "ring",
         &one(json!({"households": 4}), json!({"type": "Polygon", "coordinates": [[[X0, Y0], [X0 + 5.0, Y0], [X0, Y0]]]})),
         &[],
-        &["feature bad7", "ring"],
+        &["(id bad7)", "ring"],
     );
     let dup = collection(vec![
         json!({"type": "Feature", "id": 1, "properties": {"households": 100}, "geometry": square(0.0, 0.0, 10.0)}),

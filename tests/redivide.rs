@@ -42,7 +42,7 @@ fn changed(first: &Value, grow: f64, remove: bool) -> String {
 fn grid_members(result: &wangge::Partitioned, input: &wangge::read::Layer) -> BTreeMap<String, BTreeSet<String>> {
     let mut m: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for (row, &g) in result.building_grid.iter().enumerate() {
-        m.entry(result.grids[g as usize].id.to_string()).or_default().insert(input.features[row].label());
+        m.entry(result.grids[g as usize].id.to_string()).or_default().insert(input.features[row].id.as_ref().map_or_else(|| row.to_string(), |id| id.to_string()));
     }
     m
 }

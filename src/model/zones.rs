@@ -207,7 +207,7 @@ pub(super) fn read_zones(layer: &Layer, frames: &Frames, config: &PartitionConfi
         };
         let population = value(&pop_col)?;
         let households = config.sources.zone_households.as_deref().map(value).transpose()?;
-        out.push(Zone { label: f.label(), area, population, households });
+        out.push(Zone { label: f.id.as_ref().map_or_else(|| f.row.to_string(), |id| id.to_string()), area, population, households });
     }
     if out.is_empty() {
         return Err(Error::layer(&layer.name, "has no zone polygon"));

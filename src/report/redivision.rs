@@ -51,11 +51,11 @@ pub struct GridChange {
     pub status: ChangeStatus,
     /// Its households now.
     pub households: f64,
-    /// Households that moved in.
+    /// Households that moved in, and those of new housing (no grid before) that joined it.
     pub households_in: f64,
     /// Households that moved out.
     pub households_out: f64,
-    /// Buildings that moved in.
+    /// Buildings that moved in, and new buildings that joined it.
     pub buildings_in: usize,
     /// Buildings that moved out.
     pub buildings_out: usize,
@@ -81,7 +81,12 @@ pub fn redivision_summary(model: &Model, building_grid: &[u32], id_of: &[GridId]
         let now = &id_of[building_grid[b] as usize];
         per.entry(now).or_default().households += bd.households;
         let Some(before) = bd.existing_grid else {
+            // New housing (or a building in a gap) joins its grid: the grid is no longer the
+            // same, though nothing moved.
             s.households_without_existing_grid += bd.households;
+            let t = per.entry(now).or_default();
+            t.households_in += bd.households;
+            t.buildings_in += 1;
             continue;
         };
         let before = &existing_ids[before as usize];
