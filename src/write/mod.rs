@@ -257,6 +257,20 @@ pub(crate) fn cut_to_bytes(s: &str, max: usize) -> &str {
     &s[..end]
 }
 
+/// The simple-features type name of a geometry (`Polygon` for a Rect or Triangle), as
+/// GeoParquet's `geometry_types` and messages about a Shapefile's one type write it.
+pub(crate) fn simple_type_name(g: &Geometry<f64>) -> &'static str {
+    match g {
+        Geometry::Point(_) => "Point",
+        Geometry::Line(_) | Geometry::LineString(_) => "LineString",
+        Geometry::Polygon(_) | Geometry::Rect(_) | Geometry::Triangle(_) => "Polygon",
+        Geometry::MultiPoint(_) => "MultiPoint",
+        Geometry::MultiLineString(_) => "MultiLineString",
+        Geometry::MultiPolygon(_) => "MultiPolygon",
+        Geometry::GeometryCollection(_) => "GeometryCollection",
+    }
+}
+
 /// Rect, Triangle and Line as the simple-features types the formats have (WKB, FlatGeobuf).
 pub(crate) fn simple_geometry(g: &Geometry<f64>) -> std::borrow::Cow<'_, Geometry<f64>> {
     use std::borrow::Cow;

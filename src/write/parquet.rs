@@ -11,7 +11,7 @@ use std::sync::Arc;
 use arrow_array::builder::{BinaryBuilder, BooleanBuilder, Float64Builder, Int64Builder, StringBuilder};
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema};
-use geo::{BoundingRect, Geometry};
+use geo::BoundingRect;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::metadata::KeyValue;
@@ -36,22 +36,10 @@ fn geometry_name(columns: &[Column]) -> String {
     name
 }
 
-/// The GeoParquet geometry type name of a geometry.
-fn type_name(g: &Geometry<f64>) -> &'static str {
-    match g {
-        Geometry::Point(_) => "Point",
-        Geometry::Line(_) | Geometry::LineString(_) => "LineString",
-        Geometry::Polygon(_) | Geometry::Rect(_) | Geometry::Triangle(_) => "Polygon",
-        Geometry::MultiPoint(_) => "MultiPoint",
-        Geometry::MultiLineString(_) => "MultiLineString",
-        Geometry::MultiPolygon(_) => "MultiPolygon",
-        Geometry::GeometryCollection(_) => "GeometryCollection",
-    }
-}
 
 /// The `geo` metadata of `layer` (`geometry`: the name of the geometry column).
 fn geo_metadata(layer: &OutputLayer, geometry: &str, name: &str) -> Result<String> {
-    let mut types: Vec<&str> = layer.features.iter().filter_map(|f| f.geometry.as_ref()).map(type_name).collect();
+    let mut types: Vec<&str> = layer.features.iter().filter_map(|f| f.geometry.as_ref()).map(super::simple_type_name).collect();
     types.sort_unstable();
     types.dedup();
     let bbox = crate::geom::union_of_rects(layer.features.iter().filter_map(|f| f.geometry.as_ref()).filter_map(|g| g.bounding_rect()));

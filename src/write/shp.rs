@@ -41,17 +41,6 @@ impl ShapeKind {
     }
 }
 
-fn geometry_name(g: &Geometry<f64>) -> &'static str {
-    match g {
-        Geometry::Point(_) => "Point",
-        Geometry::Line(_) | Geometry::LineString(_) => "LineString",
-        Geometry::Polygon(_) | Geometry::Rect(_) | Geometry::Triangle(_) => "Polygon",
-        Geometry::MultiPoint(_) => "MultiPoint",
-        Geometry::MultiLineString(_) => "MultiLineString",
-        Geometry::MultiPolygon(_) => "MultiPolygon",
-        Geometry::GeometryCollection(_) => "GeometryCollection",
-    }
-}
 
 fn kind_of(g: &Geometry<f64>) -> Option<ShapeKind> {
     Some(match g {
@@ -69,7 +58,7 @@ fn layer_kind(path: &str, layer: &OutputLayer) -> Result<ShapeKind> {
     let has_multipoint = layer.features.iter().any(|f| matches!(f.geometry, Some(Geometry::MultiPoint(_))));
     for (row, f) in layer.features.iter().enumerate() {
         let Some(g) = &f.geometry else { continue };
-        let wrong = |expected: String| Error::feature(path, f.label(row), FeatureFault::WrongGeometryType { found: geometry_name(g).into(), expected });
+        let wrong = |expected: String| Error::feature(path, f.label(row), FeatureFault::WrongGeometryType { found: super::simple_type_name(g).into(), expected });
         let Some(mut k) = kind_of(g) else {
             return Err(wrong("a single geometry type (a Shapefile cannot hold a GeometryCollection)".into()));
         };
