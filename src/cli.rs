@@ -233,9 +233,17 @@ fn run_repair(args: AuditArgs) -> Result<u8, Error> {
             out.join(format!("grids.{}", crate::write::extension(format))).display(),
             r["grids_changed"], r["overlaps_resolved"], r["gaps_filled"], r["made_valid"], r["removed"]
         );
-        for u in &repaired.unresolved {
+    }
+    // What the repair could not resolve is never hidden, even with -q, and is not a success.
+    if !repaired.unresolved.is_empty() {
+        say!("wangge repair: {} problems remain unresolved (listed in {}):", repaired.unresolved.len(), out.join("repair.json").display());
+        for u in repaired.unresolved.iter().take(20) {
             say!("  unresolved: {u}");
         }
+        if repaired.unresolved.len() > 20 {
+            say!("  ... and {} more", repaired.unresolved.len() - 20);
+        }
+        return Ok(1);
     }
     Ok(0)
 }

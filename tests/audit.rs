@@ -228,7 +228,11 @@ fn repair_leaves_no_gap_or_overlap_and_passes_the_check() {
     let territory = write_json(&d, "territory.geojson", &collection(vec![json!({"type": "Feature", "properties": {}, "geometry": polygon(vec![ring(&rect(0.0, 0.0, 400.0, 400.0), false)])})]));
     let out = d.join("fixed");
     let o = wangge(&["repair", &grids, "--territory", &territory, "-o", out.to_str().unwrap(), "-q"]);
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    // Grid 19 has no geometry: it cannot be repaired, so the repair is not a success (exit 1),
+    // even with -q, and says why.
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("1 problems remain unresolved") && stderr.contains("grid 19") && stderr.contains("null geometry"), "{stderr}");
     let fixed = read(&out.join("grids.geojson"));
     let feats = fixed["features"].as_array().unwrap();
     // The duplicate is removed; ids and attributes are kept.
@@ -244,6 +248,10 @@ fn repair_leaves_no_gap_or_overlap_and_passes_the_check() {
     assert_eq!(report["overlaps_resolved"], 1, "{report}");
     assert_eq!(report["removed"], 1);
     assert_eq!(report["gaps_filled"], 3);
+    assert_eq!(report["clean"], false);
+    let unresolved = report["unresolved"].as_array().unwrap();
+    assert_eq!(unresolved.len(), 1, "{unresolved:?}");
+    assert!(unresolved[0].as_str().unwrap().contains("grid 19"), "{unresolved:?}");
     // The repaired layer passes the check (the feature without geometry stays reported).
     let o = wangge(&["check", out.join("grids.geojson").to_str().unwrap(), "--territory", &territory, "--json", "-", "-q"]);
     let doc: Value = serde_json::from_slice(&o.stdout).unwrap();

@@ -101,3 +101,93 @@ fn a_byte_order_mark_is_skipped_and_a_bad_line_is_named() {
     assert!(e.contains("b.geojsonl") && e.contains("line 8"), "{e}");
     assert!(!d.join("out2").exists());
 }
+
+#[test]
+fn repair_refuses_a_layer_without_polygons_and_never_calls_a_null_grid_repaired() {
+    let d = tmp("repair-points");
+    let points: Vec<Value> = (0..6).map(|k| json!({"type": "Feature", "properties": {"grid_id": k}, "geometry": {"type": "Point", "coordinates": [121.4 + k as f64 * 1e-3, 31.2]}})).collect();
+    let file = write(&d, "points.geojson", json!({"type": "FeatureCollection", "features": points}).to_string());
+    let out = d.join("out");
+    let o = wangge(&["repair", &file, "-o", out.to_str().unwrap(), "-q"]);
+    let e = stderr(&o);
+    assert_eq!(o.status.code(), Some(3), "{e}");
+    assert!(e.contains("points.geojson") && e.contains("no polygon to repair") && e.contains("6 Point"), "{e}");
+    assert!(!out.exists(), "no output directory");
+    // One square, one point, one null: the square is kept, the other two are unresolved (exit 1).
+    let sq = json!({"type": "Polygon", "coordinates": [[[121.4, 31.2], [121.401, 31.2], [121.401, 31.201], [121.4, 31.201], [121.4, 31.2]]]});
+    let mixed = json!({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"grid_id": "A"}, "geometry": sq},
+        {"type": "Feature", "properties": {"grid_id": "B"}, "geometry": {"type": "Point", "coordinates": [121.4005, 31.2005]}},
+        {"type": "Feature", "properties": {"grid_id": "C"}, "geometry": null}
+    ]});
+    let file = write(&d, "mixed.geojson", mixed.to_string());
+    let o = wangge(&["repair", &file, "-o", out.to_str().unwrap(), "-q"]);
+    let e = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{e}");
+    assert!(e.contains("2 problems remain unresolved") && e.contains("grid \"B\" (feature 1) has a Point geometry") && e.contains("grid \"C\" (feature 2) has a null geometry"), "{e}");
+    let report = read_json(out.join("repair.json"));
+    assert_eq!(report["clean"], false);
+    assert_eq!(report["made_valid"], 0, "a point is not 'made valid': {report}");
+    // Unrepairable features are written as they were, never as empty geometries.
+    let written = read_json(out.join("grids.geojson"));
+    assert_eq!(written["features"][1]["geometry"]["type"], "Point");
+    assert!(written["features"][2]["geometry"].is_null());
+}
+
+/// A shapefile of the 30 lattice buildings (written by wangge), in `dir`/b.*.
+fn shapefile_in(dir: &std::path::Path) -> std::path::PathBuf {
+    let file = write(dir, "src.geojson", buildings_with(|_| {}));
+    let out = dir.join("shp");
+    let o = wangge(&["partition", &file, "-o", out.to_str().unwrap(), "-q", "--effort", "0", "--output-format", "shapefile"]);
+    assert!(matches!(o.status.code(), Some(0) | Some(4)), "{}", stderr(&o));
+    for ext in ["shp", "shx", "dbf", "prj", "cpg"] {
+        std::fs::copy(out.join(format!("buildings.{ext}")), dir.join(format!("b.{ext}"))).unwrap();
+    }
+    dir.join("b.shp")
+}
+
+/// `wangge partition SHP`: exit 3, a one- or two-line message naming `file` and holding `words`.
+fn shapefile_refused(shp: &std::path::Path, file: &str, words: &[&str]) {
+    let out = shp.with_file_name("out");
+    let o = wangge(&["partition", shp.to_str().unwrap(), "-o", out.to_str().unwrap(), "-q", "--effort", "0"]);
+    let e = stderr(&o);
+    assert_eq!(o.status.code(), Some(3), "{e}");
+    assert!(e.contains(file), "'{file}' not named: {e}");
+    for w in words {
+        assert!(e.contains(w), "'{w}' not in: {e}");
+    }
+    assert!(!e.contains("panicked") && !e.contains("{ ") && !e.contains("Error"), "a message in the user's terms: {e}");
+    assert!(!out.exists());
+}
+
+#[test]
+fn a_missing_truncated_or_foreign_dbf_is_named_and_never_read_in_part() {
+    let d = tmp("dbf");
+    let shp = shapefile_in(&d);
+    let dbf = d.join("b.dbf");
+    let good = std::fs::read(&dbf).unwrap();
+    // Truncated: the header declares 30 records.
+    std::fs::write(&dbf, &good[..good.len() / 2]).unwrap();
+    shapefile_refused(&shp, "b.dbf", &["truncated", "30 records"]);
+    // Garbage.
+    std::fs::write(&dbf, (0..200u32).map(|i| (i * 37 % 251) as u8).collect::<Vec<u8>>()).unwrap();
+    shapefile_refused(&shp, "b.dbf", &["not a dBase table"]);
+    // A table of another layer: 29 records for 30 shapes.
+    let mut fewer = good.clone();
+    fewer[4..8].copy_from_slice(&29u32.to_le_bytes());
+    std::fs::write(&dbf, &fewer).unwrap();
+    shapefile_refused(&shp, "b.shp", &["30 shapes", "29 records", "do not belong together"]);
+    // Missing.
+    std::fs::remove_file(&dbf).unwrap();
+    shapefile_refused(&shp, "b.shp", &[".dbf", "missing"]);
+    // An upper-case B.DBF is found; a record marked deleted is skipped with its shape.
+    let mut deleted = good.clone();
+    let header_len = u16::from_le_bytes([good[8], good[9]]) as usize;
+    deleted[header_len] = b'*';
+    std::fs::write(d.join("b.DBF"), &deleted).unwrap();
+    let out = d.join("out-ok");
+    let o = wangge(&["partition", shp.to_str().unwrap(), "-o", out.to_str().unwrap(), "-q", "--effort", "0"]);
+    assert!(matches!(o.status.code(), Some(0) | Some(4)), "{}", stderr(&o));
+    let b = read_json(out.join("buildings.geojson"));
+    assert_eq!(b["features"].as_array().unwrap().len(), 29, "the deleted record is skipped");
+}

@@ -644,7 +644,10 @@ def repair(
     crs: Optional[str] = None,
 ) -> Tuple[gpd.GeoDataFrame, Dict[str, Any]]:
     """Repairs a grid layer: returns the repaired GeoDataFrame (same index, columns and CRS;
-    exact duplicates dropped; untouched rows unchanged) and the report (what moved where)."""
+    exact duplicates dropped; untouched rows unchanged) and the report (what moved where).
+    What the repair could not resolve (a grid without a polygon, a gap no grid borders, a
+    problem a check of the repaired layer still finds) is listed in ``report["unresolved"]``
+    and raised as a :class:`WanggeWarning` each; ``report["clean"]`` is then False."""
     frame = _as_frame(grids, "grids")
     g, t, b, config = _audit_inputs(frame, territory, buildings, min_households=min_households, max_households=max_households, tolerance_m2=tolerance_m2, edge_gap_width_m=edge_gap_width_m, households=households, id=id, building_id=building_id, crs=crs)
     changed, removed, geoms, report = _wangge.repair(g, config, territory=t, buildings=b, water=_water_layers(water))
@@ -656,7 +659,10 @@ def repair(
             geometry[i] = new[i]
     out = out.set_geometry(gpd.GeoSeries(geometry, index=out.index, crs=frame.crs))
     out = out[[not r for r in removed]]
-    return out, json.loads(report)
+    report = json.loads(report)
+    for u in report["unresolved"]:
+        warnings.warn(f"wangge.repair: unresolved: {u}", WanggeWarning, stacklevel=2)
+    return out, report
 
 
 def batch(manifest: Union[str, os.PathLike], output: Union[str, os.PathLike], *, jobs: int = 1, force: bool = False, progress: bool = False) -> Dict[str, Any]:

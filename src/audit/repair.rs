@@ -10,11 +10,11 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::gaps::{gap_pieces, GapPiece};
-use super::layer::{load_grids, GridLayer};
+use super::layer::{load_grids, GridLayer, GridShape};
 use super::overlaps::overlapping_pairs;
 use super::shared::{segments, shared_length, significant};
 use super::{buildings, AuditConfig, AuditInputs};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::geom::SegmentIndex;
 use crate::read::Layer;
 
@@ -44,7 +44,9 @@ pub struct Repaired {
     pub removed: Vec<bool>,
     /// What moved where.
     pub moves: Vec<Move>,
-    /// Gaps no grid borders (left as they are).
+    /// What the repair could not resolve: gaps no grid borders, detached pieces no other grid
+    /// borders, grids without a polygon (null, points, lines), and any problem a check of the
+    /// repaired shapes still finds. Empty when the repaired layer is clean.
     pub unresolved: Vec<String>,
     /// The report (repair.json).
     pub report: Value,
@@ -84,14 +86,33 @@ fn shared_with(piece: &MultiPolygon<f64>, shape: &MultiPolygon<f64>) -> f64 {
 pub fn repair(grids: Layer, inputs: AuditInputs, config: &AuditConfig) -> Result<Repaired> {
     config.validate()?;
     let (layer, found) = load_grids(grids, config)?;
+    if layer.grids.iter().all(|g| g.shape.0.is_empty()) {
+        return Err(Error::layer(&layer.name, format!("has no polygon to repair ({}): a grid layer holds Polygon or MultiPolygon features", geometry_census(&layer.layer))));
+    }
     let territory = inputs.territory.map(|t| super::layer::territory_shape(t, &layer.frame, config)).transpose()?;
     let water = super::layer::water_shape(inputs.water, &layer.frame, config)?;
     let n = layer.grids.len();
-    let changed: Vec<bool> = layer.grids.iter().map(|g| g.made_valid).collect();
+    // A grid without any polygon cannot be repaired: it is written as it was and reported.
+    let shapeless: Vec<bool> = layer.grids.iter().map(|g| g.shape.0.is_empty()).collect();
+    let changed: Vec<bool> = layer.grids.iter().zip(&shapeless).map(|(g, s)| g.made_valid && !s).collect();
     let removed = vec![false; n];
     let mut moves = Vec::new();
+    let mut unresolved = Vec::new();
+    let shapeless_ids: Vec<&Value> = layer.grids.iter().zip(&shapeless).filter(|(_, s)| **s).map(|(g, _)| &g.id).collect();
+    let repaired_ids: Vec<&Value> = layer.grids.iter().zip(&shapeless).filter(|(_, s)| !**s).map(|(g, _)| &g.id).collect();
     for p in &found {
+        let id = p.grid_ids.first();
+        if id.is_some_and(|id| shapeless_ids.contains(&id) && !repaired_ids.contains(&id)) {
+            continue;
+        }
         moves.push(Move { kind: "made_valid", area_m2: 0.0, from: p.grid_ids.clone(), to: None, reason: p.message.clone() });
+    }
+    for (g, f) in layer.grids.iter().zip(&layer.layer.features).filter(|(g, _)| g.shape.0.is_empty()) {
+        let what = match &f.geometry {
+            None => "a null geometry".to_string(),
+            Some(geom) => format!("a {} geometry", crate::write::simple_type_name(geom)),
+        };
+        unresolved.push(format!("grid {} (feature {}) has {what} with no usable polygon: it cannot be repaired and is written as it was", g.id, f.label()));
     }
     let loads = match inputs.buildings {
         Some(b) if config.min_households.is_some() || config.max_households.is_some() => Some(Loads {
@@ -105,11 +126,40 @@ pub fn repair(grids: Layer, inputs: AuditInputs, config: &AuditConfig) -> Result
         Some(l) => layer.grids.iter().map(|g| l.within(&g.shape)).collect(),
         None => vec![0.0; n],
     };
-    let mut work = Work { layer, changed, removed, moves, loads, load, unresolved: Vec::new() };
+    let mut work = Work { layer, changed, removed, moves, loads, load, unresolved };
     work.resolve_overlaps();
     work.fill_gaps(territory.as_ref(), config.edge_gap_width_m, &water, config);
     work.move_detached_pieces();
-    Ok(work.finish())
+    let remaining = recheck(&work.layer.grids, &work.removed, territory.as_ref(), &water, config);
+    Ok(work.finish(remaining))
+}
+
+/// "6 Point, 1 null": the geometry types of a layer's features, for messages.
+fn geometry_census(layer: &Layer) -> String {
+    let mut counts: Vec<(&str, usize)> = Vec::new();
+    for f in &layer.features {
+        let name = f.geometry.as_ref().map(crate::write::simple_type_name).unwrap_or("null");
+        match counts.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, c)) => *c += 1,
+            None => counts.push((name, 1)),
+        }
+    }
+    counts.iter().map(|(n, c)| format!("{c} {n}")).collect::<Vec<_>>().join(", ")
+}
+
+/// The problems a check of the repaired shapes still finds (overlaps and gaps above the
+/// tolerance, outside water; invalid shapes), as messages: the repair checks its own result.
+fn recheck(grids: &[GridShape], removed: &[bool], territory: Option<&MultiPolygon<f64>>, water: &MultiPolygon<f64>, config: &AuditConfig) -> Vec<String> {
+    let kept: Vec<GridShape> = grids.iter().zip(removed).filter(|(_, r)| !**r).map(|(g, _)| g.clone()).collect();
+    let mut problems = super::overlaps::find_overlaps(&kept, config.tolerance_m2);
+    problems.extend(super::gaps::find_gaps(&kept, territory, config).into_iter().filter(|p| !super::gaps::in_water(p, water, config)));
+    let mut out: Vec<String> = problems.iter().filter(|p| !p.kind.is_sliver()).map(|p| format!("after the repair: {}", p.message)).collect();
+    for g in &kept {
+        if let Some(e) = g.shape.0.iter().flat_map(geo::Validation::validation_errors).next() {
+            out.push(format!("after the repair: grid {} is still invalid: {e}", g.id));
+        }
+    }
+    out
 }
 
 /// A repair under way.
@@ -222,7 +272,7 @@ impl Work {
                 continue;
             }
             if piece.borders.is_empty() {
-                self.unresolved.push(format!("a gap of {area:.1} m² borders no grid and was left as it is"));
+                // Left as it is; the check of the repaired shapes reports it.
                 continue;
             }
             let (w, reason) = self.gap_winner(&piece);
@@ -321,9 +371,11 @@ impl Work {
         });
     }
 
-    /// The repaired layer, with its report (repair.json).
-    fn finish(self) -> Repaired {
-        let Work { layer, changed, removed, moves, unresolved, .. } = self;
+    /// The repaired layer, with its report (repair.json); `remaining`: what a check of the
+    /// repaired shapes still finds.
+    fn finish(self, remaining: Vec<String>) -> Repaired {
+        let Work { layer, changed, removed, moves, mut unresolved, .. } = self;
+        unresolved.extend(remaining);
         let n = layer.grids.len();
         let moved = |k: &str| moves.iter().filter(|m| m.kind == k).count();
         let report = json!({
@@ -337,6 +389,7 @@ impl Work {
             "gaps_filled": moved("gap"),
             "removed": moved("removed"),
             "detached_pieces_moved": moved("detached_piece"),
+            "clean": unresolved.is_empty(),
             "unresolved": unresolved,
             "moves": moves,
         });

@@ -33,20 +33,6 @@ fn problem(id: &Value, message: String, at: Option<Coord<f64>>) -> Problem {
     }
 }
 
-fn type_name(g: &Geometry<f64>) -> &'static str {
-    match g {
-        Geometry::Point(_) => "Point",
-        Geometry::Line(_) | Geometry::LineString(_) => "LineString",
-        Geometry::Polygon(_) => "Polygon",
-        Geometry::MultiPoint(_) => "MultiPoint",
-        Geometry::MultiLineString(_) => "MultiLineString",
-        Geometry::MultiPolygon(_) => "MultiPolygon",
-        Geometry::GeometryCollection(_) => "GeometryCollection",
-        Geometry::Rect(_) => "Rect",
-        Geometry::Triangle(_) => "Triangle",
-    }
-}
-
 fn collect_polygons(g: &Geometry<f64>, out: &mut Vec<Polygon<f64>>, other: &mut Vec<&'static str>) {
     match g {
         Geometry::Polygon(p) => out.push(p.clone()),
@@ -54,7 +40,7 @@ fn collect_polygons(g: &Geometry<f64>, out: &mut Vec<Polygon<f64>>, other: &mut 
         Geometry::Rect(r) => out.push(r.to_polygon()),
         Geometry::Triangle(t) => out.push(t.to_polygon()),
         Geometry::GeometryCollection(gc) => gc.0.iter().for_each(|m| collect_polygons(m, out, other)),
-        g => other.push(type_name(g)),
+        g => other.push(crate::write::simple_type_name(g)),
     }
 }
 

@@ -15,7 +15,7 @@ pub fn encoding_of(path: &Path, explicit: Option<&str>) -> Result<&'static encod
     let name = path.display().to_string();
     let label = match explicit {
         Some(e) => Some(e.to_string()),
-        None => std::fs::read_to_string(path.with_extension("cpg")).ok().map(|s| s.trim().to_string()),
+        None => sibling(path, "cpg").and_then(|p| std::fs::read_to_string(p).ok()).map(|s| s.trim().to_string()),
     };
     if let Some(l) = label {
         let l = match l.as_str() {
@@ -25,7 +25,7 @@ pub fn encoding_of(path: &Path, explicit: Option<&str>) -> Result<&'static encod
         };
         return encoding_rs::Encoding::for_label(l.as_bytes()).ok_or_else(|| Error::layer(&name, format!("unknown text encoding '{l}' (.cpg or --encoding)")));
     }
-    let header = std::fs::read(path.with_extension("dbf")).ok().and_then(|b| b.get(29).copied());
+    let header = sibling(path, "dbf").and_then(|p| std::fs::read(p).ok()).and_then(|b| b.get(29).copied());
     Ok(match header {
         Some(0x4D) | Some(0x7A) => encoding_rs::GBK,
         _ => encoding_rs::UTF_8,
@@ -49,8 +49,7 @@ fn json_of(v: &FieldValue) -> Option<Value> {
 
 /// Field names as written in the .dbf header, decoded with the layer's encoding (dBase readers
 /// decode names as ASCII, which garbles Chinese names).
-fn field_names(dbf: &Path, enc: &'static encoding_rs::Encoding) -> Option<Vec<String>> {
-    let bytes = std::fs::read(dbf).ok()?;
+fn field_names(bytes: &[u8], enc: &'static encoding_rs::Encoding) -> Vec<String> {
     let mut names = Vec::new();
     let mut at = 32;
     while at + 32 <= bytes.len() && bytes[at] != 0x0D {
@@ -59,27 +58,135 @@ fn field_names(dbf: &Path, enc: &'static encoding_rs::Encoding) -> Option<Vec<St
         names.push(enc.decode_without_bom_handling(&raw[..end]).0.trim().to_string());
         at += 32;
     }
-    Some(names)
+    names
 }
 
-/// Reads a shapefile's shapes and attributes.
+/// The file beside `path` with extension `ext`, in any letter case (`B.DBF` beside `b.shp`).
+fn sibling(path: &Path, ext: &str) -> Option<std::path::PathBuf> {
+    let exact = path.with_extension(ext);
+    if exact.is_file() {
+        return Some(exact);
+    }
+    let stem = path.file_stem()?.to_string_lossy().to_lowercase();
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let mut found: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_stem().is_some_and(|s| s.to_string_lossy().to_lowercase() == stem)
+                && p.extension().is_some_and(|e| e.to_string_lossy().eq_ignore_ascii_case(ext))
+        })
+        .collect();
+    found.sort();
+    found.into_iter().next()
+}
+
+/// A .shp fault in the user's words.
+fn shp_fault(e: &shapefile::Error) -> String {
+    match e {
+        shapefile::Error::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => "the file ends inside a shape record: it is truncated".into(),
+        shapefile::Error::IoError(io) => io.to_string(),
+        shapefile::Error::InvalidFileCode(c) => format!("not a shapefile (its file code is {c}, a .shp starts with 9994)"),
+        shapefile::Error::InvalidShapeType(c) => format!("shape type code {c} is not one of the ESRI shape types: the file is corrupt"),
+        shapefile::Error::InvalidShapeRecordSize => "a shape record has an impossible size: the file is corrupt".into(),
+        shapefile::Error::DbaseError(d) => dbf_fault(d),
+        shapefile::Error::MissingDbf => "its .dbf (the attributes) is missing".into(),
+        other => other.to_string(),
+    }
+}
+
+/// A .dbf fault in the user's words, with the record (0-based) and field when known.
+fn dbf_fault(e: &dbase::Error) -> String {
+    use dbase::ErrorKind as K;
+    let what = match e.kind() {
+        K::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => "the file ends early: it is truncated".to_string(),
+        K::IoError(io) => io.to_string(),
+        K::ParseFloatError(_) | K::ParseIntError(_) => "a number field holds text that is not a number".into(),
+        K::InvalidFieldType(c) => format!("field type code '{}' is not a dBase field type: the file is not a dBase table or is corrupt", c.escape_default()),
+        K::MissingMemoFile | K::ErrorOpeningMemoFile(_) => "it has memo fields but their .dbt/.fpt file is missing or unreadable".into(),
+        K::UnsupportedCodePage(_) => "its code page is not supported (give --encoding)".into(),
+        K::StringDecodeError(_) => "a text field is not in the file's encoding (give --encoding, e.g. gbk)".into(),
+        K::Message(m) => m.clone(),
+        _ => "the table is corrupt".into(),
+    };
+    match e.field() {
+        Some(f) => format!("record {}, field '{}': {what}", e.record_num(), f.name()),
+        None if e.record_num() > 0 => format!("record {}: {what}", e.record_num()),
+        None => what,
+    }
+}
+
+/// The dBase header's record count and the deletion flag of each record, after checking
+/// that the file holds every record its header declares.
+fn dbf_records(dbf: &Path, bytes: &[u8]) -> Result<Vec<bool>> {
+    let name = dbf.display().to_string();
+    if bytes.len() < 32 {
+        return Err(Error::layer(&name, format!("not a dBase table: {} bytes, shorter than its 32-byte header", bytes.len())));
+    }
+    const VERSIONS: [u8; 13] = [0x02, 0x03, 0x04, 0x05, 0x30, 0x31, 0x43, 0x63, 0x83, 0x8B, 0xCB, 0xF5, 0xFB];
+    if !VERSIONS.contains(&bytes[0]) {
+        return Err(Error::layer(&name, format!("not a dBase table: its first byte is 0x{:02X}, no dBase version", bytes[0])));
+    }
+    let records = u32::from_le_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]) as usize;
+    let header_len = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
+    let record_len = u16::from_le_bytes([bytes[10], bytes[11]]) as usize;
+    if header_len < 33 || header_len > bytes.len() || record_len == 0 {
+        return Err(Error::layer(&name, format!("not a dBase table: its header claims {header_len} bytes and records of {record_len} bytes in a file of {} bytes", bytes.len())));
+    }
+    let needed = records.saturating_mul(record_len).saturating_add(header_len);
+    if bytes.len() < needed {
+        let whole = bytes.len().saturating_sub(header_len) / record_len;
+        return Err(Error::layer(
+            &name,
+            format!("is truncated: its header declares {records} records of {record_len} bytes ({needed} bytes in all) but the file has {} bytes ({whole} whole records)", bytes.len()),
+        ));
+    }
+    Ok((0..records).map(|i| bytes[header_len + i * record_len] == b'*').collect())
+}
+
+/// Reads a shapefile's shapes and attributes. Records the .dbf marks as deleted are skipped
+/// with their shapes, as GIS software does.
 pub fn read_shapefile(path: &Path, columns: &[&str], encoding: Option<&str>) -> Result<Layer> {
     let name = path.display().to_string();
-    let err = |e: &dyn std::fmt::Display| Error::layer(&name, format!("shapefile: {e}"));
+    let err = |e: &shapefile::Error| Error::layer(&name, shp_fault(e));
+    let Some(dbf_path) = sibling(path, "dbf") else {
+        return Err(Error::layer(&name, format!("its .dbf (the attributes) is missing: a shapefile needs {} beside it", path.with_extension("dbf").display())));
+    };
+    let dbf_name = dbf_path.display().to_string();
     let enc = encoding_of(path, encoding)?;
-    let shapes = shapefile::ShapeReader::from_path(path).map_err(|e| err(&e))?;
-    let dbf = dbase::Reader::from_path_with_encoding(path.with_extension("dbf"), dbase::encoding::EncodingRs::from(enc)).map_err(|e| err(&e))?;
+    let file = std::fs::File::open(path).map_err(|e| Error::layer(&name, e.to_string()))?;
+    let shp = std::io::BufReader::new(file);
+    let mut shapes = match sibling(path, "shx") {
+        Some(shx) => shapefile::ShapeReader::with_shx(shp, std::io::BufReader::new(std::fs::File::open(&shx).map_err(|e| Error::layer(shx.display().to_string(), e.to_string()))?)),
+        None => shapefile::ShapeReader::new(shp),
+    }
+    .map_err(|e| err(&e))?;
+    let bytes = std::fs::read(&dbf_path).map_err(|e| Error::layer(&dbf_name, e.to_string()))?;
+    let deleted = dbf_records(&dbf_path, &bytes)?;
+    let decoded_names = field_names(&bytes, enc);
+    let mut dbf = dbase::Reader::new_with_encoding(std::io::Cursor::new(bytes), dbase::encoding::EncodingRs::from(enc)).map_err(|e| Error::layer(&dbf_name, dbf_fault(&e)))?;
     let raw_names: Vec<String> = dbf.fields().iter().map(|f| f.name().to_string()).collect();
-    let all: Vec<String> = field_names(&path.with_extension("dbf"), enc).filter(|n| n.len() == raw_names.len()).unwrap_or_else(|| raw_names.clone());
+    let all: Vec<String> = Some(decoded_names).filter(|n| n.len() == raw_names.len()).unwrap_or_else(|| raw_names.clone());
     // The .prj: GCJ-02/BD-09 by name, else the EPSG code PROJ identifies, else the WKT.
-    let crs = std::fs::read_to_string(path.with_extension("prj")).ok().filter(|s| !s.trim().is_empty()).map(|wkt| crate::crs::crs_from_wkt(&wkt));
-    let mut reader = shapefile::Reader::new(shapes, dbf);
+    let crs = sibling(path, "prj").and_then(|p| std::fs::read_to_string(p).ok()).filter(|s| !s.trim().is_empty()).map(|wkt| crate::crs::crs_from_wkt(&wkt));
+    let shapes: Vec<shapefile::Shape> = shapes.iter_shapes().collect::<std::result::Result<_, _>>().map_err(|e| err(&e))?;
+    if shapes.len() != deleted.len() {
+        return Err(Error::layer(
+            &name,
+            format!("has {} shapes but {dbf_name} has {} records: the two files do not belong together, or one is truncated", shapes.len(), deleted.len()),
+        ));
+    }
+    let mut records = dbf.iter_records();
     let mut features = Vec::new();
-    for (row, item) in reader.iter_shapes_and_records().enumerate() {
-        let (shape, record) = item.map_err(|e| err(&e))?;
+    for (shape, _) in shapes.into_iter().zip(&deleted).filter(|(_, d)| !**d) {
+        let row = features.len();
+        let record = match records.next() {
+            Some(r) => r.map_err(|e| Error::layer(&dbf_name, dbf_fault(&e)))?,
+            None => return Err(Error::layer(&dbf_name, format!("record {row} cannot be read: the table is corrupt"))),
+        };
         let geometry = match shape {
             shapefile::Shape::NullShape => None,
-            s => Some(geo::Geometry::<f64>::try_from(s).map_err(|e| Error::feature(&name, row.to_string(), FeatureFault::MalformedGeometry { message: format!("{e:?}") }))?),
+            s => Some(geo::Geometry::<f64>::try_from(s).map_err(|e| Error::feature(&name, row.to_string(), FeatureFault::MalformedGeometry { message: e.to_string() }))?),
         };
         let properties: serde_json::Map<String, Value> =
             all.iter().zip(&raw_names).map(|(c, raw)| (c.clone(), record.get(raw).and_then(json_of).unwrap_or(Value::Null))).collect();
