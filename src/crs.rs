@@ -137,8 +137,20 @@ pub enum CrsKind {
     },
 }
 
+/// Switches PROJ's own logging off, once, before any PROJ object is made: PROJ would print its
+/// parse errors ("proj_create: missing ]") on stderr, where wangge reports them in its own
+/// messages instead. Contexts created later copy the default context's level.
+pub fn quiet_proj() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    // SAFETY: a null context means PROJ's default context; setting its log level has no other effect.
+    ONCE.call_once(|| unsafe {
+        proj_sys::proj_log_level(std::ptr::null_mut(), proj_sys::PJ_LOG_LEVEL_PJ_LOG_NONE);
+    });
+}
+
 /// Asks PROJ what kind of CRS `spec` is.
 pub fn classify(spec: &CrsSpec, path: &str) -> Result<CrsKind> {
+    quiet_proj();
     if spec.is_lonlat_shortcut() {
         return Ok(CrsKind::Geographic);
     }
@@ -384,6 +396,7 @@ impl Drop for PooledProj {
 
 /// The transformation `from` → `to` (normalised to x = easting/longitude), from the pool.
 fn cached_proj(from: &str, to: &str) -> std::result::Result<PooledProj, String> {
+    quiet_proj();
     let key = (from.to_string(), to.to_string());
     let pooled = proj_pool().lock().unwrap_or_else(|e| e.into_inner()).get_mut(&key).and_then(|v| v.pop());
     let proj = match pooled {
@@ -500,6 +513,7 @@ pub fn crs_wkt(spec: &CrsSpec, flavour: WktFlavour) -> std::result::Result<Strin
         CrsSpec::Crs84 => "EPSG:4326".to_string(),
         other => other.proj_definition(),
     };
+    quiet_proj();
     let proj = Proj::new(&definition).map_err(|e| format!("PROJ does not know {definition}: {e}"))?;
     let version = match flavour {
         WktFlavour::Ogc1 => proj::wkt::WktVersion::Wkt1_Gdal,
@@ -519,6 +533,7 @@ pub fn crs_projjson(spec: &CrsSpec) -> std::result::Result<String, String> {
         other => other.proj_definition(),
     };
     let def = CString::new(definition.clone()).map_err(|_| format!("{definition}: not a valid definition"))?;
+    quiet_proj();
     // SAFETY: every object created here is destroyed before returning; pointers are checked
     // for null before use, and the string returned by PROJ is copied while its owner lives.
     unsafe {
@@ -578,7 +593,19 @@ pub fn crs_from_wkt(wkt: &str) -> CrsSpec {
     if let Some(o) = wkt_name(wkt).and_then(OffsetCrs::parse) {
         return CrsSpec::Offset(o);
     }
-    match top_authority(wkt).or_else(|| identify_epsg(wkt)) {
+    // PROJ's identification searches its database (milliseconds): once per distinct text.
+    static KNOWN: std::sync::OnceLock<std::sync::Mutex<std::collections::HashMap<String, Option<u32>>>> = std::sync::OnceLock::new();
+    let known = KNOWN.get_or_init(Default::default);
+    let cached = known.lock().unwrap_or_else(|e| e.into_inner()).get(wkt).copied();
+    let code = cached.unwrap_or_else(|| {
+        let code = top_authority(wkt).or_else(|| identify_epsg(wkt));
+        let mut known = known.lock().unwrap_or_else(|e| e.into_inner());
+        if known.len() < 1024 {
+            known.insert(wkt.to_string(), code);
+        }
+        code
+    });
+    match code {
         Some(code) => CrsSpec::Epsg(code),
         None => CrsSpec::Definition(wkt.to_string()),
     }
@@ -602,6 +629,7 @@ fn top_authority(wkt: &str) -> Option<u32> {
 pub fn identify_epsg(definition: &str) -> Option<u32> {
     use proj_sys::*;
     use std::ffi::{CStr, CString};
+    quiet_proj();
     let def = CString::new(definition).ok()?;
     let epsg = CString::new("EPSG").ok()?;
     // SAFETY: every object created here is destroyed before returning; pointers are checked

@@ -99,8 +99,14 @@ pub enum FeatureFault {
         /// Parser message.
         message: String,
     },
+    /// The attribute values of a binary feature record cannot be decoded.
+    #[error("has corrupt attributes: {message}")]
+    CorruptAttributes {
+        /// What is wrong.
+        message: String,
+    },
     /// Two features share an id.
-    #[error("repeats id '{id}' (first used by feature #{first_row})")]
+    #[error("repeats id '{id}' (first used by feature {first_row})")]
     DuplicateId {
         /// The repeated id.
         id: String,

@@ -119,13 +119,15 @@ struct Target {
 /// written by wangge in every format, and a CSV table.
 fn seeds(dir: &Path) -> Vec<Target> {
     let mut features: Vec<Value> = serde_json::from_str::<Value>(&lattice(3, 2, 40.0, &mut |i, j| 40.0 + (i * 3 + j) as f64 * 17.0)).unwrap()["features"].as_array().unwrap().clone();
-    features[4]["geometry"] = json!({"type": "Point", "coordinates": [X0 + 40.0, Y0 + 40.0]});
     let (x, y) = (X0 + 80.0, Y0 + 40.0);
     features[5]["geometry"] = json!({"type": "MultiPolygon", "coordinates": [
         [[[x - 10.0, y - 10.0], [x + 10.0, y - 10.0], [x + 10.0, y + 10.0], [x - 10.0, y + 10.0], [x - 10.0, y - 10.0]],
          [[x - 2.0, y - 2.0], [x - 2.0, y + 2.0], [x + 2.0, y + 2.0], [x + 2.0, y - 2.0], [x - 2.0, y - 2.0]]],
         [[[x + 12.0, y], [x + 15.0, y], [x + 15.0, y + 3.0], [x + 12.0, y]]]]});
-    let src = write(dir, "seed.geojson", collection(features));
+    // A Shapefile holds one geometry type; the other formats get a point building too.
+    let polygons = write(dir, "seed-polygons.geojson", collection(features.clone()));
+    features[4]["geometry"] = json!({"type": "Point", "coordinates": [X0 + 40.0, Y0 + 40.0]});
+    let mixed = write(dir, "seed.geojson", collection(features));
     let mut targets = Vec::new();
     for (format, ext, name, companions) in [
         ("geojson", "geojson", "GeoJSON", &[][..]),
@@ -136,7 +138,8 @@ fn seeds(dir: &Path) -> Vec<Target> {
         ("parquet", "parquet", "GeoParquet", &[][..]),
     ] {
         let out = dir.join(format!("seed-{format}"));
-        let o = wangge(&["partition", &src, "-o", out.to_str().unwrap(), "-q", "--effort", "0", "--min-households", "50", "--max-households", "200", "--output-format", format]);
+        let src = if format == "shp" { &polygons } else { &mixed };
+        let o = wangge(&["partition", src, "-o", out.to_str().unwrap(), "-q", "--effort", "0", "--min-households", "50", "--max-households", "200", "--output-format", format]);
         assert!(matches!(o.status.code(), Some(0) | Some(4)), "{format}: {}", stderr(&o));
         let mut files = vec![(format!("b.{ext}"), std::fs::read(out.join(format!("buildings.{ext}"))).unwrap())];
         for c in companions {
@@ -156,7 +159,11 @@ struct Figures {
     read: u64,
     refused: u64,
     pipelines: u64,
+    /// Panics of a third-party decoder, contained as an error by the reader.
+    contained: Vec<PathBuf>,
     panics: Vec<PathBuf>,
+    /// The slowest whole-pipeline run: seconds and the input kept.
+    slowest: (f64, Option<PathBuf>),
     seconds: f64,
 }
 
@@ -190,31 +197,40 @@ fn campaign(target: &Target, dir: &Path, iterations: u64, seed: u64, pipeline_ev
             } else {
                 read_layer_with(&path, &columns, &ReadOptions::default())
             };
-            let mut ran = false;
+            let mut ran = None;
             if let Ok(layer) = &layer {
                 // Every message of a layer that reads must format; then, now and again, the whole pipeline.
                 let _ = layer.features.iter().map(|f| f.label()).count();
                 if !target.table && pipeline_every > 0 && it % pipeline_every == 0 {
+                    let t0 = Instant::now();
                     let layers = wangge::InputLayers::buildings(layer.clone());
                     let _ = wangge::partition_layers(&layers, &config, None, &mut Progress::hidden()).map(|p| p.grids.len());
-                    ran = true;
+                    ran = Some(t0.elapsed().as_secs_f64());
                 }
             }
-            (layer.is_ok(), ran)
+            let contained = layer.as_ref().err().is_some_and(|e| e.to_string().contains(wangge::read::DECODER_FAILED));
+            (layer.is_ok(), ran, contained)
         }));
+        let keep = || {
+            let keep = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("fuzz-crashes").join(format!("{}-{seed}-{it}", target.name.replace(' ', "_")));
+            std::fs::create_dir_all(&keep).unwrap();
+            for (name, _) in &target.files {
+                let _ = std::fs::copy(dir.join(name), keep.join(name));
+            }
+            keep
+        };
         match outcome {
-            Ok((ok, ran)) => {
+            Ok((ok, ran, contained)) => {
                 if ok { fig.read += 1 } else { fig.refused += 1 }
-                fig.pipelines += ran as u64;
-            }
-            Err(_) => {
-                let keep = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("fuzz-crashes").join(format!("{}-{seed}-{it}", target.name.replace(' ', "_")));
-                std::fs::create_dir_all(&keep).unwrap();
-                for (name, _) in &target.files {
-                    let _ = std::fs::copy(dir.join(name), keep.join(name));
+                fig.pipelines += ran.is_some() as u64;
+                if let Some(t) = ran.filter(|&t| t > fig.slowest.0) {
+                    fig.slowest = (t, Some(keep()));
                 }
-                fig.panics.push(keep);
+                if contained {
+                    fig.contained.push(keep());
+                }
             }
+            Err(_) => fig.panics.push(keep()),
         }
     }
     fig.seconds = start.elapsed().as_secs_f64();
@@ -235,7 +251,10 @@ fn no_mutated_input_makes_a_reader_or_the_pipeline_panic() {
     let base = if shm.is_dir() { shm.to_path_buf() } else { std::env::temp_dir() }.join(format!("wangge-fuzz-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&base);
     std::fs::create_dir_all(&base).unwrap();
-    let targets = seeds(&base);
+    let mut targets = seeds(&base);
+    if let Ok(only) = std::env::var("WANGGE_FUZZ_ONLY") {
+        targets.retain(|t| t.name.eq_ignore_ascii_case(&only));
+    }
     // Panics are expected to be caught here; their messages would drown the report.
     std::panic::set_hook(Box::new(|_| {}));
     // Two readers at a time (the machine's two cores); the results do not depend on the order.
@@ -254,13 +273,20 @@ fn no_mutated_input_makes_a_reader_or_the_pipeline_panic() {
     });
     let _ = std::panic::take_hook();
     let _ = std::fs::remove_dir_all(&base);
-    println!("| reader | inputs | read | refused (typed error) | whole pipeline runs | panics | inputs/s |");
-    println!("|---|---:|---:|---:|---:|---:|---:|");
+    println!("| reader | inputs | read | refused (typed error) | of which a contained decoder panic | whole pipeline runs | panics | inputs/s |");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
     for (t, f) in targets.iter().zip(&figures) {
-        println!("| {} | {} | {} | {} | {} | {} | {:.0} |", t.name, f.inputs, f.read, f.refused, f.pipelines, f.panics.len(), f.inputs as f64 / f.seconds.max(1e-9));
+        println!("| {} | {} | {} | {} | {} | {} | {} | {:.0} |", t.name, f.inputs, f.read, f.refused, f.contained.len(), f.pipelines, f.panics.len(), f.inputs as f64 / f.seconds.max(1e-9));
+    }
+    for (t, f) in targets.iter().zip(&figures) {
+        if let (s, Some(p)) = &f.slowest {
+            println!("slowest pipeline run of {}: {s:.2} s on {}", t.name, p.display());
+        }
     }
     let panics: Vec<&PathBuf> = figures.iter().flat_map(|f| &f.panics).collect();
     assert!(panics.is_empty(), "{} inputs panicked; kept in {:?}", panics.len(), &panics[..panics.len().min(10)]);
+    let contained: Vec<&PathBuf> = figures.iter().flat_map(|f| &f.contained).collect();
+    assert!(contained.is_empty(), "{} inputs made a decoder panic (contained as an error, but a fault to check for before decoding); kept in {:?}", contained.len(), &contained[..contained.len().min(10)]);
     // The campaign reached past the parsers: some mutated inputs still read.
     for (t, f) in targets.iter().zip(&figures) {
         assert!(f.read > 0 && f.refused > 0, "{}: {} read, {} refused: the mutations miss the reader", t.name, f.read, f.refused);

@@ -278,14 +278,47 @@ pub fn read_layer_with(path: &Path, columns: &[&str], options: &ReadOptions) -> 
         let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
         Error::layer(&name, format!("unknown format '.{ext}': use .geojson, .geojsonl, .gpkg, .shp, .fgb or .parquet, or --format"))
     })?;
-    match format {
+    contain_decoder_panics(&name, format, || match format {
         Format::GeoJson => parse_geojson(utf8_text(path, &name)?, &name, columns),
         Format::GeoJsonSeq => geojson::parse_geojson_seq(&utf8_text(path, &name)?, &name, columns),
         Format::GeoPackage => gpkg::read_gpkg(path, columns, options.layer.as_deref()),
         Format::Shapefile => shp::read_shapefile(path, columns, options.encoding.as_deref()),
         Format::FlatGeobuf => fgb::read_fgb(path, columns),
         Format::GeoParquet => parquet::read_parquet(path, columns),
-    }
+    })
+}
+
+thread_local! {
+    /// True while a decoder runs under [`contain_decoder_panics`] on this thread.
+    static DECODING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// The message a contained decoder failure carries (the fuzz tests count them by it).
+pub const DECODER_FAILED: &str = "the decoder failed on it";
+
+/// Runs a reader whose decoders (parquet, arrow, flatbuffers, WKB, dBase ...) are third-party
+/// code: a panic inside one on a corrupt file becomes an error naming the file, never a crash
+/// or a backtrace. The panic hook stays silent for such panics only; every other panic is
+/// reported as before. (Faults found this way are then checked for before decoding, as the
+/// .shp records and FlatGeobuf properties are.)
+fn contain_decoder_panics<T>(name: &str, format: Format, read: impl FnOnce() -> Result<T>) -> Result<T> {
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !DECODING.with(|d| d.get()) {
+                previous(info);
+            }
+        }));
+    });
+    let outer = DECODING.with(|d| d.replace(true));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(read));
+    DECODING.with(|d| d.set(outer));
+    result.unwrap_or_else(|payload| {
+        let what = payload.downcast_ref::<String>().cloned().or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_default();
+        let format = <Format as clap::ValueEnum>::to_possible_value(&format).map(|v| v.get_name().to_string()).unwrap_or_default();
+        Err(Error::layer(name, format!("the file is corrupt: {DECODER_FAILED} ({format}: {what})")))
+    })
 }
 
 /// Reads an attribute table: a delimited text file (`.csv`, `.tsv`, `.txt`), or any vector file

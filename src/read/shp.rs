@@ -144,6 +144,72 @@ fn dbf_records(dbf: &Path, bytes: &[u8]) -> Result<Vec<bool>> {
     Ok((0..records).map(|i| bytes[header_len + i * record_len] == b'*').collect())
 }
 
+/// Checks the records of a .shp before the `shapefile` crate reads them: that crate trusts the
+/// counts it reads and would allocate gigabytes for a corrupt point count, or index a part out
+/// of range. Every record must lie within the file, have a known shape type, and hold the parts
+/// and points it declares. Returns the number of records.
+fn check_shp(bytes: &[u8]) -> std::result::Result<usize, String> {
+    let be = |at: usize| i32::from_be_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]) as i64;
+    let le = |at: usize| i32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]) as i64;
+    if bytes.len() < 100 {
+        return Err(format!("not a shapefile: {} bytes, shorter than its 100-byte header", bytes.len()));
+    }
+    if be(0) != 9994 {
+        return Err(format!("not a shapefile (its file code is {}, a .shp starts with 9994)", be(0)));
+    }
+    let declared = be(24) * 2;
+    if declared < 100 || declared as u64 > bytes.len() as u64 {
+        return Err(format!("its header declares {declared} bytes but the file has {}: it is truncated or corrupt", bytes.len()));
+    }
+    let end = declared as usize;
+    let (mut at, mut records) = (100usize, 0usize);
+    while at < end {
+        if at + 8 > end {
+            return Err(format!("shape record {records} is cut off at byte {at}: the file is truncated"));
+        }
+        let len = be(at + 4) * 2;
+        if len < 4 || (at + 8) as i64 + len > end as i64 {
+            return Err(format!("shape record {records} at byte {at} declares {len} bytes, beyond the end of the file: it is truncated or corrupt"));
+        }
+        let c = at + 8;
+        let len = len as usize;
+        let fits = |need: i64| need <= len as i64;
+        let kind = le(c);
+        let ok = match kind {
+            0 => true,
+            1 => fits(20),
+            11 | 21 => fits(28),
+            8 | 18 | 28 => {
+                let n = if fits(40) { le(c + 36) } else { -1 };
+                let extra = if kind == 8 { 0 } else { 16 + 8 * n };
+                (0..=100_000_000).contains(&n) && fits(40 + 16 * n + extra)
+            }
+            3 | 5 | 13 | 15 | 23 | 25 | 31 => {
+                let (parts, n) = if fits(44) { (le(c + 36), le(c + 40)) } else { (-1, -1) };
+                let types = if kind == 31 { 4 * parts } else { 0 };
+                let extra = match kind {
+                    3 | 5 => 0,
+                    23 | 25 => 16 + 8 * n,
+                    _ => 16 + 8 * n, // Z values; the optional M values may follow
+                };
+                let sized = (0..=100_000_000).contains(&parts) && (0..=100_000_000).contains(&n) && fits(44 + 4 * parts + types + 16 * n + extra);
+                // Part starts ascend from 0 and stay within the points.
+                sized && {
+                    let starts: Vec<i64> = (0..parts as usize).map(|p| le(c + 44 + 4 * p)).collect();
+                    starts.first().is_none_or(|&s| s == 0) && starts.windows(2).all(|w| w[0] <= w[1]) && starts.last().is_none_or(|&s| s <= n)
+                }
+            }
+            other => return Err(format!("shape record {records} has shape type code {other}, not an ESRI shape type: the file is corrupt")),
+        };
+        if !ok {
+            return Err(format!("shape record {records} (type {kind}) declares more parts or points than its {len} bytes hold, or parts out of order: the file is corrupt"));
+        }
+        at = c + len;
+        records += 1;
+    }
+    Ok(records)
+}
+
 /// Reads a shapefile's shapes and attributes. Records the .dbf marks as deleted are skipped
 /// with their shapes, as GIS software does.
 pub fn read_shapefile(path: &Path, columns: &[&str], encoding: Option<&str>) -> Result<Layer> {
@@ -154,13 +220,10 @@ pub fn read_shapefile(path: &Path, columns: &[&str], encoding: Option<&str>) -> 
     };
     let dbf_name = dbf_path.display().to_string();
     let enc = encoding_of(path, encoding)?;
-    let file = std::fs::File::open(path).map_err(|e| Error::layer(&name, e.to_string()))?;
-    let shp = std::io::BufReader::new(file);
-    let mut shapes = match sibling(path, "shx") {
-        Some(shx) => shapefile::ShapeReader::with_shx(shp, std::io::BufReader::new(std::fs::File::open(&shx).map_err(|e| Error::layer(shx.display().to_string(), e.to_string()))?)),
-        None => shapefile::ShapeReader::new(shp),
-    }
-    .map_err(|e| err(&e))?;
+    let shp_bytes = std::fs::read(path).map_err(|e| Error::io(path, "read", e))?;
+    check_shp(&shp_bytes).map_err(|m| Error::layer(&name, m))?;
+    // Read in file order; the .shx (an index of the same records) is not needed.
+    let mut shapes = shapefile::ShapeReader::new(std::io::Cursor::new(shp_bytes)).map_err(|e| err(&e))?;
     let bytes = std::fs::read(&dbf_path).map_err(|e| Error::layer(&dbf_name, e.to_string()))?;
     let deleted = dbf_records(&dbf_path, &bytes)?;
     let decoded_names = field_names(&bytes, enc);
