@@ -50,9 +50,12 @@ pub enum FeatureFault {
         /// The largest value accepted.
         max: f64,
     },
-    /// The feature has no geometry or an empty one.
+    /// The feature has an empty geometry.
     #[error("has an empty geometry")]
     EmptyGeometry,
+    /// The feature's geometry is null.
+    #[error("has no geometry (null)")]
+    NullGeometry,
     /// A coordinate is NaN or infinite.
     #[error("has a non-finite coordinate ({}, {})", crate::text::number(*.x), crate::text::number(*.y))]
     NonFiniteCoordinate {

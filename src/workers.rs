@@ -68,6 +68,7 @@ pub fn read_workers(path: &Path, frame: &WorkFrame) -> Result<Vec<Worker>> {
     let workers = match ext.as_str() {
         "csv" => read_csv(path, &name, frame)?,
         "geojson" | "json" => read_geojson(path, &name, frame)?,
+        _ if !path.exists() => return Err(Error::layer(&name, "--workers is neither a number of workers nor an existing file (.csv or .geojson)")),
         other => return Err(Error::layer(&name, format!("workers file must be .csv or .geojson, not '.{other}'"))),
     };
     if workers.is_empty() {

@@ -162,7 +162,7 @@ fn bad_input_is_refused_with_file_feature_and_fault() {
     refuses("text", &one(json!({"households": "many"}), square(30.0, 0.0, 10.0)), &[], &["(id bad7)", "not a number", "many"]);
     refuses("null", &one(json!({"households": null}), square(30.0, 0.0, 10.0)), &[], &["(id bad7)", "null"]);
     refuses("negative", &one(json!({"households": -4}), square(30.0, 0.0, 10.0)), &[], &["(id bad7)", ">= 0", "-4"]);
-    refuses("nogeom", &one(json!({"households": 4}), Value::Null), &[], &["(id bad7)", "empty geometry"]);
+    refuses("nogeom", &one(json!({"households": 4}), Value::Null), &[], &["(id bad7)", "no geometry (null)"]);
     refuses(
         "line",
         &one(json!({"households": 4}), json!({"type": "LineString", "coordinates": [[X0, Y0], [X0 + 5.0, Y0]]})),

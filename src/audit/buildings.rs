@@ -51,7 +51,7 @@ fn read_buildings(layer: &Layer, grids: &GridLayer, config: &AuditConfig) -> Res
             None => return Err(err(FeatureFault::NullValue { column: config.households.clone() })),
             Some(v) => crate::model::count_value(v, &config.households).map_err(err)?,
         };
-        let geometry = f.geometry.as_ref().ok_or_else(|| err(FeatureFault::EmptyGeometry))?;
+        let geometry = f.geometry.as_ref().ok_or_else(|| err(FeatureFault::NullGeometry))?;
         let to_work = |c: Coord<f64>| proj.to_work(c);
         let footprint: Geometry<f64> = match geometry {
             Geometry::Point(p) => Geometry::Point(Point(to_work(p.0).map_err(|m| Error::layer(&layer.name, format!("building {label}: {m}")))?)),

@@ -501,18 +501,48 @@ impl PartitionConfig {
     /// (its `config` member is taken). `path` names the source in messages.
     pub fn from_json(text: &str, path: &Path) -> Result<PartitionConfig> {
         let bad = |message: String| Error::ConfigFile { path: path.to_path_buf(), message };
-        let mut value: Value = serde_json::from_str(text.trim_start_matches('\u{feff}')).map_err(|e| bad(e.to_string()))?;
+        let value: Value = serde_json::from_str(text.trim_start_matches('\u{feff}')).map_err(|e| bad(format!("not valid JSON: {e}")))?;
+        PartitionConfig::from_value(value, path)
+    }
+
+    /// Reads a configuration from TOML text with the same keys as the JSON form.
+    pub fn from_toml(text: &str, path: &Path) -> Result<PartitionConfig> {
+        let value: Value = toml::from_str(text.trim_start_matches('\u{feff}')).map_err(|e| Error::ConfigFile { path: path.to_path_buf(), message: format!("not valid TOML: {}", e.to_string().trim()) })?;
+        PartitionConfig::from_value(value, path)
+    }
+
+    /// A configuration from its JSON value (or a whole summary.json's).
+    fn from_value(mut value: Value, path: &Path) -> Result<PartitionConfig> {
+        let bad = |message: String| Error::ConfigFile { path: path.to_path_buf(), message };
         // A summary.json records the wangge version beside its config.
         if value.get("wangge_version").is_some() && value.get("config").is_some_and(Value::is_object) {
             value = value["config"].take();
         }
-        serde_json::from_value(value).map_err(|e| bad(e.to_string()))
+        serde_json::from_value(value.clone()).map_err(|e| {
+            // serde names the type but not the key: find the key whose value alone fails.
+            let culprit = value.as_object().and_then(|given| {
+                given.iter().find(|(key, v)| {
+                    let Ok(Value::Object(mut one)) = serde_json::to_value(PartitionConfig::default()) else { return false };
+                    one.insert((*key).clone(), (*v).clone());
+                    serde_json::from_value::<PartitionConfig>(Value::Object(one)).is_err()
+                })
+            });
+            match culprit {
+                Some((key, v)) => bad(format!("'{key}' = {v}: {e}")),
+                None => bad(e.to_string()),
+            }
+        })
     }
 
-    /// Reads a configuration file ([`PartitionConfig::from_json`]).
+    /// Reads a configuration file: TOML for a `.toml` file, else JSON
+    /// ([`PartitionConfig::from_json`]).
     pub fn from_file(path: &Path) -> Result<PartitionConfig> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, "read", e))?;
-        PartitionConfig::from_json(&text, path)
+        if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("toml")) {
+            PartitionConfig::from_toml(&text, path)
+        } else {
+            PartitionConfig::from_json(&text, path)
+        }
     }
 
     /// The configuration with the fields named in `given` taken from `other` (how flags given

@@ -72,7 +72,7 @@ pub fn canonical_order(buildings: &mut Vec<Building>, frame: &WorkFrame, name: &
 /// Converts one building geometry to a working-frame footprint, refusing what cannot be used.
 fn footprint(f: &InputFeature, proj: &Projector, layer: &str, id: &FeatureId, fix: bool) -> Result<(Footprint, Option<String>)> {
     let err = |fault| Error::feature(layer, crate::read::feature_label(f.row, Some(id.to_string())), fault);
-    let geom = f.geometry.as_ref().ok_or_else(|| err(FeatureFault::EmptyGeometry))?;
+    let geom = f.geometry.as_ref().ok_or_else(|| err(FeatureFault::NullGeometry))?;
     let mut polygons = Vec::new();
     let mut points = Vec::new();
     collect_parts(geom, &mut polygons, &mut points).map_err(|found| {

@@ -190,6 +190,12 @@ pub fn territory(layer: Option<&Layer>, buildings: &[Building], frames: &Frames,
     let area = MultiPolygon(polygons);
     let index = crate::geom::PolygonIndex::new(&area);
     let outside: Vec<&crate::read::FeatureId> = buildings.iter().filter(|b| !index.contains(b.anchor)).map(|b| &b.id).collect();
+    if !buildings.is_empty() && outside.len() == buildings.len() {
+        return Err(Error::layer(
+            &layer.name,
+            format!("no building lies inside the territory (all {} lie outside it): the wrong file, or a coordinate system other than the buildings'?", buildings.len()),
+        ));
+    }
     if !outside.is_empty() {
         warnings.push(format!(
             "{} building(s) lie outside the territory ({}); their footprints are added to the tiled area",

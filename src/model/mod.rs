@@ -243,6 +243,10 @@ pub fn build_model(layers: &InputLayers, config: &PartitionConfig) -> Result<Mod
     }
     let population_column = values.population_column.clone();
     let mut out = values.into_buildings(buildings, footprints, anchors, existing_grid.as_ref());
+    if out.iter().all(|b| b.households == 0.0) {
+        let source = if households_elsewhere { "after joining the households table or zones".to_string() } else { format!("in column '{}'", config.columns.households) };
+        return Err(Error::layer(&buildings.name, format!("all {} buildings hold 0 households {source}: nothing to divide (the wrong column? name it with --households)", out.len())));
+    }
     crate::progress::trace("model: sources");
     footprint::canonical_order(&mut out, &frames.frame, &buildings.name)?;
     crate::progress::trace("model: canonical order");

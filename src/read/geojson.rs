@@ -68,6 +68,9 @@ pub fn parse_geojson_seq(text: &str, name: &str, columns: &[&str]) -> Result<Lay
 /// Parses GeoJSON `text` (named `name` in messages), keeping the values of `columns`.
 pub fn parse_geojson(text: String, name: &str, columns: &[&str]) -> Result<Layer> {
     let parse_err = |e: serde_json::Error| Error::Parse { path: name.into(), message: e.to_string() };
+    if text.trim().is_empty() {
+        return Err(Error::layer(name, format!("is empty ({} bytes, no GeoJSON object)", text.len())));
+    }
     let top: TopLevel = serde_json::from_str(&text).map_err(parse_err)?;
     let crs = match top.crs {
         None => None,
@@ -89,6 +92,10 @@ pub fn parse_geojson(text: String, name: &str, columns: &[&str]) -> Result<Layer
         ("Feature", _) => vec![serde_json::from_str::<&RawValue>(&text).map_err(parse_err)?],
         ("Point" | "MultiPoint" | "LineString" | "MultiLineString" | "Polygon" | "MultiPolygon"
         | "GeometryCollection", _) => Vec::new(),
+        ("", _) if text.trim_start().starts_with('[') => {
+            return Err(Error::layer(name, "is a JSON array, not a GeoJSON object (a FeatureCollection, a Feature or a geometry)"))
+        }
+        ("", _) => return Err(Error::layer(name, "has no 'type' member: not a GeoJSON object (a FeatureCollection, a Feature or a geometry)")),
         (other, _) => {
             return Err(Error::layer(
                 name,
