@@ -14,6 +14,7 @@ seed="${3:-7}"
 mkdir -p bench-results
 out=bench-results/fuzz.md
 log="$(mktemp)"
+commit=$(git rev-parse --short HEAD)
 start=$(date +%s)
 WANGGE_FUZZ_ITERATIONS="$iterations" WANGGE_FUZZ_SEED="$seed" WANGGE_FUZZ_PIPELINE_EVERY=1000 \
   cargo test --release --test fuzz -- --nocapture 2>&1 | tee "$log" | grep -E '^\|' || true
@@ -24,7 +25,7 @@ end=$(date +%s)
 {
   echo "# Fuzzing and property tests"
   echo
-  echo "\`scripts/fuzz.sh $iterations $instances $seed\` on $(nproc) cores, $(date -u +%Y-%m-%d), commit $(git rev-parse --short HEAD)."
+  echo "\`scripts/fuzz.sh $iterations $instances $seed\` on $(nproc) cores, $(date -u +%Y-%m-%d), commit $commit."
   echo
   echo "Mutated inputs per reader ($((fuzz_end - start)) s):"
   echo

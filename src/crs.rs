@@ -217,8 +217,68 @@ pub fn check_plausible(kind: &CrsKind, spec: &CrsSpec, bounds: Rect<f64>, path: 
                 ),
             })
         }
+        CrsKind::Projected { .. } => check_area_of_use(spec, bounds, path),
         _ => Ok(()),
     }
+}
+
+/// How far (degrees) data may lie beyond its projected CRS's area of use: zones are often used
+/// a little past their edge, but not by this much.
+const AREA_OF_USE_MARGIN_DEG: f64 = 10.0;
+
+/// The area of use PROJ records for a CRS: west, south, east, north (degrees) and its name.
+fn area_of_use(definition: &str) -> Option<(f64, f64, f64, f64, String)> {
+    use proj_sys::*;
+    use std::ffi::{CStr, CString};
+    let def = CString::new(definition).ok()?;
+    quiet_proj();
+    // SAFETY: every object created here is destroyed before returning; pointers are checked
+    // for null before use, and the name returned by PROJ is copied while its owner lives.
+    unsafe {
+        let ctx = proj_context_create();
+        if ctx.is_null() {
+            return None;
+        }
+        let crs = proj_create(ctx, def.as_ptr());
+        let mut out = None;
+        if !crs.is_null() {
+            let (mut w, mut s, mut e, mut n) = (0.0, 0.0, 0.0, 0.0);
+            let mut name: *const std::os::raw::c_char = std::ptr::null();
+            if proj_get_area_of_use(ctx, crs, &mut w, &mut s, &mut e, &mut n, &mut name) != 0 && w > -1000.0 {
+                let name = if name.is_null() { String::new() } else { CStr::from_ptr(name).to_string_lossy().into_owned() };
+                out = Some((w, s, e, n, name));
+            }
+            proj_destroy(crs);
+        }
+        proj_context_destroy(ctx);
+        out
+    }
+}
+
+/// Refuses projected coordinates that fall far outside the area where their CRS is used (a
+/// zone number written before the easting, another zone's or another country's system), or
+/// that PROJ cannot place on the earth at all.
+fn check_area_of_use(spec: &CrsSpec, bounds: Rect<f64>, path: &str) -> Result<()> {
+    let definition = spec.proj_definition();
+    let Some((w, s, e, n, area)) = area_of_use(&definition) else { return Ok(()) };
+    let crs_err = |message: String| Error::Crs { path: path.into(), crs: spec.to_string(), message };
+    let centre = bounds.center();
+    let lonlat = cached_proj(&definition, "OGC:CRS84").ok().and_then(|p| p.convert((centre.x, centre.y)).ok()).filter(|(x, y): &(f64, f64)| x.is_finite() && y.is_finite());
+    let span = format!("coordinates around ({}, {})", crate::text::number(centre.x), crate::text::number(centre.y));
+    let Some((lon, lat)) = lonlat else {
+        return Err(crs_err(format!("{span} cannot be placed on the earth in this system: a zone number written before the easting, or another coordinate system? name it with --crs")));
+    };
+    // An area crossing the antimeridian has east < west.
+    let east = if e < w { e + 360.0 } else { e };
+    let lon_in = |l: f64| l >= w - AREA_OF_USE_MARGIN_DEG && l <= east + AREA_OF_USE_MARGIN_DEG;
+    let inside = (lon_in(lon) || lon_in(lon + 360.0)) && lat >= s - AREA_OF_USE_MARGIN_DEG && lat <= n + AREA_OF_USE_MARGIN_DEG;
+    if inside {
+        return Ok(());
+    }
+    Err(crs_err(format!(
+        "{span} fall at longitude {lon:.2}, latitude {lat:.2}, far outside the area where this system is used ({area}: longitude {w:.1}..{e:.1}, latitude {s:.1}..{n:.1}): \
+         a zone number written before the easting, or another coordinate system? name it with --crs"
+    )))
 }
 
 /// Features per parallel job when each job creates its own PROJ converter (creating one takes

@@ -6,6 +6,9 @@
 //! (`src/main.rs`) and the Python bindings are thin layers over [`pipeline`]. [`audit`] checks
 //! and repairs an existing grid layer (`wangge check`, `wangge repair`).
 
+// Library code states its invariants with `expect("why")`; a bare unwrap is refused.
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]
+
 pub mod audit;
 pub mod batch;
 pub mod check;

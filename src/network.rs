@@ -249,7 +249,7 @@ impl NetworkTable {
                 // Units on the same edge: straight along it.
                 let (_, _, len) = net.edges[from.edge as usize];
                 for &v in on_edge.get(&from.edge).map(Vec::as_slice).unwrap_or(&[]) {
-                    let to = attached[v as usize].unwrap();
+                    let to = attached[v as usize].expect("units listed on an edge are attached to it");
                     offer(v, from.access + (from.t - to.t).abs() * len + to.access);
                 }
                 // Units on edges with a reached end.
@@ -258,7 +258,7 @@ impl NetworkTable {
                     for &(_, l, edge) in &net.adjacent[s..e] {
                         let (ea, _, _) = net.edges[edge as usize];
                         for &v in on_edge.get(&edge).map(Vec::as_slice).unwrap_or(&[]) {
-                            let to = attached[v as usize].unwrap();
+                            let to = attached[v as usize].expect("units listed on an edge are attached to it");
                             let along = if ea == n { to.t * l } else { (1.0 - to.t) * l };
                             offer(v, from.access + dn + along + to.access);
                         }

@@ -142,6 +142,11 @@ fn cases() -> Vec<Case> {
     add("metres without a CRS", vec![b(json!({"type": "FeatureCollection", "features": base()}).to_string())], p(&[]), 3, &["b.geojson", "not longitudes and latitudes", "--crs"]);
     add("an unknown EPSG code", vec![b(coll(base()).replace("EPSG::4547", "EPSG::999999"))], p(&[]), 3, &["b.geojson", "EPSG:999999", "PROJ does not know it"]);
     add("a malformed crs member", vec![b(json!({"type": "FeatureCollection", "crs": {"type": "name", "properties": 5}, "features": base()}).to_string())], p(&[]), 3, &["b.geojson", "'crs' member", "--crs"]);
+    add("a zone number before the easting", vec![b(with_all(|f| {
+        let ring: Vec<Value> = f["geometry"]["coordinates"][0].as_array().unwrap().iter().map(|p| json!([p[0].as_f64().unwrap() + 40_000_000.0, p[1]])).collect();
+        f["geometry"]["coordinates"] = json!([ring]);
+    }))], p(&[]), 3, &["b.geojson", "EPSG:4547", "zone number written before the easting"]);
+    add("another country's system", vec![b(coll(base()).replace("EPSG::4547", "EPSG::2154"))], p(&[]), 3, &["b.geojson", "EPSG:2154", "far outside the area where this system is used", "France"]);
     add("--crs that is not a CRS", vec![b(coll(base()))], p(&["--crs", "not a crs"]), 3, &["b.geojson", "not a crs", "PROJ does not know it"]);
     // Options.
     add("minimum above maximum", vec![b(coll(base()))], p(&["--min-households", "500", "--max-households", "300"]), 2, &["--min-households", "500", "above", "--max-households"]);

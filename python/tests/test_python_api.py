@@ -153,3 +153,14 @@ def test_each_fault_has_its_class_and_names_python_arguments(shanghai):
         wangge.GridPartitioner().fit(bad)
     with pytest.raises(TypeError, match="nope"):
         wangge.GridPartitioner().fit(buildings, nope=1)
+
+
+def test_repair_warns_of_what_it_cannot_resolve(shanghai):
+    buildings, water = shanghai
+    grids = wangge.GridPartitioner(seed=0).fit(buildings, barriers=water).grids_
+    broken = grids.copy()
+    broken.loc[broken.index[0], "geometry"] = None
+    with pytest.warns(wangge.WanggeWarning, match="null geometry"):
+        fixed, report = wangge.repair(broken, water=water)
+    assert report["clean"] is False and any("null geometry" in u for u in report["unresolved"])
+    assert fixed.geometry.iloc[0] is None  # written as it was, never as an empty polygon

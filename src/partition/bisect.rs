@@ -237,7 +237,7 @@ fn principal_angle(sub: &Sub) -> f64 {
 fn sweep_order(sub: &Sub, dir: Coord<f64>) -> Vec<u32> {
     let n = sub.len();
     let t: Vec<f64> = sub.pos.iter().map(|p| p.x * dir.x + p.y * dir.y).collect();
-    let start = (0..n).min_by(|&a, &b| t[a].total_cmp(&t[b]).then(a.cmp(&b))).unwrap();
+    let start = (0..n).min_by(|&a, &b| t[a].total_cmp(&t[b]).then(a.cmp(&b))).expect("a side to sweep has units");
     let mut queued = vec![false; n];
     let mut heap = BinaryHeap::new();
     let mut order = Vec::with_capacity(n);
@@ -372,7 +372,7 @@ fn close_cut(sub: &Sub, order: &[u32], j: usize) -> (Vec<bool>, f64) {
     if pieces.len() > 1 {
         let keep = (0..pieces.len())
             .max_by(|&a, &b| pieces[a].0.total_cmp(&pieces[b].0).then(pieces[a].1.len().cmp(&pieces[b].1.len())).then(b.cmp(&a)))
-            .unwrap();
+            .expect("more than one piece");
         for (i, (w, members)) in pieces.iter().enumerate() {
             if i != keep {
                 w1 += w;
@@ -400,7 +400,7 @@ fn sweep_cuts(sub: &Sub, range: (f64, f64), ideal: f64, jitter: f64, out: &mut V
             let mut prefix = Vec::with_capacity(n + 1);
             prefix.push(0.0);
             for &u in &order {
-                prefix.push(prefix.last().unwrap() + sub.w[u as usize]);
+                prefix.push(prefix.last().copied().unwrap_or(0.0) + sub.w[u as usize]);
             }
             // The positions nearest the range and the ideal load, best first (only the first
             // few are tried: select them, then sort those).

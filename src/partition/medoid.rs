@@ -15,7 +15,7 @@ const CANDIDATES: usize = 64;
 pub fn weighted_medoid(g: &LocalGraph, members: &[u32], max_walk: Option<f64>) -> u32 {
     debug_assert!(!members.is_empty());
     if members.len() <= 2 && max_walk.is_none() {
-        return *members.iter().max_by(|&&a, &&b| g.cost[a as usize].total_cmp(&g.cost[b as usize]).then(b.cmp(&a))).unwrap();
+        return *members.iter().max_by(|&&a, &&b| g.cost[a as usize].total_cmp(&g.cost[b as usize]).then(b.cmp(&a))).expect("members are not empty");
     }
     let w = |u: u32| g.cost[u as usize] + 1e-6;
     let candidates: Vec<u32> = if members.len() <= EXACT_LIMIT {
