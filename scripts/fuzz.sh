@@ -20,7 +20,7 @@ WANGGE_FUZZ_ITERATIONS="$iterations" WANGGE_FUZZ_SEED="$seed" WANGGE_FUZZ_PIPELI
   cargo test --release --test fuzz -- --nocapture 2>&1 | tee "$log" | grep -E '^\|' || true
 fuzz_end=$(date +%s)
 WANGGE_PROPERTY_INSTANCES="$instances" WANGGE_PROPERTY_SEED="$((seed * 100000))" \
-  cargo test --release --test properties -- --nocapture 2>&1 | tee -a "$log" | grep -E 'instances, ' || true
+  cargo test --release --test properties -- --nocapture 2>&1 | tee -a "$log" | grep -E 'instances \(' || true
 end=$(date +%s)
 {
   echo "# Fuzzing and property tests"
@@ -31,7 +31,7 @@ end=$(date +%s)
   echo
   grep -E '^\|' "$log"
   echo
-  echo "Property tests ($((end - fuzz_end)) s, 1 and 2 threads each): $(grep -E 'instances, ' "$log" | tail -1)"
+  echo "Property tests ($((end - fuzz_end)) s, 1 and 2 threads each): $(grep -E 'instances \(' "$log" | tail -1)"
   if grep -q "test result: FAILED" "$log"; then echo; echo "FAILED:"; grep -E "panicked|fail" "$log" | head -20; fi
 } > "$out"
 cat "$out"
