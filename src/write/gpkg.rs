@@ -78,20 +78,6 @@ fn wgs84_row() -> SrsRow {
     SrsRow { name: "WGS 84 geodetic".into(), id: 4326, org: "EPSG".into(), code: 4326, definition: WGS84_WKT.into(), description: "longitude/latitude coordinates in decimal degrees on the WGS 84 spheroid".into() }
 }
 
-/// The geometry type name of a geometry for `gpkg_geometry_columns`.
-fn type_name(g: &Geometry<f64>) -> &'static str {
-    match g {
-        Geometry::Point(_) => "POINT",
-        Geometry::Line(_) | Geometry::LineString(_) => "LINESTRING",
-        Geometry::Polygon(_) | Geometry::Rect(_) | Geometry::Triangle(_) => "POLYGON",
-        Geometry::MultiPoint(_) => "MULTIPOINT",
-        Geometry::MultiLineString(_) => "MULTILINESTRING",
-        Geometry::MultiPolygon(_) => "MULTIPOLYGON",
-        Geometry::GeometryCollection(_) => "GEOMETRYCOLLECTION",
-    }
-}
-
-
 /// Encodes a geometry as a GeoPackage blob: 'GP', version 0, flags (little endian, xy envelope
 /// except for points, empty bit), srs_id, envelope (minx, maxx, miny, maxy), WKB.
 pub fn encode_blob(g: &Geometry<f64>, srs_id: i32) -> std::result::Result<Vec<u8>, String> {
@@ -206,12 +192,13 @@ fn write_table(tx: &rusqlite::Transaction, layer: &OutputLayer, srs_id: i32, nam
     // The id column is not a property: its name is reported by the warning above.
     let synthetic = if keep_ids { names.last().cloned() } else { None };
     written.renamed.extend(renamed.into_iter().filter(|(_, to)| Some(to) != synthetic.as_ref()));
-    let mut kinds: Vec<&str> = layer.features.iter().filter_map(|f| f.geometry.as_ref()).map(type_name).collect();
+    let mut kinds: Vec<&str> = layer.features.iter().filter_map(|f| f.geometry.as_ref()).map(super::simple_type_name).collect();
     kinds.sort_unstable();
     kinds.dedup();
+    // gpkg_geometry_columns writes the simple-features names in capitals.
     let geometry_type = match kinds.as_slice() {
-        [one] => *one,
-        _ => "GEOMETRY",
+        [one] => one.to_uppercase(),
+        _ => "GEOMETRY".to_string(),
     };
     let (minx, miny, maxx, maxy) = match layer.bounds() {
         Some(b) => (Some(b.min().x), Some(b.min().y), Some(b.max().x), Some(b.max().y)),

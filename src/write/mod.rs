@@ -258,7 +258,7 @@ pub(crate) fn cut_to_bytes(s: &str, max: usize) -> &str {
 }
 
 /// The simple-features type name of a geometry (`Polygon` for a Rect or Triangle), as
-/// GeoParquet's `geometry_types` and messages about a Shapefile's one type write it.
+/// GeoParquet's `geometry_types`, GeoPackage (in capitals) and messages write it.
 pub(crate) fn simple_type_name(g: &Geometry<f64>) -> &'static str {
     match g {
         Geometry::Point(_) => "Point",
