@@ -226,33 +226,48 @@ pub fn check_plausible(kind: &CrsKind, spec: &CrsSpec, bounds: Rect<f64>, path: 
 /// a little past their edge, but not by this much.
 const AREA_OF_USE_MARGIN_DEG: f64 = 10.0;
 
-/// The area of use PROJ records for a CRS: west, south, east, north (degrees) and its name.
-fn area_of_use(definition: &str) -> Option<(f64, f64, f64, f64, String)> {
+/// Runs `f` on a PROJ context and the object PROJ creates from `definition`, then destroys
+/// both. `None` when the context or the object cannot be created (an unknown definition).
+fn with_proj_object<T>(definition: &str, f: impl FnOnce(*mut proj_sys::PJ_CONTEXT, *mut proj_sys::PJ) -> T) -> Option<T> {
     use proj_sys::*;
-    use std::ffi::{CStr, CString};
-    let def = CString::new(definition).ok()?;
+    let def = std::ffi::CString::new(definition).ok()?;
     quiet_proj();
-    // SAFETY: every object created here is destroyed before returning; pointers are checked
-    // for null before use, and the name returned by PROJ is copied while its owner lives.
+    // SAFETY: the context and the object are checked for null before use and destroyed before
+    // returning; `f` receives them only while they live and must not keep them.
     unsafe {
         let ctx = proj_context_create();
         if ctx.is_null() {
             return None;
         }
-        let crs = proj_create(ctx, def.as_ptr());
-        let mut out = None;
-        if !crs.is_null() {
-            let (mut w, mut s, mut e, mut n) = (0.0, 0.0, 0.0, 0.0);
-            let mut name: *const std::os::raw::c_char = std::ptr::null();
-            if proj_get_area_of_use(ctx, crs, &mut w, &mut s, &mut e, &mut n, &mut name) != 0 && w > -1000.0 {
-                let name = if name.is_null() { String::new() } else { CStr::from_ptr(name).to_string_lossy().into_owned() };
-                out = Some((w, s, e, n, name));
-            }
-            proj_destroy(crs);
-        }
+        let obj = proj_create(ctx, def.as_ptr());
+        let out = if obj.is_null() {
+            None
+        } else {
+            let out = f(ctx, obj);
+            proj_destroy(obj);
+            Some(out)
+        };
         proj_context_destroy(ctx);
         out
     }
+}
+
+/// The area of use PROJ records for a CRS: west, south, east, north (degrees) and its name.
+fn area_of_use(definition: &str) -> Option<(f64, f64, f64, f64, String)> {
+    with_proj_object(definition, |ctx, crs| {
+        let (mut w, mut s, mut e, mut n) = (0.0, 0.0, 0.0, 0.0);
+        let mut name: *const std::os::raw::c_char = std::ptr::null();
+        // SAFETY: `ctx` and `crs` are live (with_proj_object); the name returned by PROJ is
+        // copied while `crs`, its owner, lives.
+        unsafe {
+            if proj_sys::proj_get_area_of_use(ctx, crs, &mut w, &mut s, &mut e, &mut n, &mut name) == 0 || w <= -1000.0 {
+                return None;
+            }
+            let name = if name.is_null() { String::new() } else { std::ffi::CStr::from_ptr(name).to_string_lossy().into_owned() };
+            Some((w, s, e, n, name))
+        }
+    })
+    .flatten()
 }
 
 /// Refuses projected coordinates that fall far outside the area where their CRS is used (a
@@ -585,32 +600,24 @@ pub fn crs_wkt(spec: &CrsSpec, flavour: WktFlavour) -> std::result::Result<Strin
 /// The PROJJSON of `spec` (GeoParquet's CRS), from PROJ; the offset systems (GCJ-02, BD-09)
 /// as a WGS84-datum lon/lat system under their name. Errors carry the definition.
 pub fn crs_projjson(spec: &CrsSpec) -> std::result::Result<String, String> {
-    use proj_sys::*;
-    use std::ffi::{CStr, CString};
     let definition = match spec {
         CrsSpec::Offset(o) => offset_wkt(o.name(), WktFlavour::Ogc1),
         CrsSpec::Crs84 => "OGC:CRS84".to_string(),
         other => other.proj_definition(),
     };
-    let def = CString::new(definition.clone()).map_err(|_| format!("{definition}: not a valid definition"))?;
-    quiet_proj();
-    // SAFETY: every object created here is destroyed before returning; pointers are checked
-    // for null before use, and the string returned by PROJ is copied while its owner lives.
-    unsafe {
-        let ctx = proj_context_create();
-        if ctx.is_null() {
-            return Err("PROJ context could not be created".into());
+    with_proj_object(&definition, |ctx, obj| {
+        // SAFETY: `ctx` and `obj` are live (with_proj_object); the text returned by PROJ is
+        // copied while `obj`, its owner, lives.
+        unsafe {
+            let text = proj_sys::proj_as_projjson(ctx, obj, std::ptr::null());
+            if text.is_null() {
+                Err(format!("PROJ cannot write {definition} as PROJJSON"))
+            } else {
+                Ok(std::ffi::CStr::from_ptr(text).to_string_lossy().into_owned())
+            }
         }
-        let obj = proj_create(ctx, def.as_ptr());
-        let mut out = Err(format!("PROJ does not know {definition}"));
-        if !obj.is_null() {
-            let text = proj_as_projjson(ctx, obj, std::ptr::null());
-            out = if text.is_null() { Err(format!("PROJ cannot write {definition} as PROJJSON")) } else { Ok(CStr::from_ptr(text).to_string_lossy().into_owned()) };
-            proj_destroy(obj);
-        }
-        proj_context_destroy(ctx);
-        out
-    }
+    })
+    .unwrap_or_else(|| Err(format!("PROJ does not know {definition}")))
 }
 
 /// Reads a CRS written as PROJJSON (GeoParquet): the offset systems by their name, an EPSG (or
@@ -688,20 +695,13 @@ fn top_authority(wkt: &str) -> Option<u32> {
 /// expose.
 pub fn identify_epsg(definition: &str) -> Option<u32> {
     use proj_sys::*;
-    use std::ffi::{CStr, CString};
-    quiet_proj();
-    let def = CString::new(definition).ok()?;
-    let epsg = CString::new("EPSG").ok()?;
-    // SAFETY: every object created here is destroyed before returning; pointers are checked
-    // for null before use, and strings returned by PROJ are copied while their owner lives.
-    unsafe {
-        let ctx = proj_context_create();
-        if ctx.is_null() {
-            return None;
-        }
-        let obj = proj_create(ctx, def.as_ptr());
+    let epsg = std::ffi::CString::new("EPSG").ok()?;
+    with_proj_object(definition, |ctx, obj| {
         let mut code = None;
-        if !obj.is_null() {
+        // SAFETY: `ctx` and `obj` are live (with_proj_object); the list, the confidences and
+        // the best match are checked for null and destroyed here; the code is copied while
+        // its owner lives.
+        unsafe {
             let mut confidence: *mut std::os::raw::c_int = std::ptr::null_mut();
             let list = proj_identify(ctx, obj, epsg.as_ptr(), std::ptr::null(), &mut confidence);
             if !list.is_null() {
@@ -710,7 +710,7 @@ pub fn identify_epsg(definition: &str) -> Option<u32> {
                     if !best.is_null() {
                         let c = proj_get_id_code(best, 0);
                         if !c.is_null() {
-                            code = CStr::from_ptr(c).to_str().ok().and_then(|s| s.parse::<u32>().ok());
+                            code = std::ffi::CStr::from_ptr(c).to_str().ok().and_then(|s| s.parse::<u32>().ok());
                         }
                         proj_destroy(best);
                     }
@@ -720,11 +720,10 @@ pub fn identify_epsg(definition: &str) -> Option<u32> {
             if !confidence.is_null() {
                 proj_int_list_destroy(confidence);
             }
-            proj_destroy(obj);
         }
-        proj_context_destroy(ctx);
         code
-    }
+    })
+    .flatten()
 }
 
 #[cfg(test)]

@@ -251,15 +251,14 @@ fn no_mutated_input_makes_a_reader_or_the_pipeline_panic() {
     let base = if shm.is_dir() { shm.to_path_buf() } else { std::env::temp_dir() }.join(format!("wangge-fuzz-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&base);
     std::fs::create_dir_all(&base).unwrap();
-    let mut targets = seeds(&base);
-    if let Ok(only) = std::env::var("WANGGE_FUZZ_ONLY") {
-        targets.retain(|t| t.name.eq_ignore_ascii_case(&only));
-    }
+    // Each reader keeps its index among all readers (its campaign's seed) when others are left out.
+    let only = std::env::var("WANGGE_FUZZ_ONLY").ok();
+    let indexed: Vec<(usize, Target)> = seeds(&base).into_iter().enumerate().filter(|(_, t)| only.as_ref().is_none_or(|o| t.name.eq_ignore_ascii_case(o))).collect();
     // Panics are expected to be caught here; their messages would drown the report.
     std::panic::set_hook(Box::new(|_| {}));
     // Two readers at a time (the machine's two cores); the results do not depend on the order.
     let figures: Vec<Figures> = std::thread::scope(|s| {
-        let chunks: Vec<Vec<(usize, &Target)>> = (0..2).map(|t| targets.iter().enumerate().filter(|(i, _)| i % 2 == t).collect()).collect();
+        let chunks: Vec<Vec<(usize, &Target)>> = (0..2).map(|t| indexed.iter().enumerate().filter(|(k, _)| k % 2 == t).map(|(_, (i, target))| (*i, target)).collect()).collect();
         let handles: Vec<_> = chunks
             .into_iter()
             .map(|chunk| {
@@ -273,6 +272,7 @@ fn no_mutated_input_makes_a_reader_or_the_pipeline_panic() {
     });
     let _ = std::panic::take_hook();
     let _ = std::fs::remove_dir_all(&base);
+    let targets: Vec<&Target> = indexed.iter().map(|(_, t)| t).collect();
     println!("| reader | inputs | read | refused (typed error) | of which a contained decoder panic | whole pipeline runs | panics | inputs/s |");
     println!("|---|---:|---:|---:|---:|---:|---:|---:|");
     for (t, f) in targets.iter().zip(&figures) {

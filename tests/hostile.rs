@@ -191,3 +191,36 @@ fn a_missing_truncated_or_foreign_dbf_is_named_and_never_read_in_part() {
     let b = read_json(out.join("buildings.geojson"));
     assert_eq!(b["features"].as_array().unwrap().len(), 29, "the deleted record is skipped");
 }
+
+#[test]
+fn a_parquet_footer_pointing_outside_the_file_is_refused_before_decoding() {
+    use parquet::file::metadata::{ParquetMetaDataReader, ParquetMetaDataWriter};
+    let d = tmp("parquet-footer");
+    let file = write(&d, "src.geojson", buildings_with(|_| {}));
+    let out = d.join("pq");
+    let o = wangge(&["partition", &file, "-o", out.to_str().unwrap(), "-q", "--effort", "0", "--output-format", "parquet"]);
+    assert!(matches!(o.status.code(), Some(0) | Some(4)), "{}", stderr(&o));
+    let good = std::fs::read(out.join("buildings.parquet")).unwrap();
+    let footer_len = u32::from_le_bytes(good[good.len() - 8..good.len() - 4].try_into().unwrap()) as usize;
+    let body = &good[..good.len() - 8 - footer_len];
+    let metadata = ParquetMetaDataReader::new().parse_and_finish(&std::fs::File::open(out.join("buildings.parquet")).unwrap()).unwrap();
+    // The same file with one column chunk's offset made negative, then past the end.
+    for (offset, words) in [(-40i64, "bytes -40"), (good.len() as i64 * 2, "outside the file")] {
+        let mut builder = metadata.clone().into_builder();
+        let mut groups = builder.take_row_groups();
+        let mut columns = groups[0].clone().into_builder().take_columns();
+        columns[0] = columns[0].clone().into_builder().set_data_page_offset(offset).set_dictionary_page_offset(None).build().unwrap();
+        groups[0] = groups[0].clone().into_builder().set_column_metadata(columns).build().unwrap();
+        let bad = builder.set_row_groups(groups).build();
+        let mut bytes = body.to_vec();
+        ParquetMetaDataWriter::new(&mut bytes, &bad).finish().unwrap();
+        let target = d.join("bad.parquet");
+        std::fs::write(&target, &bytes).unwrap();
+        let o = wangge(&["partition", target.to_str().unwrap(), "-o", d.join("out").to_str().unwrap(), "-q", "--effort", "0"]);
+        let e = stderr(&o);
+        assert_eq!(o.status.code(), Some(3), "{e}");
+        assert!(e.contains("bad.parquet") && e.contains("corrupt") && e.contains(words), "{e}");
+        assert!(!e.contains("panicked") && !e.contains("decoder failed"), "checked before decoding, not a contained panic: {e}");
+        assert!(!d.join("out").exists());
+    }
+}

@@ -10,6 +10,7 @@ use arrow_array::{Array, ArrayRef};
 use arrow_schema::DataType;
 use geo::Geometry;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::file::metadata::ParquetMetaData;
 use serde_json::{Map, Value};
 
 use super::{FeatureId, InputFeature, Layer};
@@ -56,7 +57,9 @@ pub fn read_parquet(path: &Path, columns: &[&str]) -> Result<Layer> {
     let name = path.display().to_string();
     let err = |e: &dyn std::fmt::Display| Error::layer(&name, format!("Parquet: {e}"));
     let file = File::open(path).map_err(|e| Error::io(path, "read", e))?;
+    let file_len = file.metadata().map_err(|e| Error::io(path, "read", e))?.len();
     let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| err(&e))?;
+    check_column_chunks(builder.metadata(), file_len, &name)?;
     let geo_text = builder.metadata().file_metadata().key_value_metadata().and_then(|kv| kv.iter().find(|k| k.key == "geo")).and_then(|k| k.value.clone());
     let geo = geo_column(geo_text.as_deref(), &name)?;
     let schema = builder.schema().clone();
@@ -94,6 +97,31 @@ pub fn read_parquet(path: &Path, columns: &[&str]) -> Result<Layer> {
         }
     }
     Ok(Layer { name, crs: geo.and_then(|g| g.crs), features, requested: columns.iter().map(|c| c.to_string()).collect(), columns: all, source_text: None })
+}
+
+/// Checks that every column chunk the footer declares lies inside the file, before the
+/// `parquet` crate reads it (it asserts on a negative offset or length, and would panic).
+fn check_column_chunks(metadata: &ParquetMetaData, file_len: u64, name: &str) -> Result<()> {
+    for (g, group) in metadata.row_groups().iter().enumerate() {
+        if group.num_rows() < 0 {
+            return Err(Error::layer(name, format!("Parquet: corrupt file: row group {g} declares {} rows", group.num_rows())));
+        }
+        for column in group.columns() {
+            let start = column.dictionary_page_offset().unwrap_or_else(|| column.data_page_offset());
+            let length = column.compressed_size();
+            let inside = start >= 0 && length >= 0 && (start as u64).checked_add(length as u64).is_some_and(|end| end <= file_len);
+            if !inside {
+                return Err(Error::layer(
+                    name,
+                    format!(
+                        "Parquet: corrupt file: column '{}' of row group {g} is declared at bytes {start}..+{length}, outside the file's {file_len} bytes",
+                        column.column_path()
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The geometries of a WKB column (binary, large binary or binary view); a null or empty value

@@ -10,8 +10,8 @@ use super::{FeatureId, InputFeature, Layer};
 use crate::error::{Error, FeatureFault, Result};
 
 /// The text encoding of a shapefile's attributes: from `--encoding`, the .cpg file, or the
-/// language driver byte of the .dbf header.
-pub fn encoding_of(path: &Path, explicit: Option<&str>) -> Result<&'static encoding_rs::Encoding> {
+/// language driver byte of the .dbf header (`dbf`: the .dbf file's bytes).
+pub fn encoding_of(path: &Path, explicit: Option<&str>, dbf: &[u8]) -> Result<&'static encoding_rs::Encoding> {
     let name = path.display().to_string();
     let label = match explicit {
         Some(e) => Some(e.to_string()),
@@ -25,8 +25,7 @@ pub fn encoding_of(path: &Path, explicit: Option<&str>) -> Result<&'static encod
         };
         return encoding_rs::Encoding::for_label(l.as_bytes()).ok_or_else(|| Error::layer(&name, format!("unknown text encoding '{l}' (.cpg or --encoding)")));
     }
-    let header = sibling(path, "dbf").and_then(|p| std::fs::read(p).ok()).and_then(|b| b.get(29).copied());
-    Ok(match header {
+    Ok(match dbf.get(29).copied() {
         Some(0x4D) | Some(0x7A) => encoding_rs::GBK,
         _ => encoding_rs::UTF_8,
     })
@@ -219,12 +218,12 @@ pub fn read_shapefile(path: &Path, columns: &[&str], encoding: Option<&str>) -> 
         return Err(Error::layer(&name, format!("its .dbf (the attributes) is missing: a shapefile needs {} beside it", path.with_extension("dbf").display())));
     };
     let dbf_name = dbf_path.display().to_string();
-    let enc = encoding_of(path, encoding)?;
     let shp_bytes = std::fs::read(path).map_err(|e| Error::io(path, "read", e))?;
     check_shp(&shp_bytes).map_err(|m| Error::layer(&name, m))?;
     // Read in file order; the .shx (an index of the same records) is not needed.
     let mut shapes = shapefile::ShapeReader::new(std::io::Cursor::new(shp_bytes)).map_err(|e| err(&e))?;
     let bytes = std::fs::read(&dbf_path).map_err(|e| Error::layer(&dbf_name, e.to_string()))?;
+    let enc = encoding_of(path, encoding, &bytes)?;
     let deleted = dbf_records(&dbf_path, &bytes)?;
     let decoded_names = field_names(&bytes, enc);
     let mut dbf = dbase::Reader::new_with_encoding(std::io::Cursor::new(bytes), dbase::encoding::EncodingRs::from(enc)).map_err(|e| Error::layer(&dbf_name, dbf_fault(&e)))?;
