@@ -177,6 +177,17 @@ fn a_missing_truncated_or_foreign_dbf_is_named_and_never_read_in_part() {
     fewer[4..8].copy_from_slice(&29u32.to_le_bytes());
     std::fs::write(&dbf, &fewer).unwrap();
     shapefile_refused(&shp, "b.shp", &["30 shapes", "29 records", "do not belong together"]);
+    // A binary field shorter than its type (dBase would slice past it), and a Visual FoxPro
+    // header too short for its backlink.
+    let mut short = good.clone();
+    short[32 + 11] = b'B';
+    short[32 + 16] = 2;
+    std::fs::write(&dbf, &short).unwrap();
+    shapefile_refused(&shp, "b.dbf", &["field 0", "type 'B'", "2 bytes long", "corrupt"]);
+    let mut foxpro = good.clone();
+    foxpro[0] = 0x30;
+    std::fs::write(&dbf, &foxpro).unwrap();
+    shapefile_refused(&shp, "b.dbf", &["Visual FoxPro", "backlink"]);
     // Missing.
     std::fs::remove_file(&dbf).unwrap();
     shapefile_refused(&shp, "b.shp", &[".dbf", "missing"]);

@@ -336,6 +336,54 @@ fn inertia(sub: &Sub, side: &[bool], s: bool) -> f64 {
     }
 }
 
+/// For each position `j` of `order`, whether the units `order[j..]` are connected: the units
+/// are added from the end with a union-find that counts the pieces. One pass for a whole
+/// sweep, where a flood fill per candidate position would cost a pass each.
+fn connected_suffixes(sub: &Sub, order: &[u32]) -> Vec<bool> {
+    let n = sub.len();
+    let mut at = vec![u32::MAX; n];
+    for (i, &u) in order.iter().enumerate() {
+        at[u as usize] = i as u32;
+    }
+    let mut parent: Vec<u32> = (0..n as u32).collect();
+    fn root(parent: &mut [u32], mut x: u32) -> u32 {
+        while parent[x as usize] != x {
+            let up = parent[parent[x as usize] as usize];
+            parent[x as usize] = up;
+            x = up;
+        }
+        x
+    }
+    let mut pieces = 0usize;
+    let mut connected = vec![false; order.len() + 1];
+    for i in (0..order.len()).rev() {
+        let u = order[i];
+        pieces += 1;
+        for &v in sub.nb(u as usize) {
+            if at[v as usize] as usize > i && at[v as usize] != u32::MAX {
+                let (a, b) = (root(&mut parent, u), root(&mut parent, v));
+                if a != b {
+                    parent[a.max(b) as usize] = a.min(b);
+                    pieces -= 1;
+                }
+            }
+        }
+        connected[i] = pieces == 1;
+    }
+    connected
+}
+
+/// Side 1 = `order[..j]` (the remainder being connected).
+fn prefix_cut(sub: &Sub, order: &[u32], j: usize) -> (Vec<bool>, f64) {
+    let mut side = vec![false; sub.len()];
+    let mut w1 = 0.0;
+    for &u in &order[..j] {
+        side[u as usize] = true;
+        w1 += sub.w[u as usize];
+    }
+    (side, w1)
+}
+
 /// Side 1 = `order[..j]` plus every piece of the remainder cut off from its heaviest piece.
 fn close_cut(sub: &Sub, order: &[u32], j: usize) -> (Vec<bool>, f64) {
     let n = sub.len();
@@ -414,8 +462,10 @@ fn sweep_cuts(sub: &Sub, range: (f64, f64), ideal: f64, jitter: f64, out: &mut V
             }
             cands.sort_by(order_by);
             let mut valid = 0;
+            let whole_rest = connected_suffixes(sub, &order);
             for &j in cands.iter().take(TRIES_PER_SWEEP * 2) {
-                let (side, w1) = close_cut(sub, &order, j);
+                // A connected remainder needs no flood fill: side 1 is the prefix.
+                let (side, w1) = if whole_rest[j] { prefix_cut(sub, &order, j) } else { close_cut(sub, &order, j) };
                 if side.iter().all(|&s| s) {
                     continue;
                 }
@@ -650,4 +700,80 @@ fn best_cut(sub: &Sub, k1: usize, k2: usize, band: Band, rng: &mut Rng, depth: u
         rank(sub, &mut cuts, k1, k2, band);
     }
     cuts.into_iter().next()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A random planar-ish graph: units on a jittered lattice with some lattice edges removed.
+    fn random_sub(seed: u64, side: usize) -> Sub {
+        let mut rng = Rng::new(seed, 0);
+        let n = side * side;
+        let mut adjacency = vec![Vec::new(); n];
+        for i in 0..side {
+            for j in 0..side {
+                let u = i * side + j;
+                if j + 1 < side && rng.next_f64() < 0.7 {
+                    adjacency[u].push((u + 1) as u32);
+                    adjacency[u + 1].push(u as u32);
+                }
+                if i + 1 < side && rng.next_f64() < 0.7 {
+                    adjacency[u].push((u + side) as u32);
+                    adjacency[u + side].push(u as u32);
+                }
+            }
+        }
+        let mut off = vec![0u32];
+        let mut tgt = Vec::new();
+        for a in &adjacency {
+            tgt.extend(a);
+            off.push(tgt.len() as u32);
+        }
+        Sub {
+            ids: (0..n as u32).collect(),
+            w: (0..n).map(|_| 1.0 + rng.next_f64()).collect(),
+            pos: (0..n).map(|u| Coord { x: (u % side) as f64 + rng.next_f64() * 0.3, y: (u / side) as f64 + rng.next_f64() * 0.3 }).collect(),
+            off,
+            tgt,
+            shared: Vec::new(),
+            off_street: Vec::new(),
+            streets: false,
+            network: None,
+        }
+    }
+
+    #[test]
+    fn connected_suffixes_agree_with_a_flood_fill_of_each_remainder() {
+        for seed in 0..40 {
+            let sub = random_sub(seed, 9);
+            // A sweep needs a connected set: take the piece of unit 0, as a child.
+            let mut keep = vec![false; sub.len()];
+            let mut stack = vec![0usize];
+            keep[0] = true;
+            while let Some(u) = stack.pop() {
+                for &v in sub.nb(u) {
+                    if !keep[v as usize] {
+                        keep[v as usize] = true;
+                        stack.push(v as usize);
+                    }
+                }
+            }
+            let sub = sub.child(&keep, true);
+            if sub.len() < 3 {
+                continue;
+            }
+            let order = sweep_order(&sub, Coord { x: 0.6, y: 0.8 });
+            assert_eq!(order.len(), sub.len());
+            let connected = connected_suffixes(&sub, &order);
+            for j in 1..sub.len() {
+                let (closed, w_closed) = close_cut(&sub, &order, j);
+                let (prefix, w_prefix) = prefix_cut(&sub, &order, j);
+                assert_eq!(connected[j], closed == prefix, "seed {seed}, position {j}");
+                if connected[j] {
+                    assert_eq!(w_closed.to_bits(), w_prefix.to_bits());
+                }
+            }
+        }
+    }
 }

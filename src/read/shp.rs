@@ -122,7 +122,7 @@ fn dbf_records(dbf: &Path, bytes: &[u8]) -> Result<Vec<bool>> {
     if bytes.len() < 32 {
         return Err(Error::layer(&name, format!("not a dBase table: {} bytes, shorter than its 32-byte header", bytes.len())));
     }
-    const VERSIONS: [u8; 13] = [0x02, 0x03, 0x04, 0x05, 0x30, 0x31, 0x43, 0x63, 0x83, 0x8B, 0xCB, 0xF5, 0xFB];
+    const VERSIONS: [u8; 14] = [0x02, 0x03, 0x04, 0x05, 0x30, 0x31, 0x32, 0x43, 0x63, 0x83, 0x8B, 0xCB, 0xF5, 0xFB];
     if !VERSIONS.contains(&bytes[0]) {
         return Err(Error::layer(&name, format!("not a dBase table: its first byte is 0x{:02X}, no dBase version", bytes[0])));
     }
@@ -132,6 +132,7 @@ fn dbf_records(dbf: &Path, bytes: &[u8]) -> Result<Vec<bool>> {
     if header_len < 33 || header_len > bytes.len() || record_len == 0 {
         return Err(Error::layer(&name, format!("not a dBase table: its header claims {header_len} bytes and records of {record_len} bytes in a file of {} bytes", bytes.len())));
     }
+    check_fields(bytes, header_len, record_len).map_err(|m| Error::layer(&name, m))?;
     let needed = records.saturating_mul(record_len).saturating_add(header_len);
     if bytes.len() < needed {
         let whole = bytes.len().saturating_sub(header_len) / record_len;
@@ -141,6 +142,44 @@ fn dbf_records(dbf: &Path, bytes: &[u8]) -> Result<Vec<bool>> {
         ));
     }
     Ok((0..records).map(|i| bytes[header_len + i * record_len] == b'*').collect())
+}
+
+/// Checks the field descriptors of a .dbf header before the `dbase` crate reads records with
+/// them (it slices each field by its declared length and would index out of range): each
+/// binary field is as long as its type, the fields fit in a record, and a Visual FoxPro header
+/// holds its 263-byte backlink.
+fn check_fields(bytes: &[u8], header_len: usize, record_len: usize) -> std::result::Result<(), String> {
+    if matches!(bytes[0], 0x30..=0x32) && header_len < 32 + 1 + 263 {
+        return Err(format!("not a dBase table: a Visual FoxPro header of {header_len} bytes cannot hold its 263-byte backlink"));
+    }
+    let mut used = 1; // the deletion flag
+    let mut at = 32;
+    while at + 32 <= header_len && bytes[at] != 0x0D {
+        let kind = bytes[at + 11];
+        let length = bytes[at + 16] as usize;
+        let least = match kind {
+            b'L' => 1,
+            b'I' | b'M' | b'G' | b'P' => 4,
+            b'B' | b'Y' | b'T' | b'@' | b'O' => 8,
+            _ => 0,
+        };
+        if length < least {
+            let raw = &bytes[at..at + 11];
+            let end = raw.iter().position(|&b| b == 0).unwrap_or(11);
+            return Err(format!(
+                "field {} ('{}', type '{}') is {length} bytes long, shorter than its type's {least}: the table is corrupt",
+                (at - 32) / 32,
+                String::from_utf8_lossy(&raw[..end]).escape_default(),
+                (kind as char).escape_default()
+            ));
+        }
+        used += length;
+        at += 32;
+    }
+    if used > record_len {
+        return Err(format!("its fields take {used} bytes but its records are {record_len} bytes long: the table is corrupt"));
+    }
+    Ok(())
 }
 
 /// Checks the records of a .shp before the `shapefile` crate reads them: that crate trusts the
